@@ -1,0 +1,10 @@
+//! Pure domain types of ensweep.
+//!
+//! Everything here is a plain function over values: no network, no async, no clocks, no file
+//! I/O beyond reading a spec's text that the caller hands in. The coordinator, the workers and
+//! the trainers all agree on cells, keys and seeds because they all go through this crate.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod output;
+pub mod seed;

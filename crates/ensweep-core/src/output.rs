@@ -1,0 +1,105 @@
+//! What a training run hands back: the rows of the result tables.
+//!
+//! Trainers fill a [`RunOutput`]; the coordinator stores it in the ledger and the results crate
+//! turns it into Parquet tables (`runs`, `epochs`, `layers`, `pruning`, `spectra`,
+//! `trajectories`). Rows carry a few fixed key columns plus an ordered map of named values, so a
+//! trainer can add a metric without a schema migration: a new name becomes a new column.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Named scalar values; ordered so that serialisation and column order are stable.
+pub type Values = BTreeMap<String, f64>;
+
+/// Everything one run produced.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunOutput {
+    /// One row in the `runs` table: final metrics (accuracy, loss, distances, timings ...).
+    pub scalars: Values,
+    /// Learning curves, one row per epoch (or evaluation step).
+    pub epochs: Vec<EpochRow>,
+    /// Per-layer statistics: connection categories, parameter summaries, entropy.
+    pub layers: Vec<LayerRow>,
+    /// Points of pruning / perturbation curves.
+    pub pruning: Vec<PruningRow>,
+    /// Eigenvalues of recurrent matrices.
+    pub spectra: Vec<SpectrumRow>,
+    /// Hidden-state trajectories on a fixed probe set, for diversity analyses across seeds.
+    pub trajectories: Vec<TrajectoryRow>,
+}
+
+/// One point of a learning curve.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochRow {
+    /// Zero-based epoch (or training step for step-based trainers).
+    pub epoch: u32,
+    /// e.g. `train_loss`, `train_acc`, `test_acc`, `lr`, `seconds`.
+    pub values: Values,
+}
+
+/// Statistics of one weight layer (`l1`, `l2`, ... for MLPs; `in`, `rec`, `out` for RNNs).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LayerRow {
+    /// Layer name.
+    pub layer: String,
+    /// e.g. `vip_frac`, `uip_frac`, `variable_frac`, `mean_pi`, `entropy`.
+    pub values: Values,
+}
+
+/// One point of a pruning or perturbation curve.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PruningRow {
+    /// Layer the damage was applied to (`all` when applied everywhere).
+    pub layer: String,
+    /// How connections were chosen: `vip`, `variable`, `uip_on`, `magnitude`, `random`, ...
+    pub criterion: String,
+    /// Fraction removed, relative to the criterion's reference set.
+    pub fraction: f64,
+    /// Number of connections touched.
+    pub count: u64,
+    /// e.g. `test_err` mean and std over repeats, or `distance`.
+    pub values: Values,
+}
+
+/// One eigenvalue of a matrix.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SpectrumRow {
+    /// Which matrix: `rec_init`, `rec_trained`, `rec_mean` ...
+    pub matrix: String,
+    /// Real part.
+    pub re: f64,
+    /// Imaginary part.
+    pub im: f64,
+}
+
+/// Hidden states of one probe trial, stored as a flat row-major `steps x units` block.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrajectoryRow {
+    /// Index of the probe trial in the fixed, seeded probe set.
+    pub probe: u32,
+    /// Input condition label of the probe (task specific, e.g. `10` for the AND gate).
+    pub condition: String,
+    /// Number of time steps.
+    pub steps: u32,
+    /// Number of hidden units.
+    pub units: u32,
+    /// `steps * units` values, row-major (time outer).
+    pub states: Vec<f32>,
+}
+
+/// Receives progress from a trainer while it runs.
+///
+/// The CLI drives a progress bar from it, the worker forwards it to the coordinator, tests
+/// collect it. Trainers call it synchronously between epochs; it must be cheap.
+pub trait TrainSink {
+    /// Called after every epoch with its learning-curve row.
+    fn on_epoch(&mut self, _row: &EpochRow, _epochs_total: u32) {}
+    /// Whether the run should stop early (lease revoked, shutdown). Checked once per epoch.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// A sink that ignores everything.
+pub struct NullSink;
+impl TrainSink for NullSink {}
