@@ -1,1 +1,82 @@
-fn main() {}
+//! The `ensweep` command line: one binary, one module per subcommand.
+//!
+//! Each `cmd_*` module owns its clap arguments and its `run` function; this file only
+//! dispatches, sets up logging and maps errors to exit codes. Library crates return typed
+//! errors; here they become `anyhow` errors with context.
+
+mod cmd_bench;
+mod cmd_coordinator;
+mod cmd_plan;
+mod cmd_query;
+mod cmd_report;
+mod cmd_run;
+mod cmd_status;
+mod cmd_submit;
+mod cmd_train;
+mod cmd_worker;
+
+use clap::{Parser, Subcommand};
+
+/// Ensemble sweeps of small neural networks: train many networks across hyperparameter grids
+/// and seeds, then ask how different the solutions are and how they degrade under pruning.
+#[derive(Parser)]
+#[command(name = "ensweep", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train one network (the first cell of an experiment file) and print a summary.
+    Train(cmd_train::TrainArgs),
+    /// Print the expansion of a sweep file (cells, axes, cost estimate) without running it.
+    Plan(cmd_plan::PlanArgs),
+    /// Run a sweep on this machine: an in-process coordinator and local workers.
+    Run(cmd_run::RunArgs),
+    /// Serve the coordinator over gRPC for workers on other machines.
+    Coordinator(cmd_coordinator::CoordinatorArgs),
+    /// Lease cells from a coordinator and train them.
+    Worker(cmd_worker::WorkerArgs),
+    /// Submit a sweep file to a running coordinator.
+    Submit(cmd_submit::SubmitArgs),
+    /// Show the state of the sweeps of a coordinator.
+    Status(cmd_status::StatusArgs),
+    /// Run SQL over the result tables of one or many sweeps.
+    Query(cmd_query::QueryArgs),
+    /// Write an HTML report with figures and statistics for a sweep directory.
+    Report(cmd_report::ReportArgs),
+    /// Benchmarks whose output is recorded in docs/PERFORMANCE.md.
+    Bench(cmd_bench::BenchArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => cmd_train::run(a),
+        Command::Plan(a) => cmd_plan::run(a),
+        Command::Run(a) => cmd_run::run(a),
+        Command::Coordinator(a) => cmd_coordinator::run(a),
+        Command::Worker(a) => cmd_worker::run(a),
+        Command::Submit(a) => cmd_submit::run(a),
+        Command::Status(a) => cmd_status::run(a),
+        Command::Query(a) => cmd_query::run(a),
+        Command::Report(a) => cmd_report::run(a),
+        Command::Bench(a) => cmd_bench::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` prints the whole context chain on one line: "reading x: line 3: ...".
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
