@@ -8,3 +8,4 @@
 pub mod config;
 pub mod output;
 pub mod seed;
+pub mod spec;

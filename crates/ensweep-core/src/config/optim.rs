@@ -71,10 +71,9 @@ fn default_eps() -> f64 {
 impl OptimizerConfig {
     /// Learning rate in (zero-based) `epoch` under the step-halving schedule.
     pub fn lr_at(&self, epoch: u32) -> f64 {
-        if self.halve_every == 0 {
-            self.lr
-        } else {
-            self.lr * 0.5f64.powi((epoch / self.halve_every) as i32)
+        match epoch.checked_div(self.halve_every) {
+            None => self.lr,
+            Some(halvings) => self.lr * 0.5f64.powi(halvings as i32),
         }
     }
 
