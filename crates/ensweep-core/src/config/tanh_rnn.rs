@@ -118,8 +118,9 @@ pub struct FlipFlopTask {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OscillatorTask {
-    /// Delay parameter of the trial length, ms (default 20).
-    #[serde(default = "mem_gap")]
+    /// Delay parameter of the trial length, ms (default 200: with 20 the 40 ms oscillation
+    /// window holds exactly two periods and the authors' target is identically ~0).
+    #[serde(default = "two_hundred")]
     pub mem_gap: u32,
     /// Input noise std (default 0.1).
     #[serde(default = "tenth")]
@@ -224,6 +225,9 @@ fn one() -> f64 {
 }
 fn mem_gap() -> u32 {
     20
+}
+fn two_hundred() -> u32 {
+    200
 }
 fn eight() -> u32 {
     8

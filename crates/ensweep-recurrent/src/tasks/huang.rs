@@ -1,0 +1,286 @@
+//! Huang et al.'s tasks (science.md 3b.2): N-bit flip-flop, delayed discrimination and
+//! sine-wave generation. Times are in steps (the paper has no ms).
+
+use super::{TaskGen, Trial};
+use ensweep_core::config::tanh_rnn::{DelayTask, NBitFlipFlopTask, SineTask};
+use rand::RngExt;
+use rand_pcg::Pcg64Mcg;
+
+/// N-bit flip-flop: each channel emits a +-1 pulse with probability `p_switch` per step;
+/// output k holds the last non-zero input of channel k (0 before the first).
+#[derive(Clone, Debug)]
+pub struct NBitFlipFlop {
+    bits: usize,
+    p: f64,
+    steps: usize,
+}
+
+impl NBitFlipFlop {
+    /// The task; `ood` doubles the trial length.
+    pub fn new(cfg: &NBitFlipFlopTask, ood: bool) -> Self {
+        let steps = cfg.steps.max(1) as usize;
+        NBitFlipFlop {
+            bits: cfg.bits.max(1) as usize,
+            p: cfg.p_switch,
+            steps: if ood { 2 * steps } else { steps },
+        }
+    }
+}
+
+impl TaskGen for NBitFlipFlop {
+    fn n_in(&self) -> usize {
+        self.bits
+    }
+    fn n_out(&self) -> usize {
+        self.bits
+    }
+    fn steps(&self) -> usize {
+        self.steps
+    }
+    fn n_conditions(&self) -> usize {
+        1
+    }
+    fn trial(&self, rng: &mut Pcg64Mcg, _condition: Option<usize>) -> Trial {
+        let n = self.bits;
+        let mut x = vec![0.0f32; self.steps * n];
+        let mut y = vec![0.0f32; self.steps * n];
+        let mut state = vec![0.0f32; n];
+        for s in 0..self.steps {
+            for k in 0..n {
+                if rng.random_bool(self.p) {
+                    let v = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+                    x[s * n + k] = v;
+                    state[k] = v;
+                }
+                y[s * n + k] = state[k];
+            }
+        }
+        Trial {
+            x,
+            y,
+            mask: vec![1.0; self.steps],
+            condition: "random".into(),
+        }
+    }
+}
+
+/// Delayed discrimination: a 1-step pulse of height f1/10 at step 5, a delay, a pulse of height
+/// f2/10; from the step after the second pulse to the end (10 response steps after the longest
+/// delay) the output is sign(f2 - f1) and the mask is 1 (0 before). f1 != f2 in {2, ..., 10}.
+#[derive(Clone, Debug)]
+pub struct DelayedDiscrimination {
+    delay_min: usize,
+    delay_max: usize,
+}
+
+/// Onset of the first pulse.
+pub const DD_FIRST: usize = 5;
+/// Response steps after the longest delay.
+pub const DD_RESPONSE: usize = 10;
+
+impl DelayedDiscrimination {
+    /// The task; `ood` doubles the delays.
+    pub fn new(cfg: &DelayTask, ood: bool) -> Self {
+        let k = if ood { 2 } else { 1 };
+        let lo = cfg.delay_min.max(1) as usize;
+        DelayedDiscrimination {
+            delay_min: k * lo,
+            delay_max: k * (cfg.delay_max as usize).max(lo),
+        }
+    }
+}
+
+impl TaskGen for DelayedDiscrimination {
+    fn n_in(&self) -> usize {
+        1
+    }
+    fn n_out(&self) -> usize {
+        1
+    }
+    fn steps(&self) -> usize {
+        DD_FIRST + 2 + self.delay_max + DD_RESPONSE
+    }
+    fn n_conditions(&self) -> usize {
+        2
+    }
+    fn trial(&self, rng: &mut Pcg64Mcg, condition: Option<usize>) -> Trial {
+        let steps = self.steps();
+        let higher = condition
+            .map(|c| c % 2)
+            .unwrap_or_else(|| rng.random_range(0..2))
+            == 1;
+        let f1 = rng.random_range(2..=10u32);
+        let mut f2 = rng.random_range(2..=9u32);
+        if f2 >= f1 {
+            f2 += 1;
+        }
+        let (f1, f2) = if (f2 > f1) == higher {
+            (f1, f2)
+        } else {
+            (f2, f1)
+        };
+        let delay = rng.random_range(self.delay_min..=self.delay_max);
+        let t2 = DD_FIRST + 1 + delay;
+        let mut x = vec![0.0f32; steps];
+        x[DD_FIRST] = f1 as f32 / 10.0;
+        x[t2] = f2 as f32 / 10.0;
+        let sign = if f2 > f1 { 1.0 } else { -1.0 };
+        let mut y = vec![0.0f32; steps];
+        let mut mask = vec![0.0f32; steps];
+        for s in t2 + 1..steps {
+            y[s] = sign;
+            mask[s] = 1.0;
+        }
+        Trial {
+            x,
+            y,
+            mask,
+            condition: if higher { "up" } else { "down" }.into(),
+        }
+    }
+}
+
+/// Sine-wave generation: a static input f / f_max, output sin(2 pi f t / steps) (f cycles per
+/// training trial), f one of `n_freq` evenly spaced frequencies in [f_min, f_max].
+#[derive(Clone, Debug)]
+pub struct Sine {
+    freqs: Vec<f64>,
+    f_max: f64,
+    base_steps: usize,
+    steps: usize,
+}
+
+impl Sine {
+    /// The task; `ood` doubles the length (the sine continues).
+    pub fn new(cfg: &SineTask, ood: bool) -> Self {
+        let n = cfg.n_freq.max(1) as usize;
+        let freqs = (0..n)
+            .map(|i| {
+                if n == 1 {
+                    cfg.f_min
+                } else {
+                    cfg.f_min + (cfg.f_max - cfg.f_min) * i as f64 / (n - 1) as f64
+                }
+            })
+            .collect();
+        let base = cfg.steps.max(1) as usize;
+        Sine {
+            freqs,
+            f_max: cfg.f_max.max(cfg.f_min).max(1e-9),
+            base_steps: base,
+            steps: if ood { 2 * base } else { base },
+        }
+    }
+}
+
+impl TaskGen for Sine {
+    fn n_in(&self) -> usize {
+        1
+    }
+    fn n_out(&self) -> usize {
+        1
+    }
+    fn steps(&self) -> usize {
+        self.steps
+    }
+    fn n_conditions(&self) -> usize {
+        self.freqs.len()
+    }
+    fn trial(&self, rng: &mut Pcg64Mcg, condition: Option<usize>) -> Trial {
+        let n = self.freqs.len();
+        let c = condition
+            .map(|c| c % n)
+            .unwrap_or_else(|| rng.random_range(0..n));
+        let f = self.freqs[c];
+        let x = vec![(f / self.f_max) as f32; self.steps];
+        let y = (0..self.steps)
+            .map(|t| {
+                (2.0 * std::f64::consts::PI * f * t as f64 / self.base_steps as f64).sin() as f32
+            })
+            .collect();
+        Trial {
+            x,
+            y,
+            mask: vec![1.0; self.steps],
+            condition: format!("f{c}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn nbit_outputs_hold_last_pulse() {
+        let t = NBitFlipFlop::new(
+            &NBitFlipFlopTask {
+                bits: 3,
+                p_switch: 0.2,
+                steps: 50,
+            },
+            false,
+        );
+        let tr = t.trial(&mut Pcg64Mcg::seed_from_u64(1), None);
+        let mut state = [0.0f32; 3];
+        for s in 0..50 {
+            for k in 0..3 {
+                if tr.x[s * 3 + k] != 0.0 {
+                    state[k] = tr.x[s * 3 + k];
+                }
+                assert_eq!(tr.y[s * 3 + k], state[k]);
+            }
+        }
+        assert!(tr.x.iter().any(|&v| v == 1.0) && tr.x.iter().any(|&v| v == -1.0));
+    }
+
+    #[test]
+    fn delayed_discrimination_sign_delay_and_mask() {
+        let d = DelayedDiscrimination::new(
+            &DelayTask {
+                delay_min: 5,
+                delay_max: 20,
+            },
+            false,
+        );
+        let mut rng = Pcg64Mcg::seed_from_u64(2);
+        for i in 0..40 {
+            let tr = d.trial(&mut rng, Some(i));
+            let pulses: Vec<usize> = (0..d.steps()).filter(|&s| tr.x[s] != 0.0).collect();
+            assert_eq!(pulses.len(), 2);
+            assert_eq!(pulses[0], DD_FIRST);
+            let delay = pulses[1] - pulses[0] - 1;
+            assert!((5..=20).contains(&delay));
+            let want = (tr.x[pulses[1]] - tr.x[pulses[0]]).signum();
+            assert_eq!(want, if i % 2 == 1 { 1.0 } else { -1.0 });
+            assert!(tr.mask[..=pulses[1]].iter().all(|&m| m == 0.0));
+            assert!(tr.y[pulses[1] + 1..].iter().all(|&v| v == want));
+        }
+        let ood = DelayedDiscrimination::new(
+            &DelayTask {
+                delay_min: 5,
+                delay_max: 20,
+            },
+            true,
+        );
+        assert_eq!(ood.steps(), DD_FIRST + 2 + 40 + DD_RESPONSE);
+    }
+
+    #[test]
+    fn sine_frequency_and_ood_continuation() {
+        let cfg = SineTask {
+            n_freq: 3,
+            f_min: 1.0,
+            f_max: 3.0,
+            steps: 100,
+        };
+        let s = Sine::new(&cfg, false);
+        let tr = s.trial(&mut Pcg64Mcg::seed_from_u64(0), Some(2));
+        assert_eq!(tr.x[0], 1.0);
+        assert!((tr.y[25] - (2.0 * std::f32::consts::PI * 3.0 * 0.25).sin()).abs() < 1e-5);
+        let o = Sine::new(&cfg, true).trial(&mut Pcg64Mcg::seed_from_u64(0), Some(2));
+        assert_eq!(o.y.len(), 200);
+        assert!((o.y[125] - tr.y[25]).abs() < 1e-4);
+    }
+}
