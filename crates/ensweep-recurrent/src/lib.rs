@@ -8,4 +8,6 @@
 #![warn(missing_docs)]
 
 pub mod linalg;
+pub mod metrics;
+pub mod tanh;
 pub mod tasks;
