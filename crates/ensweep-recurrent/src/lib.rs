@@ -9,5 +9,28 @@
 
 pub mod linalg;
 pub mod metrics;
+pub mod optim;
 pub mod tanh;
 pub mod tasks;
+
+pub use tanh::train::train_tanh_rnn;
+
+/// Why a recurrent run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RnnError {
+    /// The configuration cannot be run.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The loss became NaN or infinite.
+    #[error("training diverged in epoch {epoch}")]
+    Diverged {
+        /// Epoch in which the loss stopped being finite.
+        epoch: u32,
+    },
+    /// The sink asked to stop.
+    #[error("cancelled")]
+    Cancelled,
+    /// The MNIST files could not be read.
+    #[error("data: {0}")]
+    Data(String),
+}

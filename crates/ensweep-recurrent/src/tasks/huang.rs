@@ -225,14 +225,14 @@ mod tests {
         let tr = t.trial(&mut Pcg64Mcg::seed_from_u64(1), None);
         let mut state = [0.0f32; 3];
         for s in 0..50 {
-            for k in 0..3 {
+            for (k, st) in state.iter_mut().enumerate() {
                 if tr.x[s * 3 + k] != 0.0 {
-                    state[k] = tr.x[s * 3 + k];
+                    *st = tr.x[s * 3 + k];
                 }
-                assert_eq!(tr.y[s * 3 + k], state[k]);
+                assert_eq!(tr.y[s * 3 + k], *st);
             }
         }
-        assert!(tr.x.iter().any(|&v| v == 1.0) && tr.x.iter().any(|&v| v == -1.0));
+        assert!(tr.x.contains(&1.0) && tr.x.contains(&-1.0));
     }
 
     #[test]

@@ -1,0 +1,348 @@
+//! Training and evaluation of the task-trained tanh RNN: Keras-like initialisation, Adam with
+//! the reference inverse-time decay, masked MSE, early stop on a loss threshold, then the
+//! per-network metrics (distances, OOD, spectra, dynamics class, weight statistics, damage
+//! curves, probe trajectories).
+
+use super::model::{Backward, Forward, Layout, backward, forward, loss};
+use crate::RnnError;
+use crate::linalg::orthogonal;
+use crate::metrics::{self, Prune};
+use crate::optim::Optimizer;
+use crate::tasks::{Batch, TaskGen, Trial, tanh_task};
+use ensweep_core::config::tanh_rnn::{RecInit, TanhRnnConfig};
+use ensweep_core::output::TrainSink;
+use ensweep_core::output::{EpochRow, LayerRow, PruningRow, RunOutput, TrajectoryRow, Values};
+use ensweep_core::seed::RunSeed;
+use rand::RngExt;
+use rand::seq::SliceRandom;
+use rand_distr::{Distribution, StandardNormal};
+use std::time::Instant;
+
+/// The probe set is drawn from this fixed root, so every replicate sees the same probes.
+pub const PROBE_ROOT: u64 = 0x5eed_0f90_be00;
+
+/// Initial parameters: Glorot-uniform input and read-out kernels (Keras defaults), recurrent
+/// matrix per `rec_init`, zero biases.
+pub fn init_params(cfg: &TanhRnnConfig, l: Layout, seed: &RunSeed) -> Vec<f32> {
+    let mut rng = seed.rng("init");
+    let mut p = vec![0.0f32; l.len()];
+    let lim_in = (6.0 / (l.n_in + l.n) as f64).sqrt() as f32;
+    for v in &mut p[l.w_in()] {
+        *v = rng.random_range(-lim_in..lim_in);
+    }
+    let n = l.n;
+    let rec: Vec<f32> = match cfg.rec_init {
+        RecInit::Orthogonal => orthogonal(n, &mut rng),
+        RecInit::Normal => {
+            let s = cfg.gain / (n as f64).sqrt();
+            (0..n * n)
+                .map(|_| {
+                    let e: f64 = StandardNormal.sample(&mut rng);
+                    (s * e) as f32
+                })
+                .collect()
+        }
+        RecInit::Uniform => {
+            let a = 1.0 / (n as f32).sqrt();
+            (0..n * n).map(|_| rng.random_range(-a..a)).collect()
+        }
+    };
+    p[l.w_rec()].copy_from_slice(&rec);
+    let lim_out = (6.0 / (l.n + l.n_out) as f64).sqrt() as f32;
+    for v in &mut p[l.w_out()] {
+        *v = rng.random_range(-lim_out..lim_out);
+    }
+    p
+}
+
+/// Trains one tanh RNN and measures it.
+pub fn train_tanh_rnn(
+    cfg: &TanhRnnConfig,
+    seed: &RunSeed,
+    sink: &mut dyn TrainSink,
+) -> Result<RunOutput, RnnError> {
+    if cfg.n_hidden == 0 || cfg.batch_size == 0 || cfg.train_trials == 0 {
+        return Err(RnnError::Config(
+            "n_hidden, batch_size and train_trials must be > 0".into(),
+        ));
+    }
+    let task = tanh_task(&cfg.task, false);
+    let l = Layout {
+        n_in: task.n_in(),
+        n: cfg.n_hidden,
+        n_out: task.n_out(),
+    };
+    let p0 = init_params(cfg, l, seed);
+    let mut p = p0.clone();
+    let train = task.trials(&mut seed.rng("data"), cfg.train_trials);
+    let mut opt = Optimizer::new(&cfg.optimizer, l.len());
+    let mut out = RunOutput::default();
+    let (mut fwd, mut bws) = (Forward::default(), Backward::default());
+    let mut g = vec![0.0f32; l.len()];
+    let start = Instant::now();
+    let mut k_updates = 0u64;
+    let mut last_loss = f64::NAN;
+    let mut stop_reason = 0.0;
+    let mut epochs_run = 0;
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    for epoch in 0..cfg.epochs {
+        if sink.cancelled() {
+            return Err(RnnError::Cancelled);
+        }
+        if cfg.optimizer.reset_each_epoch {
+            opt.reset();
+        }
+        order.shuffle(&mut seed.rng_indexed("shuffle", epoch as u64));
+        let (mut sum, mut count) = (0.0, 0usize);
+        for chunk in order.chunks(cfg.batch_size) {
+            let refs: Vec<&Trial> = chunk.iter().map(|&i| &train[i]).collect();
+            let batch = Batch::from_trials(&refs, task.steps(), l.n_in, l.n_out);
+            forward(&p, l, &batch, &mut fwd);
+            sum += loss(&batch, &fwd) * chunk.len() as f64;
+            count += chunk.len();
+            backward(&p, l, &batch, &fwd, cfg.bias, &mut bws, &mut g);
+            if cfg.clip_norm > 0.0 {
+                for r in [l.w_in(), l.w_rec(), l.b(), l.w_out(), l.c()] {
+                    clip(&mut g[r], cfg.clip_norm as f32);
+                }
+            }
+            let lr = cfg.optimizer.lr_at(epoch) / (1.0 + cfg.lr_time_decay * k_updates as f64);
+            opt.step(&mut p, &g, lr as f32, cfg.optimizer.decay as f32);
+            k_updates += 1;
+        }
+        last_loss = sum / count as f64;
+        epochs_run = epoch + 1;
+        let mut values = Values::new();
+        values.insert("train_loss".into(), last_loss);
+        values.insert(
+            "lr".into(),
+            cfg.optimizer.lr_at(epoch) / (1.0 + cfg.lr_time_decay * k_updates as f64),
+        );
+        values.insert("seconds".into(), start.elapsed().as_secs_f64());
+        let row = EpochRow { epoch, values };
+        sink.on_epoch(&row, cfg.epochs);
+        out.epochs.push(row);
+        if !last_loss.is_finite() {
+            return Err(RnnError::Diverged { epoch });
+        }
+        if cfg.loss_threshold > 0.0 && last_loss < cfg.loss_threshold {
+            stop_reason = 1.0;
+            break;
+        }
+    }
+    let train_secs = start.elapsed().as_secs_f64();
+    let s = &mut out.scalars;
+    s.insert("train_loss".into(), last_loss);
+    s.insert("epochs_run".into(), epochs_run as f64);
+    s.insert("stop_reason".into(), stop_reason);
+    s.insert("train_seconds".into(), train_secs);
+    s.insert(
+        "sequences_per_s".into(),
+        (epochs_run as usize * train.len()) as f64 / train_secs.max(1e-9),
+    );
+    evaluate(cfg, seed, task.as_ref(), l, &p0, &p, &mut out);
+    Ok(out)
+}
+
+fn clip(g: &mut [f32], max: f32) {
+    let n = g.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if n > max {
+        g.iter_mut().for_each(|v| *v *= max / n);
+    }
+}
+
+/// Distances of every test trial under parameters `p`.
+fn test_distances(p: &[f32], l: Layout, batch: &Batch, f: &mut Forward) -> Vec<f64> {
+    forward(p, l, batch, f);
+    metrics::distances(&f.y, &batch.y, &batch.mask, batch.t, batch.b, batch.n_out)
+}
+
+fn batch_of(task: &dyn TaskGen, trials: &[Trial]) -> Batch {
+    let refs: Vec<&Trial> = trials.iter().collect();
+    Batch::from_trials(&refs, task.steps(), task.n_in(), task.n_out())
+}
+
+fn evaluate(
+    cfg: &TanhRnnConfig,
+    seed: &RunSeed,
+    task: &dyn TaskGen,
+    l: Layout,
+    p0: &[f32],
+    p: &[f32],
+    out: &mut RunOutput,
+) {
+    let ev = &cfg.eval;
+    let mut f = Forward::default();
+    let test = batch_of(
+        task,
+        &task.trials(&mut seed.rng("test"), ev.test_trials.max(1)),
+    );
+    let d = test_distances(p, l, &test, &mut f);
+    let (dm, ds) = metrics::mean_std(&d);
+    let s = &mut out.scalars;
+    s.insert("distance_mean".into(), dm);
+    s.insert("distance_std".into(), ds);
+    s.insert(
+        "success".into(),
+        if dm < ev.success_distance { 1.0 } else { 0.0 },
+    );
+    s.insert("test_loss".into(), loss(&test, &f));
+    for (c, v) in metrics::per_condition(&d, &test.conditions) {
+        if test.conditions.len() <= 64 || c.len() <= 4 {
+            s.insert(format!("distance_cond_{c}"), v);
+        }
+    }
+    let ood_task = tanh_task(&cfg.task, true);
+    let ood = batch_of(
+        ood_task.as_ref(),
+        &ood_task.trials(&mut seed.rng("ood"), ev.test_trials.max(1)),
+    );
+    let (om, os) = metrics::mean_std(&test_distances(p, l, &ood, &mut f));
+    s.insert("ood_distance_mean".into(), om);
+    s.insert("ood_distance_std".into(), os);
+    s.insert("ood_loss".into(), loss(&ood, &f));
+
+    // Spectra.
+    let n = l.n;
+    let s0 = metrics::spectrum(&p0[l.w_rec()], n);
+    let s1 = metrics::spectrum(&p[l.w_rec()], n);
+    out.spectra.extend(metrics::spectrum_rows("rec_init", &s0));
+    out.spectra
+        .extend(metrics::spectrum_rows("rec_trained", &s1));
+
+    // Probe trajectories.
+    let probe_task = task;
+    let mut prng = RunSeed::from_u64(PROBE_ROOT).rng("probe");
+    let probes: Vec<Trial> = (0..ev.probe_trials)
+        .map(|i| probe_task.trial(&mut prng, Some(i)))
+        .collect();
+    let mut osc_votes = 0usize;
+    if !probes.is_empty() {
+        let pb = batch_of(task, &probes);
+        forward(p, l, &pb, &mut f);
+        let (t, b) = (pb.t, pb.b);
+        for (j, tr) in probes.iter().enumerate() {
+            let mut states = Vec::with_capacity(t * n);
+            for step in 0..t {
+                let off = ((step + 1) * b + j) * n;
+                states.extend_from_slice(&f.h[off..off + n]);
+            }
+            if metrics::activity_oscillates(&states, t, n) {
+                osc_votes += 1;
+            }
+            out.trajectories.push(TrajectoryRow {
+                probe: j as u32,
+                condition: tr.condition.clone(),
+                steps: t as u32,
+                units: n as u32,
+                states,
+            });
+        }
+    }
+    let oscillating = 2 * osc_votes > probes.len() && !probes.is_empty();
+    let s = &mut out.scalars;
+    s.insert("eig_outside".into(), s1.outside as f64);
+    s.insert("eig_outside_init".into(), s0.outside as f64);
+    s.insert("spectral_radius".into(), s1.radius);
+    s.insert("spectral_radius_init".into(), s0.radius);
+    s.insert("lead_re".into(), s1.lead.0);
+    s.insert("lead_im".into(), s1.lead.1);
+    s.insert(
+        "lead_complex".into(),
+        if s1.lead_is_complex() { 1.0 } else { 0.0 },
+    );
+    s.insert("maxre_re".into(), s1.max_re.0);
+    s.insert("maxre_im".into(), s1.max_re.1);
+    s.insert("freq_proxy".into(), s1.freq_proxy);
+    s.insert(
+        "activity_oscillates".into(),
+        if oscillating { 1.0 } else { 0.0 },
+    );
+    s.insert(
+        "dynamics_class".into(),
+        metrics::dynamics_class(&s1, oscillating),
+    );
+    s.insert(
+        "w_change_fro".into(),
+        metrics::fro_diff(&p[l.w_rec()], &p0[l.w_rec()]),
+    );
+
+    // Weight statistics per layer.
+    for (name, r, cols) in [
+        ("in", l.w_in(), l.n_in),
+        ("rec", l.w_rec(), n),
+        ("out", l.w_out(), n),
+    ] {
+        let mut v = metrics::weight_stats(&p[r.clone()], cols);
+        v.insert(
+            "change_fro".into(),
+            metrics::fro_diff(&p[r.clone()], &p0[r]),
+        );
+        out.layers.push(LayerRow {
+            layer: name.into(),
+            values: v,
+        });
+    }
+
+    // Damage curves on the recurrent matrix.
+    let crit = [
+        Prune::Magnitude,
+        Prune::MagnitudePos,
+        Prune::MagnitudeNeg,
+        Prune::Random,
+    ];
+    let mut damaged = p.to_vec();
+    for c in crit {
+        for (fi, &frac) in ev.prune_fractions.iter().enumerate() {
+            let reps = if c == Prune::Random {
+                ev.random_repeats.max(1)
+            } else {
+                1
+            };
+            let (mut dists, mut counts) = (Vec::new(), 0usize);
+            let mut per_cond: Vec<f64> = Vec::new();
+            let mut conds: Vec<String> = Vec::new();
+            for rep in 0..reps {
+                let mut rng = seed.rng_indexed("prune", (fi as u64) << 8 | rep as u64);
+                let idx = metrics::prune_indices(&p[l.w_rec()], frac, c, &mut rng);
+                damaged.copy_from_slice(p);
+                let rec = &mut damaged[l.w_rec()];
+                for &i in &idx {
+                    rec[i] = 0.0;
+                }
+                counts += idx.len();
+                let d = test_distances(&damaged, l, &test, &mut f);
+                dists.push(metrics::mean_std(&d).0);
+                per_cond.extend_from_slice(&d);
+                conds.extend(test.conditions.iter().cloned());
+            }
+            let (m, sd) = metrics::mean_std(&dists);
+            let mut values = Values::new();
+            values.insert("distance".into(), m);
+            values.insert(
+                "distance_std".into(),
+                if reps > 1 {
+                    sd
+                } else {
+                    metrics::mean_std(&per_cond).1
+                },
+            );
+            values.insert(
+                "removed_frac".into(),
+                counts as f64 / reps as f64 / (n * n) as f64,
+            );
+            if task.n_conditions() <= 4 {
+                for (cname, v) in metrics::per_condition(&per_cond, &conds) {
+                    values.insert(format!("distance_{cname}"), v);
+                }
+            }
+            out.pruning.push(PruningRow {
+                layer: "rec".into(),
+                criterion: c.name().into(),
+                fraction: frac,
+                count: (counts as f64 / reps as f64).round() as u64,
+                values,
+            });
+        }
+    }
+}
