@@ -10,6 +10,7 @@
 pub mod linalg;
 pub mod metrics;
 pub mod optim;
+pub mod sas;
 pub mod tanh;
 pub mod tasks;
 
