@@ -5,4 +5,5 @@
 //! restated there with its provenance.
 #![warn(missing_docs)]
 
+pub mod mnist;
 pub mod optim;
