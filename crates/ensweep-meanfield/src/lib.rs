@@ -5,5 +5,14 @@
 //! restated there with its provenance.
 #![warn(missing_docs)]
 
+pub mod eval;
+pub mod float;
+#[cfg(test)]
+mod gradcheck;
+mod kernels;
 pub mod mnist;
+pub mod model;
 pub mod optim;
+pub mod train;
+
+pub use train::{MlpError, TrainOptions, train, train_with};

@@ -71,24 +71,71 @@ impl Optimizer {
     /// # Panics
     /// If `params` and `grads` differ in length or do not match the state.
     pub fn step(&mut self, params: &mut [f32], grads: &[f32], lr: f32, decay: f32) {
+        let rule = self.begin_step();
+        let (m, v) = self.state_mut();
+        rule.apply(params, grads, m, v, lr, decay);
+    }
+
+    /// Starts one step (advances the bias-correction counter) and returns its rule, for callers
+    /// that update the parameters in pieces (e.g. row ranges on several threads) with
+    /// [`StepRule::apply`] on the matching pieces of [`Optimizer::state_mut`].
+    pub fn begin_step(&mut self) -> StepRule {
+        self.t += 1;
+        StepRule {
+            kind: self.kind,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            c1: 1.0 / (1.0 - self.beta1.powi(self.t)),
+            c2: 1.0 / (1.0 - self.beta2.powi(self.t)),
+        }
+    }
+
+    /// The moment vectors (first, second); empty where the rule keeps none.
+    pub fn state_mut(&mut self) -> (&mut [f32], &mut [f32]) {
+        (&mut self.m, &mut self.v)
+    }
+}
+
+/// The update rule of one step, with its bias corrections fixed.
+#[derive(Clone, Copy, Debug)]
+pub struct StepRule {
+    kind: OptimizerKind,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    c1: f32,
+    c2: f32,
+}
+
+impl StepRule {
+    /// Applies the step to `params` with the matching pieces `m`, `v` of the state (see
+    /// [`Optimizer::step`] for the rules).
+    ///
+    /// # Panics
+    /// If the lengths do not match.
+    pub fn apply(
+        &self,
+        params: &mut [f32],
+        grads: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        lr: f32,
+        decay: f32,
+    ) {
         assert_eq!(
             params.len(),
             grads.len(),
             "params and grads differ in length"
         );
-        self.t += 1;
         match self.kind {
             OptimizerKind::Adam => {
-                assert_eq!(params.len(), self.m.len(), "optimizer state size");
-                let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
-                let c1 = 1.0 / (1.0 - b1.powi(self.t));
-                let c2 = 1.0 / (1.0 - b2.powi(self.t));
-                for (((p, &g), m), v) in params
-                    .iter_mut()
-                    .zip(grads)
-                    .zip(self.m.iter_mut())
-                    .zip(self.v.iter_mut())
-                {
+                assert!(
+                    m.len() == params.len() && v.len() == params.len(),
+                    "optimizer state size"
+                );
+                let (b1, b2, eps, c1, c2) = (self.beta1, self.beta2, self.eps, self.c1, self.c2);
+                for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(m).zip(v) {
                     *m = b1 * *m + (1.0 - b1) * g;
                     *v = b2 * *v + (1.0 - b2) * g * g;
                     let dir = (*m * c1) / ((*v * c2 + ADAM_SQRT_GUARD).sqrt() + eps);
@@ -96,9 +143,9 @@ impl Optimizer {
                 }
             }
             OptimizerKind::Rmsprop => {
-                assert_eq!(params.len(), self.v.len(), "optimizer state size");
+                assert_eq!(params.len(), v.len(), "optimizer state size");
                 let (b, eps) = (self.beta2, self.eps);
-                for ((p, &g), v) in params.iter_mut().zip(grads).zip(self.v.iter_mut()) {
+                for ((p, &g), v) in params.iter_mut().zip(grads).zip(v) {
                     *v = b * *v + (1.0 - b) * g * g;
                     *p -= lr * (g / (*v + eps).sqrt() + decay * *p);
                 }

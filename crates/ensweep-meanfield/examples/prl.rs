@@ -1,0 +1,80 @@
+//! Runs an experiment file's [sas_mlp] section for its seeds and prints accuracy, categories
+//! and timings: `cargo run --release -p ensweep-meanfield --example prl -- FILE [THREADS] [SEEDS]`.
+
+use ensweep_core::config::sas_mlp::SasMlpConfig;
+use ensweep_core::output::NullSink;
+use ensweep_core::seed::RunSeed;
+use ensweep_meanfield::{mnist, train};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let file = args
+        .get(1)
+        .map_or("experiments/prl2020_mnist.toml", String::as_str);
+    let threads: usize = args.get(2).map_or(2, |s| s.parse().expect("threads"));
+    let text = std::fs::read_to_string(file).expect("read experiment file");
+    let doc: toml::Table = toml::from_str(&text).expect("toml");
+    let cfg: SasMlpConfig = doc["sas_mlp"].clone().try_into().expect("sas_mlp section");
+    let seeds: u64 = args.get(3).map_or_else(
+        || doc["sweep"]["seeds"].as_integer().unwrap_or(1) as u64,
+        |s| s.parse().expect("seeds"),
+    );
+    let sweep_seed = doc["sweep"]["seed"].as_integer().unwrap_or(0) as u64;
+    let dir = mnist::resolve_data_dir(cfg.data_dir.as_deref()).expect("data");
+    let data = mnist::load(&dir, cfg.train_size, cfg.test_size).expect("mnist");
+    let prepared = train::Prepared::new(&data);
+    let opts = train::TrainOptions { threads };
+    for r in 0..seeds {
+        let seed = RunSeed::derive(sweep_seed, "", r);
+        let t0 = Instant::now();
+        let out = train::train_on(&cfg, &seed, &mut NullSink, &opts, &prepared).expect("train");
+        let wall = t0.elapsed().as_secs_f64();
+        let s = &out.scalars;
+        println!(
+            "seed {r}: sampled {:.4} +- {:.4}  mf {:.4} +- {:.4}  train_acc {:.4}  loss {:.4}  train {:.2}s eval {:.2}s wall {:.2}s  {:.0} samples/s",
+            s["test_acc_sampled_mean"],
+            s["test_acc_sampled_std"],
+            s["test_acc_mf_mean"],
+            s["test_acc_mf_std"],
+            s["train_acc"],
+            s["final_train_loss"],
+            s["train_seconds"],
+            s["eval_seconds"],
+            wall,
+            s["samples_per_s"]
+        );
+        for l in &out.layers {
+            let v = &l.values;
+            println!(
+                "  {}: exact VIP/UIP/var {:.3}/{:.3}/{:.3}  active {:.3}/{:.3}/{:.3}  tol {:.3}/{:.3}/{:.3}  mean pi {:.3} xi {:.2e} entropy {:.3}",
+                l.layer,
+                v["vip_frac"],
+                v["uip_frac"],
+                v["variable_frac"],
+                v["vip_frac_active"],
+                v["uip_frac_active"],
+                v["variable_frac_active"],
+                v["vip_frac_tol"],
+                v["uip_frac_tol"],
+                v["variable_frac_tol"],
+                v["mean_pi"],
+                v["mean_xi"],
+                v.get("entropy").copied().unwrap_or(f64::NAN)
+            );
+        }
+        for p in &out.pruning {
+            if p.fraction == 1.0 || p.fraction == 0.0 {
+                println!(
+                    "  perturb {} {} f={} n={} err {:.4} +- {:.4}",
+                    p.layer,
+                    p.criterion,
+                    p.fraction,
+                    p.count,
+                    p.values["test_err_mean"],
+                    p.values["test_err_std"]
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! Evaluation of a trained spike-and-slab MLP: test accuracy of the mean-field net and of
+//! sampled deterministic networks, connection categories, ensemble entropy and the
+//! target-perturbation experiments (science.md 1.6-1.9).
+
+use crate::model::{self, Layer, Mode, Net, SparseRows, Work};
+use crate::train::{Prepared, for_each, mean_std};
+use ensweep_core::config::sas_mlp::SasMlpConfig;
+use ensweep_core::output::{LayerRow, PruningRow, RunOutput, Values};
+use ensweep_core::seed::RunSeed;
+use rand::RngExt;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+use std::sync::Mutex;
+
+/// Examples per evaluation chunk.
+const EVAL_CHUNK: usize = 250;
+
+/// Correct answers of `net` on the first `n` rows of `x`, in chunks (parallel inside `pool`).
+/// In [`Mode::MeanField`] chunk `c` draws its noise from stream `eval-noise/(draw * 4096 + c)`.
+#[allow(clippy::too_many_arguments)]
+fn count_correct(
+    net: &Net<f32>,
+    x: &SparseRows<f32>,
+    y: &[u8],
+    n: usize,
+    mode: Mode,
+    seed: &RunSeed,
+    draw: u64,
+    pool: Option<&rayon::ThreadPool>,
+) -> usize {
+    let n_chunks = n.div_ceil(EVAL_CHUNK);
+    let one = |w: &mut Work<f32>, c: usize| -> usize {
+        let (s, e) = (c * EVAL_CHUNK, ((c + 1) * EVAL_CHUNK).min(n));
+        w.inputs[0].clear();
+        for i in s..e {
+            let (idx, val) = x.row(i);
+            w.inputs[0].push_sparse(idx, val);
+        }
+        let mut rng = seed.rng_indexed("eval-noise", draw * 4096 + c as u64);
+        model::forward(net, w, mode, Some(&y[s..e]), &mut |eps| {
+            model::fill_normal(&mut rng, eps)
+        });
+        w.correct
+    };
+    match pool {
+        Some(p) => p.install(|| {
+            (0..n_chunks)
+                .into_par_iter()
+                .map_init(|| Work::new(net, EVAL_CHUNK), |w, c| one(w, c))
+                .sum()
+        }),
+        None => {
+            let mut w = Work::new(net, EVAL_CHUNK);
+            (0..n_chunks).map(|c| one(&mut w, c)).sum()
+        }
+    }
+}
+
+/// Test accuracy of the mean-field net with one noise draw (`draw` selects the stream).
+pub fn mean_field_accuracy(
+    net: &Net<f32>,
+    x: &SparseRows<f32>,
+    y: &[u8],
+    n: usize,
+    seed: &RunSeed,
+    draw: u64,
+    pool: Option<&rayon::ThreadPool>,
+) -> f64 {
+    let n = n.min(y.len());
+    count_correct(net, x, y, n, Mode::MeanField, seed, draw, pool) as f64 / n as f64
+}
+
+/// Accuracy of a deterministic network (weights in `mu`).
+pub fn deterministic_accuracy(
+    net: &Net<f32>,
+    x: &SparseRows<f32>,
+    y: &[u8],
+    pool: Option<&rayon::ThreadPool>,
+) -> f64 {
+    let n = y.len();
+    let seed = RunSeed::from_u64(0); // unused: no noise in deterministic mode
+    count_correct(net, x, y, n, Mode::Deterministic, &seed, 0, pool) as f64 / n as f64
+}
+
+/// Draws one network from the ensemble: each weight is absent with probability pi, otherwise
+/// `N(m, Xi)` (exactly `m` when `Xi == 0`), as the reference `sampling` does. The result stores
+/// the weights in `mu` (and `m`) with `pi = Xi = v = 0`.
+pub fn sample_net(net: &Net<f32>, rng: &mut impl rand::Rng) -> Net<f32> {
+    let layers = net
+        .layers
+        .iter()
+        .map(|l| {
+            let w: Vec<f32> = (0..l.len())
+                .map(|i| {
+                    let keep = rng.random::<f64>() > l.pi[i] as f64;
+                    let val = if l.xi[i] == 0.0 {
+                        l.m[i]
+                    } else {
+                        let e: f64 = StandardNormal.sample(rng);
+                        (l.m[i] as f64 + (l.xi[i] as f64).sqrt() * e) as f32
+                    };
+                    if keep { val } else { 0.0 }
+                })
+                .collect();
+            let z = vec![0.0; l.len()];
+            Layer::from_params(l.n_in, l.n_out, z.clone(), w, z)
+        })
+        .collect();
+    Net {
+        layers,
+        fan_in_scaling: net.fan_in_scaling,
+    }
+}
+
+/// Connection category under the exact reference rule (science.md 1.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    /// `pi == 0 && Xi == 0`: deterministic, always present ("very important").
+    Vip,
+    /// `pi == 1`: always absent ("unimportant").
+    Uip,
+    /// Everything else.
+    Variable,
+}
+
+/// Exact category of one connection.
+pub fn category(pi: f32, xi: f32) -> Category {
+    if pi == 1.0 {
+        Category::Uip
+    } else if pi == 0.0 && xi == 0.0 {
+        Category::Vip
+    } else {
+        Category::Variable
+    }
+}
+
+/// Category with tolerances: VIP when `pi <= tol_pi && Xi <= tol_xi`, UIP when `pi >= 1 - tol_pi`.
+pub fn category_tol(pi: f32, xi: f32, tol_pi: f64, tol_xi: f64) -> Category {
+    let (pi, xi) = (pi as f64, xi as f64);
+    if pi >= 1.0 - tol_pi {
+        Category::Uip
+    } else if pi <= tol_pi && xi <= tol_xi {
+        Category::Vip
+    } else {
+        Category::Variable
+    }
+}
+
+/// Category fractions and parameter summaries of one layer. `active` marks the input units to
+/// count in the `*_active` columns (all of them when `None`).
+pub fn layer_stats(
+    layer: &Layer<f32>,
+    active: Option<&[bool]>,
+    tol_pi: f64,
+    tol_xi: f64,
+) -> Values {
+    let mut v = Values::new();
+    let n_out = layer.n_out;
+    // counts[exact/tol][all/active][vip, uip, var]
+    let mut counts = [[[0u64; 3]; 2]; 2];
+    let mut n_active = 0u64;
+    let slot = |c: Category| match c {
+        Category::Vip => 0,
+        Category::Uip => 1,
+        Category::Variable => 2,
+    };
+    for j in 0..layer.n_in {
+        let act = active.is_none_or(|a| a[j]);
+        for o in 0..n_out {
+            let i = j * n_out + o;
+            let (p, x) = (layer.pi[i], layer.xi[i]);
+            let ce = slot(category(p, x));
+            let ct = slot(category_tol(p, x, tol_pi, tol_xi));
+            counts[0][0][ce] += 1;
+            counts[1][0][ct] += 1;
+            if act {
+                n_active += 1;
+                counts[0][1][ce] += 1;
+                counts[1][1][ct] += 1;
+            }
+        }
+    }
+    let n = layer.len() as f64;
+    for (e, exact) in ["", "_tol"].iter().enumerate() {
+        for (a, scope) in ["", "_active"].iter().enumerate() {
+            let denom = if a == 0 { n } else { n_active as f64 };
+            for (k, name) in ["vip", "uip", "variable"].iter().enumerate() {
+                v.insert(
+                    format!("{name}_frac{exact}{scope}"),
+                    counts[e][a][k] as f64 / denom.max(1.0),
+                );
+            }
+        }
+    }
+    for (k, name) in ["n_vip", "n_uip", "n_variable"].iter().enumerate() {
+        v.insert(name.to_string(), counts[0][0][k] as f64);
+    }
+    v.insert("n_connections".into(), n);
+    v.insert("n_active_connections".into(), n_active as f64);
+    let mean = |x: &[f32], f: fn(f32) -> f32| x.iter().map(|&a| f(a) as f64).sum::<f64>() / n;
+    v.insert("mean_pi".into(), mean(&layer.pi, |a| a));
+    v.insert("mean_xi".into(), mean(&layer.xi, |a| a));
+    v.insert("mean_abs_m".into(), mean(&layer.m, f32::abs));
+    v
+}
+
+/// Approximate entropy of one spike-and-slab connection (reference `Entropy.py`, science.md
+/// 1.9): the spike is a box of height 0.5e4 on |w| < 1e-4; `draws` Monte-Carlo samples.
+pub fn connection_entropy(m: f64, pi: f64, xi: f64, draws: usize, rng: &mut impl rand::Rng) -> f64 {
+    if pi == 1.0 || (xi <= 1e-8 && (m == 0.0 || pi == 0.0)) {
+        return 0.0;
+    }
+    if xi <= 1e-8 {
+        return -pi * pi.ln() - (1.0 - pi) * (1.0 - pi).ln();
+    }
+    let sd = xi.sqrt();
+    let norm = 1.0 / (2.0 * std::f64::consts::PI * xi).sqrt();
+    let pdf0 = norm * (-(m * m) / (2.0 * xi)).exp();
+    let a = -pi * (pi + (1.0 - pi) * pdf0 + 1e-6).ln();
+    let mut sum = 0.0;
+    for _ in 0..draws {
+        let r: f64 = StandardNormal.sample(rng);
+        let w = r * sd + m;
+        let boxv = if w.abs() < 1e-4 { 0.5e4 } else { 0.0 };
+        sum += (pi * boxv + (1.0 - pi) * norm * (-r * r / 2.0).exp()).ln();
+    }
+    -(1.0 - pi) * sum / draws as f64 + a
+}
+
+/// Mean connection entropy of a layer; row `j` uses stream `entropy/(layer * 2^20 + j)`.
+pub fn layer_entropy(
+    layer: &Layer<f32>,
+    l: usize,
+    seed: &RunSeed,
+    pool: Option<&rayon::ThreadPool>,
+) -> f64 {
+    let n_out = layer.n_out;
+    let total = Mutex::new(vec![0.0f64; layer.n_in]);
+    let rows: Vec<usize> = (0..layer.n_in).collect();
+    let blocks: Vec<&[usize]> = rows.chunks(64).collect();
+    for_each(pool, blocks, |blk| {
+        for &j in blk {
+            let mut rng = seed.rng_indexed("entropy", ((l as u64) << 20) + j as u64);
+            let s: f64 = (0..n_out)
+                .map(|o| {
+                    let i = j * n_out + o;
+                    connection_entropy(
+                        layer.m[i] as f64,
+                        layer.pi[i] as f64,
+                        layer.xi[i] as f64,
+                        100,
+                        &mut rng,
+                    )
+                })
+                .sum();
+            total.lock().expect("entropy lock")[j] = s;
+        }
+    });
+    let t = total.into_inner().expect("entropy lock");
+    t.iter().sum::<f64>() / layer.len() as f64
+}
+
+/// Pixel-major (CSC) view of sparse rows: for every column, the (row, value) pairs.
+fn columns(x: &SparseRows<f32>, n_rows: usize, n_cols: usize) -> Vec<Vec<(u32, f32)>> {
+    let mut cols = vec![Vec::new(); n_cols];
+    for b in 0..n_rows {
+        let (idx, val) = x.row(b);
+        for (&j, &v) in idx.iter().zip(val) {
+            cols[j as usize].push((b as u32, v));
+        }
+    }
+    cols
+}
+
+/// Deterministic forward of all `n` rows through `net`; the pre-activations of every layer.
+fn forward_all(net: &Net<f32>, x: &SparseRows<f32>, n: usize) -> Vec<Vec<f32>> {
+    let mut out: Vec<Vec<f32>> = net
+        .layers
+        .iter()
+        .map(|l| Vec::with_capacity(n * l.n_out))
+        .collect();
+    let mut w = Work::new(net, EVAL_CHUNK);
+    for s in (0..n).step_by(EVAL_CHUNK) {
+        let e = (s + EVAL_CHUNK).min(n);
+        w.inputs[0].clear();
+        for i in s..e {
+            let (idx, val) = x.row(i);
+            w.inputs[0].push_sparse(idx, val);
+        }
+        model::forward(net, &mut w, Mode::Deterministic, None, &mut |_| {});
+        for (o, (z, l)) in out.iter_mut().zip(w.z.iter().zip(&net.layers)) {
+            o.extend_from_slice(&z[..(e - s) * l.n_out]);
+        }
+    }
+    out
+}
+
+/// Test error of the layers after `l` of `net` fed with pre-activations `z_l` (`n x n_out`).
+fn error_from(net: &Net<f32>, l: usize, z_l: &[f32], y: &[u8]) -> f64 {
+    let n = y.len();
+    let width = net.layers[l].n_out;
+    if l + 1 == net.layers.len() {
+        let wrong = (0..n)
+            .filter(|&b| model::argmax(&z_l[b * width..(b + 1) * width]) != y[b] as usize)
+            .count();
+        return wrong as f64 / n as f64;
+    }
+    let sub = Net {
+        layers: net.layers[l + 1..].to_vec(),
+        fan_in_scaling: net.fan_in_scaling,
+    };
+    let mut w = Work::new(&sub, EVAL_CHUNK);
+    let mut correct = 0;
+    for s in (0..n).step_by(EVAL_CHUNK) {
+        let e = (s + EVAL_CHUNK).min(n);
+        w.inputs[0].clear();
+        for b in s..e {
+            w.inputs[0].push_relu(&z_l[b * width..(b + 1) * width]);
+        }
+        model::forward(
+            &sub,
+            &mut w,
+            Mode::Deterministic,
+            Some(&y[s..e]),
+            &mut |_| {},
+        );
+        correct += w.correct;
+    }
+    1.0 - correct as f64 / n as f64
+}
+
+/// Picks `k` distinct elements of `from` uniformly (partial Fisher-Yates).
+fn choose(from: &[usize], k: usize, rng: &mut impl rand::Rng) -> Vec<usize> {
+    let mut v = from.to_vec();
+    let k = k.min(v.len());
+    for i in 0..k {
+        let j = rng.random_range(i..v.len());
+        v.swap(i, j);
+    }
+    v.truncate(k);
+    v
+}
+
+/// The target-perturbation experiments (science.md 1.8) on every layer.
+///
+/// For repeat `r` a network is sampled (stream `perturb/(2^40 + r)`), then for each layer,
+/// criterion and fraction `f` a fresh uniform subset is drawn (stream `perturb/<point, r>`):
+/// `vip` removes round(f #VIP) VIP connections, `variable` removes the same number of variable
+/// ones, `uip_on` gives round(f #UIP) UIP connections a N(0,1) weight. Removal of a connection
+/// in a sampled net is the same as setting its pi to 1 before sampling. Only the changed
+/// pre-activations are recomputed, from the cached unperturbed ones. Test error: mean and sample
+/// std over the repeats.
+pub fn perturbation(
+    cfg: &SasMlpConfig,
+    seed: &RunSeed,
+    net: &Net<f32>,
+    data: &Prepared,
+    pool: Option<&rayon::ThreadPool>,
+) -> Vec<PruningRow> {
+    let fracs = &cfg.eval.perturb_fractions;
+    let repeats = cfg.eval.perturb_repeats.max(1) as usize;
+    if fracs.is_empty() {
+        return Vec::new();
+    }
+    let n = cfg.test_size.min(data.test_y.len());
+    let y = &data.test_y[..n];
+    // Category lists per layer (exact rule).
+    let lists: Vec<[Vec<usize>; 3]> = net
+        .layers
+        .iter()
+        .map(|l| {
+            let mut c: [Vec<usize>; 3] = Default::default();
+            for i in 0..l.len() {
+                let k = match category(l.pi[i], l.xi[i]) {
+                    Category::Vip => 0,
+                    Category::Variable => 1,
+                    Category::Uip => 2,
+                };
+                c[k].push(i);
+            }
+            c
+        })
+        .collect();
+    let image_cols = columns(&data.test_x, n, net.layers[0].n_in);
+    // errors[layer][criterion][fraction][repeat]
+    let errors = Mutex::new(vec![
+        vec![vec![vec![0.0f64; repeats]; fracs.len()]; 3];
+        net.layers.len()
+    ]);
+    let counts = Mutex::new(vec![vec![vec![0u64; fracs.len()]; 3]; net.layers.len()]);
+    let reps: Vec<usize> = (0..repeats).collect();
+    for_each(pool, reps, |r| {
+        let sampled = sample_net(
+            net,
+            &mut seed.rng_indexed("perturb", (1u64 << 40) + r as u64),
+        );
+        let z = forward_all(&sampled, &data.test_x, n);
+        for (l, layer) in sampled.layers.iter().enumerate() {
+            let n_out = layer.n_out;
+            let scale = sampled.scale(l);
+            let hidden_cols;
+            let cols = if l == 0 {
+                &image_cols
+            } else {
+                let mut act = SparseRows::new();
+                let width = sampled.layers[l - 1].n_out;
+                for b in 0..n {
+                    act.push_relu(&z[l - 1][b * width..(b + 1) * width]);
+                }
+                hidden_cols = columns(&act, n, width);
+                &hidden_cols
+            };
+            let n_vip = lists[l][0].len();
+            for crit in 0..3 {
+                for (fi, &f) in fracs.iter().enumerate() {
+                    let point = ((l * 3 + crit) * 64 + fi) as u64;
+                    let mut rng = seed.rng_indexed("perturb", (point << 20) + r as u64);
+                    let k = match crit {
+                        0 => (f * n_vip as f64).round() as usize,
+                        1 => ((f * n_vip as f64).round() as usize).min(lists[l][1].len()),
+                        _ => (f * lists[l][2].len() as f64).round() as usize,
+                    };
+                    let chosen = choose(&lists[l][crit], k, &mut rng);
+                    let mut zl = z[l].clone();
+                    for &e in &chosen {
+                        let (j, o) = (e / n_out, e % n_out);
+                        let new = if crit == 2 {
+                            let g: f64 = StandardNormal.sample(&mut rng);
+                            g as f32
+                        } else {
+                            0.0
+                        };
+                        let dw = (new - layer.mu[e]) * scale;
+                        if dw == 0.0 {
+                            continue;
+                        }
+                        for &(b, x) in &cols[j] {
+                            zl[b as usize * n_out + o] += dw * x;
+                        }
+                    }
+                    let err = error_from(&sampled, l, &zl, y);
+                    errors.lock().expect("lock")[l][crit][fi][r] = err;
+                    counts.lock().expect("lock")[l][crit][fi] = k as u64;
+                }
+            }
+        }
+    });
+    let errors = errors.into_inner().expect("lock");
+    let counts = counts.into_inner().expect("lock");
+    let mut rows = Vec::new();
+    for (l, per_l) in errors.iter().enumerate() {
+        for (crit, per_c) in per_l.iter().enumerate() {
+            for (fi, errs) in per_c.iter().enumerate() {
+                let (mean, std) = mean_std(errs);
+                let mut values = Values::new();
+                values.insert("test_err_mean".into(), mean);
+                values.insert("test_err_std".into(), std);
+                rows.push(PruningRow {
+                    layer: format!("l{}", l + 1),
+                    criterion: ["vip", "variable", "uip_on"][crit].to_string(),
+                    fraction: fracs[fi],
+                    count: counts[l][crit][fi],
+                    values,
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// Everything measured after training: accuracies (scalars), per-layer rows, perturbation rows.
+pub fn evaluate(
+    cfg: &SasMlpConfig,
+    seed: &RunSeed,
+    net: &Net<f32>,
+    data: &Prepared,
+    pool: Option<&rayon::ThreadPool>,
+) -> RunOutput {
+    let mut out = RunOutput::default();
+    let n = cfg.test_size.min(data.test_y.len());
+    let mf: Vec<f64> = (0..cfg.eval.mean_field_draws as u64)
+        .map(|d| mean_field_accuracy(net, &data.test_x, &data.test_y, n, seed, d, pool))
+        .collect();
+    let sampled: Vec<f64> = (0..cfg.eval.sampled_nets as u64)
+        .map(|r| {
+            let s = sample_net(net, &mut seed.rng_indexed("sampling", r));
+            deterministic_accuracy(&s, &data.test_x, &data.test_y[..n], pool)
+        })
+        .collect();
+    let s = &mut out.scalars;
+    let (m, sd) = mean_std(&mf);
+    s.insert("test_acc_mf_mean".into(), m);
+    s.insert("test_acc_mf_std".into(), sd);
+    let (m, sd) = mean_std(&sampled);
+    s.insert("test_acc_sampled_mean".into(), m);
+    s.insert("test_acc_sampled_std".into(), sd);
+    for (l, layer) in net.layers.iter().enumerate() {
+        let active = (l == 0).then_some(&data.active_inputs[..]);
+        let mut values = layer_stats(layer, active, cfg.eval.tol_pi, cfg.eval.tol_xi);
+        if cfg.eval.entropy {
+            values.insert("entropy".into(), layer_entropy(layer, l, seed, pool));
+        }
+        out.layers.push(LayerRow {
+            layer: format!("l{}", l + 1),
+            values,
+        });
+    }
+    out.pruning = perturbation(cfg, seed, net, data, pool);
+    out
+}

@@ -1,0 +1,36 @@
+//! The scalar type of the numerics: `f32` for training, `f64` for the finite-difference tests.
+//!
+//! Everything in the forward and backward passes is generic over [`Float`], so the gradient
+//! check runs in double precision through exactly the code the trainer runs in single precision.
+
+/// A floating-point type the spike-and-slab numerics run in.
+pub trait Float:
+    num_traits::Float + Default + Send + Sync + std::fmt::Debug + std::iter::Sum + 'static
+{
+    /// Conversion from `f64` (exact for `f64`, rounding for `f32`).
+    fn of(x: f64) -> Self;
+    /// Conversion to `f64`.
+    fn to64(self) -> f64;
+}
+
+impl Float for f32 {
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    #[inline(always)]
+    fn to64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Float for f64 {
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn to64(self) -> f64 {
+        self
+    }
+}

@@ -1,0 +1,548 @@
+//! The training loop: seeded shuffling, mini-batches split into fixed chunks of examples,
+//! mean-field forward + gBP per chunk (in parallel), then per-row-range accumulation of the
+//! gradient products, optimiser step, projection and moment refresh (in parallel).
+//!
+//! Results do not depend on the number of threads: the noise of each chunk comes from its own
+//! named stream, and every gradient element is summed over the examples in batch order by
+//! exactly one task, whatever the partition.
+
+use crate::eval;
+use crate::mnist::{self, DataError, Mnist, PIXELS};
+use crate::model::{self, Layer, Mode, Net, SparseRows, Work};
+use crate::optim::{Optimizer, StepRule};
+use ensweep_core::config::optim::ParamGroup;
+use ensweep_core::config::sas_mlp::SasMlpConfig;
+use ensweep_core::output::{EpochRow, RunOutput, TrainSink, Values};
+use ensweep_core::seed::RunSeed;
+use rand::seq::SliceRandom;
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// Examples per chunk: the unit of parallel work and of noise streams in the forward pass.
+pub const CHUNK: usize = 50;
+/// Parameters per task in the update phase (row ranges of a layer).
+const TASK_PARAMS: usize = 8192;
+
+/// Why a spike-and-slab MLP run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MlpError {
+    /// MNIST could not be found or read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The configuration is inconsistent.
+    #[error("invalid sas_mlp config: {0}")]
+    Config(String),
+    /// The sink asked to stop.
+    #[error("cancelled after {epochs} epochs")]
+    Cancelled {
+        /// Epochs completed.
+        epochs: u32,
+    },
+    /// The thread pool could not be built.
+    #[error("cannot start {threads} worker threads: {reason}")]
+    Threads {
+        /// Requested threads.
+        threads: usize,
+        /// The builder's message.
+        reason: String,
+    },
+}
+
+/// How to run (not what to compute: results are identical for any value).
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// Threads inside the run; 1 runs everything on the calling thread (sweeps run one cell
+    /// per core).
+    pub threads: usize,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions { threads: 1 }
+    }
+}
+
+/// A data set prepared for training: sparse images and labels.
+pub struct Prepared {
+    /// Training images, sparse.
+    pub train_x: SparseRows<f32>,
+    /// Training labels.
+    pub train_y: Vec<u8>,
+    /// Test images, sparse.
+    pub test_x: SparseRows<f32>,
+    /// Test labels.
+    pub test_y: Vec<u8>,
+    /// For each pixel, whether it is non-zero in some training image.
+    pub active_inputs: Vec<bool>,
+}
+
+impl Prepared {
+    /// Sparse copies of `data` (all of it).
+    pub fn new(data: &Mnist) -> Self {
+        let sparse = |x: &[f32]| {
+            let mut s = SparseRows::new();
+            x.chunks(PIXELS).for_each(|r| s.push_dense(r));
+            s
+        };
+        let mut active_inputs = vec![false; PIXELS];
+        for r in data.train.images.chunks(PIXELS) {
+            for (a, &x) in active_inputs.iter_mut().zip(r) {
+                *a |= x != 0.0;
+            }
+        }
+        Prepared {
+            train_x: sparse(&data.train.images),
+            train_y: data.train.labels.clone(),
+            test_x: sparse(&data.test.images),
+            test_y: data.test.labels.clone(),
+            active_inputs,
+        }
+    }
+}
+
+/// A trained network and its learning curves.
+pub struct Trained {
+    /// The trained hyper-parameters.
+    pub net: Net<f32>,
+    /// One row per epoch.
+    pub epochs: Vec<EpochRow>,
+    /// Wall time of the training loop (s).
+    pub train_seconds: f64,
+    /// Examples processed (epochs x training-set size).
+    pub samples: u64,
+    /// Mean loss of the last epoch.
+    pub final_train_loss: f64,
+    /// Mean-field accuracy on the batches of the last epoch.
+    pub final_train_acc: f64,
+}
+
+/// Trains the spike-and-slab MLP of `cfg` and evaluates it: the ensweep trainer entry point
+/// (single-threaded; see [`train_with`]).
+pub fn train(
+    cfg: &SasMlpConfig,
+    seed: &RunSeed,
+    sink: &mut dyn TrainSink,
+) -> Result<RunOutput, MlpError> {
+    train_with(cfg, seed, sink, &TrainOptions::default())
+}
+
+/// [`train`] with explicit run options (threads).
+pub fn train_with(
+    cfg: &SasMlpConfig,
+    seed: &RunSeed,
+    sink: &mut dyn TrainSink,
+    opts: &TrainOptions,
+) -> Result<RunOutput, MlpError> {
+    validate(cfg)?;
+    let dir = mnist::resolve_data_dir(cfg.data_dir.as_deref())?;
+    let data = mnist::load(&dir, cfg.train_size, cfg.test_size)?;
+    train_on(cfg, seed, sink, opts, &Prepared::new(&data))
+}
+
+/// [`train_with`] on already loaded data (benchmarks load MNIST once for many seeds).
+pub fn train_on(
+    cfg: &SasMlpConfig,
+    seed: &RunSeed,
+    sink: &mut dyn TrainSink,
+    opts: &TrainOptions,
+    data: &Prepared,
+) -> Result<RunOutput, MlpError> {
+    let pool = make_pool(opts.threads)?;
+    let trained = fit(cfg, seed, sink, pool.as_ref(), data)?;
+    let t0 = Instant::now();
+    let mut out = eval::evaluate(cfg, seed, &trained.net, data, pool.as_ref());
+    let eval_seconds = t0.elapsed().as_secs_f64();
+    let s = &mut out.scalars;
+    s.insert("train_acc".into(), trained.final_train_acc);
+    s.insert("final_train_loss".into(), trained.final_train_loss);
+    s.insert("train_seconds".into(), trained.train_seconds);
+    s.insert("eval_seconds".into(), eval_seconds);
+    s.insert(
+        "samples_per_s".into(),
+        trained.samples as f64 / trained.train_seconds.max(1e-9),
+    );
+    s.insert("epochs_run".into(), trained.epochs.len() as f64);
+    s.insert("threads".into(), opts.threads as f64);
+    out.epochs = trained.epochs;
+    Ok(out)
+}
+
+/// Checks what serde cannot.
+pub fn validate(cfg: &SasMlpConfig) -> Result<(), MlpError> {
+    let bad = |m: &str| Err(MlpError::Config(m.to_string()));
+    if cfg.train_size == 0 || cfg.train_size > 60_000 {
+        return bad("train_size must be in 1..=60000");
+    }
+    if cfg.test_size == 0 || cfg.test_size > 10_000 {
+        return bad("test_size must be in 1..=10000");
+    }
+    if cfg.batch_size == 0 || cfg.batch_size > 1 << 20 {
+        return bad("batch_size must be positive");
+    }
+    if cfg.hidden.contains(&0) {
+        return bad("hidden widths must be positive");
+    }
+    if !(0.0..=1.0).contains(&cfg.init.pi_max) || cfg.init.xi_max < 0.0 || cfg.init.m_std < 0.0 {
+        return bad("init needs pi_max in [0,1], xi_max >= 0, m_std >= 0");
+    }
+    if cfg.optimizer.lr.is_nan() || cfg.optimizer.lr <= 0.0 {
+        return bad("optimizer.lr must be positive");
+    }
+    Ok(())
+}
+
+/// A rayon pool for `threads > 1`; `None` runs on the calling thread.
+pub fn make_pool(threads: usize) -> Result<Option<rayon::ThreadPool>, MlpError> {
+    if threads <= 1 {
+        return Ok(None);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map(Some)
+        .map_err(|e| MlpError::Threads {
+            threads,
+            reason: e.to_string(),
+        })
+}
+
+/// Runs `f` on every item, in parallel inside `pool` when there is one.
+pub fn for_each<T: Send>(
+    pool: Option<&rayon::ThreadPool>,
+    items: Vec<T>,
+    f: impl Fn(T) + Sync + Send,
+) {
+    match pool {
+        Some(p) => p.install(|| items.into_par_iter().for_each(f)),
+        None => items.into_iter().for_each(f),
+    }
+}
+
+/// The network of `cfg` at initialisation (stream "init").
+pub fn init_net(cfg: &SasMlpConfig, seed: &RunSeed) -> Net<f32> {
+    let mut rng = seed.rng("init");
+    let mut sizes = vec![PIXELS];
+    sizes.extend(&cfg.hidden);
+    sizes.push(mnist::CLASSES);
+    let layers = sizes
+        .windows(2)
+        .map(|w| {
+            Layer::init(
+                w[0],
+                w[1],
+                cfg.init.pi_max,
+                cfg.init.xi_max,
+                cfg.init.m_std,
+                &mut rng,
+            )
+        })
+        .collect();
+    Net {
+        layers,
+        fan_in_scaling: cfg.fan_in_scaling,
+    }
+}
+
+/// Optimiser state and gradient scratch of one layer.
+struct LayerState {
+    /// One optimiser per group, in the order pi, m, Xi.
+    opt: [Optimizer; 3],
+    acc_a: Vec<f32>,
+    acc_b: Vec<f32>,
+}
+
+const GROUPS: [ParamGroup; 3] = [ParamGroup::Pi, ParamGroup::M, ParamGroup::Xi];
+
+/// The training loop (no evaluation beyond the optional per-epoch test accuracy).
+pub fn fit(
+    cfg: &SasMlpConfig,
+    seed: &RunSeed,
+    sink: &mut dyn TrainSink,
+    pool: Option<&rayon::ThreadPool>,
+    data: &Prepared,
+) -> Result<Trained, MlpError> {
+    validate(cfg)?;
+    let mut net = init_net(cfg, seed);
+    let n_train = cfg.train_size.min(data.train_y.len());
+    let bs = cfg.batch_size.min(n_train);
+    let chunks_per_batch = bs.div_ceil(CHUNK);
+    let mut works: Vec<Work<f32>> = (0..chunks_per_batch)
+        .map(|_| Work::new(&net, CHUNK))
+        .collect();
+    let mut labels: Vec<Vec<u8>> = vec![Vec::with_capacity(CHUNK); chunks_per_batch];
+    let mut states: Vec<LayerState> = net
+        .layers
+        .iter()
+        .map(|l| LayerState {
+            opt: std::array::from_fn(|_| Optimizer::new(&cfg.optimizer, l.len())),
+            acc_a: vec![0.0; l.len()],
+            acc_b: vec![0.0; l.len()],
+        })
+        .collect();
+    let decays: [f32; 3] = GROUPS.map(|g| {
+        if cfg.optimizer.decays(g) {
+            cfg.optimizer.decay as f32
+        } else {
+            0.0
+        }
+    });
+    let mut order: Vec<usize> = (0..n_train).collect();
+    let mut rows: Vec<EpochRow> = Vec::new();
+    let started = Instant::now();
+    let mut step: u64 = 0;
+    let (mut last_loss, mut last_acc) = (f64::NAN, f64::NAN);
+    for epoch in 0..cfg.epochs {
+        let t_epoch = Instant::now();
+        if cfg.optimizer.reset_each_epoch {
+            states
+                .iter_mut()
+                .flat_map(|s| s.opt.iter_mut())
+                .for_each(Optimizer::reset);
+        }
+        let lr = cfg.optimizer.lr_at(epoch) as f32;
+        order.shuffle(&mut seed.rng_indexed("shuffle", epoch as u64));
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        for batch in order.chunks(bs) {
+            let n_chunks = batch.len().div_ceil(CHUNK);
+            // Phase 1: forward + backward per chunk.
+            let jobs: Vec<_> = works[..n_chunks]
+                .iter_mut()
+                .zip(labels.iter_mut())
+                .zip(batch.chunks(CHUNK))
+                .enumerate()
+                .collect();
+            let net_ref = &net;
+            for_each(pool, jobs, |(c, ((w, lab), ex))| {
+                w.inputs[0].clear();
+                lab.clear();
+                for &i in ex {
+                    let (idx, val) = data.train_x.row(i);
+                    w.inputs[0].push_sparse(idx, val);
+                    lab.push(data.train_y[i]);
+                }
+                let mut rng = seed.rng_indexed("noise", step * 4096 + c as u64);
+                model::forward(net_ref, w, Mode::MeanField, Some(lab), &mut |e| {
+                    model::fill_normal(&mut rng, e)
+                });
+                model::backward(net_ref, w, lab);
+            });
+            for w in &works[..n_chunks] {
+                loss_sum += w.loss_sum;
+                correct += w.correct;
+            }
+            // Phase 2: products, gradients, optimiser, projection.
+            let rules: Vec<[StepRule; 3]> = states
+                .iter_mut()
+                .map(|s| [0, 1, 2].map(|g| s.opt[g].begin_step()))
+                .collect();
+            let tasks = update_tasks(&mut net, &mut states);
+            let works_ref = &works[..n_chunks];
+            let nb = batch.len() as f32;
+            let in_sizes: Vec<usize> = sizes_in(cfg);
+            for_each(pool, tasks, |t| {
+                let k = scale_of(cfg.fan_in_scaling, in_sizes[t.l]) / nb;
+                run_update(t, works_ref, &rules, &decays, lr, k);
+            });
+            step += 1;
+        }
+        last_loss = loss_sum / n_train as f64;
+        last_acc = correct as f64 / n_train as f64;
+        let mut values = Values::new();
+        values.insert("train_loss".into(), last_loss);
+        values.insert("train_acc".into(), last_acc);
+        values.insert("lr".into(), lr as f64);
+        if cfg.eval.test_every_epoch {
+            let acc = eval::mean_field_accuracy(
+                &net,
+                &data.test_x,
+                &data.test_y,
+                cfg.test_size,
+                seed,
+                1_000_000 + epoch as u64,
+                pool,
+            );
+            values.insert("test_acc".into(), acc);
+        }
+        values.insert("seconds".into(), t_epoch.elapsed().as_secs_f64());
+        let row = EpochRow { epoch, values };
+        sink.on_epoch(&row, cfg.epochs);
+        rows.push(row);
+        if sink.cancelled() {
+            return Err(MlpError::Cancelled { epochs: epoch + 1 });
+        }
+    }
+    Ok(Trained {
+        net,
+        epochs: rows,
+        train_seconds: started.elapsed().as_secs_f64(),
+        samples: cfg.epochs as u64 * n_train as u64,
+        final_train_loss: last_loss,
+        final_train_acc: last_acc,
+    })
+}
+
+fn sizes_in(cfg: &SasMlpConfig) -> Vec<usize> {
+    let mut v = vec![PIXELS];
+    v.extend(&cfg.hidden);
+    v
+}
+
+fn scale_of(fan_in_scaling: bool, n_in: usize) -> f32 {
+    if fan_in_scaling {
+        1.0 / (n_in as f32).sqrt()
+    } else {
+        1.0
+    }
+}
+
+/// One row range of one layer, with disjoint views of everything the update touches.
+struct Task<'a> {
+    l: usize,
+    n_out: usize,
+    j0: usize,
+    j1: usize,
+    pi: &'a mut [f32],
+    m: &'a mut [f32],
+    xi: &'a mut [f32],
+    mu: &'a mut [f32],
+    v: &'a mut [f32],
+    acc_a: &'a mut [f32],
+    acc_b: &'a mut [f32],
+    /// (first, second) moment pieces per group.
+    st: Vec<(&'a mut [f32], &'a mut [f32])>,
+}
+
+/// Splits `s` into pieces of `len` elements (the last may be shorter); an empty `s` (an
+/// optimiser without that state) gives `pieces` empty slices.
+fn pieces<T>(s: &mut [T], len: usize, pieces: usize) -> Vec<&mut [T]> {
+    if s.is_empty() {
+        return (0..pieces).map(|_| <&mut [T]>::default()).collect();
+    }
+    s.chunks_mut(len).collect()
+}
+
+fn update_tasks<'a>(net: &'a mut Net<f32>, states: &'a mut [LayerState]) -> Vec<Task<'a>> {
+    let mut tasks = Vec::new();
+    for (l, (layer, st)) in net.layers.iter_mut().zip(states.iter_mut()).enumerate() {
+        let n_out = layer.n_out;
+        let rows = (TASK_PARAMS / n_out).max(1);
+        let len = rows * n_out;
+        let count = layer.n_in.div_ceil(rows);
+        let mut pi = pieces(&mut layer.pi, len, count).into_iter();
+        let mut m = pieces(&mut layer.m, len, count).into_iter();
+        let mut xi = pieces(&mut layer.xi, len, count).into_iter();
+        let mut mu = pieces(&mut layer.mu, len, count).into_iter();
+        let mut v = pieces(&mut layer.v, len, count).into_iter();
+        let mut a = pieces(&mut st.acc_a, len, count).into_iter();
+        let mut b = pieces(&mut st.acc_b, len, count).into_iter();
+        let mut sts: Vec<_> = st
+            .opt
+            .iter_mut()
+            .map(|o| {
+                let (fm, sm) = o.state_mut();
+                pieces(fm, len, count)
+                    .into_iter()
+                    .zip(pieces(sm, len, count))
+            })
+            .collect();
+        for t in 0..count {
+            let j0 = t * rows;
+            tasks.push(Task {
+                l,
+                n_out,
+                j0,
+                j1: (j0 + rows).min(layer.n_in),
+                pi: pi.next().expect("piece"),
+                m: m.next().expect("piece"),
+                xi: xi.next().expect("piece"),
+                mu: mu.next().expect("piece"),
+                v: v.next().expect("piece"),
+                acc_a: a.next().expect("piece"),
+                acc_b: b.next().expect("piece"),
+                st: sts.iter_mut().map(|it| it.next().expect("piece")).collect(),
+            });
+        }
+    }
+    tasks
+}
+
+fn run_update(
+    t: Task<'_>,
+    works: &[Work<f32>],
+    rules: &[[StepRule; 3]],
+    decays: &[f32; 3],
+    lr: f32,
+    k: f32,
+) {
+    let Task {
+        l,
+        n_out,
+        j0,
+        j1,
+        pi,
+        m,
+        xi,
+        mu,
+        v,
+        acc_a,
+        acc_b,
+        mut st,
+    } = t;
+    acc_a.fill(0.0);
+    acc_b.fill(0.0);
+    for w in works {
+        model::accumulate_products(w, l, n_out, j0, j1, acc_a, acc_b);
+    }
+    let mut g = vec![0.0f32; 3 * n_out];
+    for r in 0..(j1 - j0) {
+        let rg = r * n_out..(r + 1) * n_out;
+        let (g_pi, rest) = g.split_at_mut(n_out);
+        let (g_m, g_xi) = rest.split_at_mut(n_out);
+        model::param_grads(
+            k,
+            &pi[rg.clone()],
+            &m[rg.clone()],
+            &xi[rg.clone()],
+            &acc_a[rg.clone()],
+            &acc_b[rg.clone()],
+            g_pi,
+            g_m,
+            g_xi,
+        );
+        let params: [&mut [f32]; 3] =
+            [&mut pi[rg.clone()], &mut m[rg.clone()], &mut xi[rg.clone()]];
+        for (gi, (p, gr)) in params.into_iter().zip([&*g_pi, &*g_m, &*g_xi]).enumerate() {
+            let (fm, sm) = &mut st[gi];
+            let fm = if fm.is_empty() {
+                &mut [][..]
+            } else {
+                &mut fm[rg.clone()]
+            };
+            let sm = if sm.is_empty() {
+                &mut [][..]
+            } else {
+                &mut sm[rg.clone()]
+            };
+            rules[l][gi].apply(p, gr, fm, sm, lr, decays[gi]);
+        }
+        for i in rg {
+            pi[i] = pi[i].clamp(0.0, 1.0);
+            xi[i] = xi[i].max(0.0);
+            (mu[i], v[i]) = model::moments(pi[i], m[i], xi[i]);
+        }
+    }
+}
+
+/// Mean of `x` and its sample standard deviation (0 for fewer than two values).
+pub fn mean_std(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    if x.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = x.iter().sum::<f64>() / n;
+    if x.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
