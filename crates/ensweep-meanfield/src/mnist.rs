@@ -137,12 +137,19 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
 /// Loads the first `train_n` training and `test_n` test images from `dir`.
 pub fn load(dir: &Path, train_n: usize, test_n: usize) -> Result<Mnist, DataError> {
     Ok(Mnist {
-        train: load_split(dir, TRAIN_IMAGES, TRAIN_LABELS, 60_000)?.truncated(train_n),
-        test: load_split(dir, TEST_IMAGES, TEST_LABELS, 10_000)?.truncated(test_n),
+        train: load_split(dir, TRAIN_IMAGES, TRAIN_LABELS, 60_000, train_n)?,
+        test: load_split(dir, TEST_IMAGES, TEST_LABELS, 10_000, test_n)?,
     })
 }
 
-fn load_split(dir: &Path, img: &str, lab: &str, count: usize) -> Result<Split, DataError> {
+/// Reads and validates a whole split, and converts its first `take` images.
+fn load_split(
+    dir: &Path,
+    img: &str,
+    lab: &str,
+    count: usize,
+    take: usize,
+) -> Result<Split, DataError> {
     let locate = |name: &str| {
         find_file(dir, name).ok_or_else(|| DataError::MissingFile {
             dir: dir.to_path_buf(),
@@ -160,9 +167,13 @@ fn load_split(dir: &Path, img: &str, lab: &str, count: usize) -> Result<Split, D
             found: format!("label {bad}"),
         });
     }
+    let take = take.min(count);
     Ok(Split {
-        images: pixels.iter().map(|&p| p as f32 / 255.0).collect(),
-        labels,
+        images: pixels[..take * PIXELS]
+            .iter()
+            .map(|&p| p as f32 / 255.0)
+            .collect(),
+        labels: labels[..take].to_vec(),
     })
 }
 
@@ -328,7 +339,7 @@ mod tests {
             idx(0x0801, &[n as u32], &labels),
         )
         .unwrap();
-        let e = err_text(load_split(d.path(), TRAIN_IMAGES, TRAIN_LABELS, n).unwrap_err());
+        let e = err_text(load_split(d.path(), TRAIN_IMAGES, TRAIN_LABELS, n, n).unwrap_err());
         assert!(
             e.contains("labels in 0..=9") && e.contains("label 12"),
             "{e}"

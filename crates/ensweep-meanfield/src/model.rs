@@ -5,7 +5,7 @@
 //! input unit's outgoing connections are one contiguous row (see `kernels`). Everything is generic
 //! over [`Float`] so that the finite-difference test runs this very code in `f64`.
 
-use crate::float::Float;
+use crate::float::{Float, gemm};
 use crate::kernels;
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
@@ -194,13 +194,65 @@ impl<F: Float> SparseRows<F> {
     }
 }
 
+/// Pixel-major (CSC) copy of the first-layer inputs of a chunk: for every input unit, the
+/// examples where it is non-zero, in example order. Lets the gradient products of the sparse
+/// layer run as register-blocked gathers instead of read-modify-write scatters.
+#[derive(Clone, Debug, Default)]
+pub struct SparseCols<F> {
+    ptr: Vec<usize>,
+    row: Vec<u32>,
+    val: Vec<F>,
+}
+
+impl<F: Float> SparseCols<F> {
+    /// Rebuilds from sparse rows with `n_cols` columns (counting sort, stable in the rows).
+    pub fn build(&mut self, x: &SparseRows<F>, n_cols: usize) {
+        self.ptr.clear();
+        self.ptr.resize(n_cols + 1, 0);
+        for &j in &x.idx {
+            self.ptr[j as usize + 1] += 1;
+        }
+        for j in 0..n_cols {
+            self.ptr[j + 1] += self.ptr[j];
+        }
+        let nnz = x.idx.len();
+        self.row.resize(nnz, 0);
+        self.val.resize(nnz, F::zero());
+        let mut next = self.ptr[..n_cols].to_vec();
+        for b in 0..x.rows() {
+            let (idx, val) = x.row(b);
+            for (&j, &v) in idx.iter().zip(val) {
+                let p = &mut next[j as usize];
+                self.row[*p] = b as u32;
+                self.val[*p] = v;
+                *p += 1;
+            }
+        }
+    }
+    /// Column `j` as (example indices, values).
+    #[inline]
+    pub fn col(&self, j: usize) -> (&[u32], &[F]) {
+        let (s, e) = (self.ptr[j], self.ptr[j + 1]);
+        (&self.row[s..e], &self.val[s..e])
+    }
+}
+
 /// Buffers of the forward and backward pass of one chunk of examples.
 #[derive(Clone, Debug)]
 pub struct Work<F> {
     /// Examples in the chunk.
     pub n: usize,
-    /// Per layer: its input activations, sparse.
+    /// Per layer: its input activations, sparse (used for the first layer only; hidden
+    /// activations are dense, see `act`).
     pub inputs: Vec<SparseRows<F>>,
+    /// The first-layer inputs again, pixel-major (filled by [`Work::index_columns`]).
+    pub cols: SparseCols<F>,
+    /// Per layer `l >= 1`: its input activations `a = ReLU(z^{l-1})`, dense `[b][n_in]`.
+    pub act: Vec<Vec<F>>,
+    /// Per layer `l >= 1`: `a * a`.
+    pub act2: Vec<Vec<F>>,
+    /// Scratch of the largest `[b][n_in]`.
+    tmp: Vec<F>,
     /// Per layer: pre-activations `[b][n_out]` (with noise).
     pub z: Vec<Vec<F>>,
     /// Per layer: the noise `eps` drawn for each (example, unit).
@@ -237,9 +289,14 @@ impl<F: Float> Work<F> {
                 .map(|l| vec![F::zero(); cap * f(l)])
                 .collect()
         };
+        let max_in = net.layers.iter().map(|l| l.n_in).max().unwrap_or(0);
         Work {
             n: 0,
             inputs: net.layers.iter().map(|_| SparseRows::new()).collect(),
+            cols: SparseCols::default(),
+            act: per(&|l| l.n_in),
+            act2: per(&|l| l.n_in),
+            tmp: vec![F::zero(); cap * max_in],
             z: per(&|l| l.n_out),
             eps: per(&|l| l.n_out),
             ratio: per(&|l| l.n_out),
@@ -249,6 +306,12 @@ impl<F: Float> Work<F> {
             loss_sum: 0.0,
             correct: 0,
         }
+    }
+
+    /// Builds [`Work::cols`] from the first-layer inputs (`n_in` columns); needed before
+    /// [`accumulate_products`] of layer 0.
+    pub fn index_columns(&mut self, n_in: usize) {
+        self.cols.build(&self.inputs[0], n_in);
     }
 }
 
@@ -268,48 +331,52 @@ pub fn forward<F: Float>(
     w.n = n;
     let depth = net.layers.len();
     for (l, layer) in net.layers.iter().enumerate() {
-        let n_out = layer.n_out;
+        let (n_in, n_out) = (layer.n_in, layer.n_out);
         let scale = net.scale(l);
-        let (before, after) = w.inputs.split_at_mut(l + 1);
-        let input = &before[l];
+        let mf = mode == Mode::MeanField;
         let z = &mut w.z[l][..n * n_out];
         let ratio = &mut w.ratio[l][..n * n_out];
-        match mode {
-            Mode::MeanField => {
-                let eps = &mut w.eps[l][..n * n_out];
-                noise(eps);
-                for b in 0..n {
-                    let (idx, val) = input.row(b);
-                    let zr = &mut z[b * n_out..(b + 1) * n_out];
-                    let rr = &mut ratio[b * n_out..(b + 1) * n_out];
-                    kernels::gather_rows(n_out, idx, val, &layer.mu, Some(&layer.v), zr, rr);
-                    let er = &eps[b * n_out..(b + 1) * n_out];
-                    for o in 0..n_out {
-                        let delta = rr[o].sqrt();
-                        zr[o] = (zr[o] + er[o] * delta) * scale;
-                        rr[o] = if delta > F::zero() {
-                            er[o] / delta
-                        } else {
-                            F::zero()
-                        };
-                    }
-                }
+        // G = mu.a into z and (mean-field) S = v.(a*a) into ratio.
+        if l == 0 {
+            let input = &w.inputs[0];
+            for b in 0..n {
+                let (idx, val) = input.row(b);
+                let zr = &mut z[b * n_out..(b + 1) * n_out];
+                let rr = &mut ratio[b * n_out..(b + 1) * n_out];
+                let v = mf.then_some(&layer.v[..]);
+                kernels::gather_rows(n_out, idx, val, &layer.mu, v, zr, rr, false);
             }
-            Mode::Deterministic => {
-                for b in 0..n {
-                    let (idx, val) = input.row(b);
-                    let zr = &mut z[b * n_out..(b + 1) * n_out];
-                    kernels::gather_rows(n_out, idx, val, &layer.mu, None, zr, &mut []);
-                    zr.iter_mut().for_each(|x| *x = *x * scale);
-                }
-                ratio.fill(F::zero());
+        } else {
+            let (act, act2) = (&w.act[l][..n * n_in], &w.act2[l][..n * n_in]);
+            let rm = (n_in, 1);
+            let ro = (n_out, 1);
+            gemm(n, n_in, n_out, act, rm, &layer.mu, ro, F::zero(), z, ro);
+            if mf {
+                gemm(n, n_in, n_out, act2, rm, &layer.v, ro, F::zero(), ratio, ro);
             }
         }
+        if mf {
+            let eps = &mut w.eps[l][..n * n_out];
+            noise(eps);
+            for ((zv, rv), &e) in z.iter_mut().zip(ratio.iter_mut()).zip(eps.iter()) {
+                let delta = rv.sqrt();
+                *zv = (*zv + e * delta) * scale;
+                *rv = if delta > F::zero() {
+                    e / delta
+                } else {
+                    F::zero()
+                };
+            }
+        } else {
+            z.iter_mut().for_each(|x| *x = *x * scale);
+            ratio.fill(F::zero());
+        }
         if l + 1 < depth {
-            let next = &mut after[0];
-            next.clear();
-            for b in 0..n {
-                next.push_relu(&z[b * n_out..(b + 1) * n_out]);
+            let act = &mut w.act[l + 1][..n * n_out];
+            let act2 = &mut w.act2[l + 1][..n * n_out];
+            for ((a, a2), &zv) in act.iter_mut().zip(act2.iter_mut()).zip(z.iter()) {
+                *a = zv.max(F::zero());
+                *a2 = *a * *a;
             }
         }
     }
@@ -374,20 +441,78 @@ pub fn backward<F: Float>(net: &Net<F>, w: &mut Work<F>, labels: &[u8]) {
         if l > 0 {
             let layer = &net.layers[l];
             let n_in = layer.n_in;
-            let scale = net.scale(l);
             let (lo, hi) = w.delta.split_at_mut(l);
-            let prev = &mut lo[l - 1];
-            for b in 0..n {
-                kernels::backprop_rows(
-                    n_out,
-                    &layer.mu,
-                    &layer.v,
-                    &hi[0][b * n_out..(b + 1) * n_out],
-                    &w.s[l][b * n_out..(b + 1) * n_out],
-                    &w.z[l - 1][b * n_in..(b + 1) * n_in],
-                    scale,
-                    &mut prev[b * n_in..(b + 1) * n_in],
-                );
+            let out = &mut lo[l - 1][..n * n_in];
+            backprop_dense(
+                layer,
+                net.scale(l),
+                n,
+                &hi[0][..n * n_out],
+                &w.s[l][..n * n_out],
+                &w.act[l][..n * n_in],
+                Some(&w.z[l - 1][..n * n_in]),
+                out,
+                &mut w.tmp[..n * n_in],
+            );
+        }
+    }
+}
+
+/// Error at the input of `layer` for `n` examples:
+/// `out = scale (delta mu^T + a * (s v^T))`, masked by `ReLU'(z_prev) = [z_prev >= 0]` when
+/// `z_prev` is given (hidden layers), unmasked for the network's inputs.
+#[allow(clippy::too_many_arguments)]
+fn backprop_dense<F: Float>(
+    layer: &Layer<F>,
+    scale: F,
+    n: usize,
+    delta: &[F],
+    s: &[F],
+    a_prev: &[F],
+    z_prev: Option<&[F]>,
+    out: &mut [F],
+    tmp: &mut [F],
+) {
+    let (n_in, n_out) = (layer.n_in, layer.n_out);
+    // mu is [n_in][n_out]; as the n_out x n_in matrix mu^T its strides are (1, n_out).
+    let t = (1, n_out);
+    gemm(
+        n,
+        n_out,
+        n_in,
+        delta,
+        (n_out, 1),
+        &layer.mu,
+        t,
+        F::zero(),
+        out,
+        (n_in, 1),
+    );
+    gemm(
+        n,
+        n_out,
+        n_in,
+        s,
+        (n_out, 1),
+        &layer.v,
+        t,
+        F::zero(),
+        tmp,
+        (n_in, 1),
+    );
+    match z_prev {
+        Some(z) => {
+            for (((o, &q), &a), &z) in out.iter_mut().zip(tmp.iter()).zip(a_prev).zip(z) {
+                *o = if z >= F::zero() {
+                    scale * (*o + a * q)
+                } else {
+                    F::zero()
+                };
+            }
+        }
+        None => {
+            for ((o, &q), &a) in out.iter_mut().zip(tmp.iter()).zip(a_prev) {
+                *o = scale * (*o + a * q);
             }
         }
     }
@@ -397,54 +522,79 @@ pub fn backward<F: Float>(net: &Net<F>, w: &mut Work<F>, labels: &[u8]) {
 /// [`backward`]: the same recursion as between hidden layers, without the ReLU mask.
 pub fn input_gradient<F: Float>(net: &Net<F>, w: &Work<F>, inputs_dense: &[F], out: &mut [F]) {
     let layer = &net.layers[0];
-    let (n_in, n_out) = (layer.n_in, layer.n_out);
-    let scale = net.scale(0);
-    for b in 0..w.n {
-        let x = &inputs_dense[b * n_in..(b + 1) * n_in];
-        // Inputs are >= 0 in MNIST; the kernel's mask `x >= 0` then keeps every unit, and its
-        // `a_j = x_j` term is the input itself.
-        debug_assert!(x.iter().all(|&v| v >= F::zero()));
-        kernels::backprop_rows(
-            n_out,
-            &layer.mu,
-            &layer.v,
-            &w.delta[0][b * n_out..(b + 1) * n_out],
-            &w.s[0][b * n_out..(b + 1) * n_out],
-            x,
-            scale,
-            &mut out[b * n_in..(b + 1) * n_in],
-        );
-    }
+    let (n_in, n_out, n) = (layer.n_in, layer.n_out, w.n);
+    let mut tmp = vec![F::zero(); n * n_in];
+    backprop_dense(
+        layer,
+        net.scale(0),
+        n,
+        &w.delta[0][..n * n_out],
+        &w.s[0][..n * n_out],
+        &inputs_dense[..n * n_in],
+        None,
+        &mut out[..n * n_in],
+        &mut tmp,
+    );
 }
 
 /// Accumulates `A += a^T delta` and `B += (a*a)^T s` of layer `l` for the input rows `j0..j1`
-/// (`acc_*` hold rows `j0..j1` only), over the examples of `w` in order.
+/// (`acc_*` hold rows `j0..j1` only), over the examples of `w` in order. Layer 0 needs
+/// [`Work::index_columns`] first.
 pub fn accumulate_products<F: Float>(
     w: &Work<F>,
     l: usize,
-    n_out: usize,
+    (n_in, n_out): (usize, usize),
     j0: usize,
     j1: usize,
     acc_a: &mut [F],
     acc_b: &mut [F],
 ) {
-    let input = &w.inputs[l];
-    for b in 0..w.n {
-        let (idx, val) = input.row(b);
-        let lo = idx.partition_point(|&j| (j as usize) < j0);
-        let hi = lo + idx[lo..].partition_point(|&j| (j as usize) < j1);
-        if lo == hi {
+    if l > 0 {
+        let (n, m) = (w.n, j1 - j0);
+        let a = &w.act[l][j0..];
+        let a2 = &w.act2[l][j0..];
+        let c = (n_out, 1);
+        gemm(
+            m,
+            n,
+            n_out,
+            a,
+            (1, n_in),
+            &w.delta[l][..n * n_out],
+            c,
+            F::one(),
+            acc_a,
+            c,
+        );
+        gemm(
+            m,
+            n,
+            n_out,
+            a2,
+            (1, n_in),
+            &w.s[l][..n * n_out],
+            c,
+            F::one(),
+            acc_b,
+            c,
+        );
+        return;
+    }
+    for j in j0..j1 {
+        let (rows, val) = w.cols.col(j);
+        if rows.is_empty() {
             continue;
         }
-        kernels::scatter_rows(
+        let r = (j - j0) * n_out..(j - j0 + 1) * n_out;
+        kernels::gather_rows(
             n_out,
-            j0,
-            &idx[lo..hi],
-            &val[lo..hi],
-            &w.delta[l][b * n_out..(b + 1) * n_out],
-            &w.s[l][b * n_out..(b + 1) * n_out],
-            acc_a,
-            acc_b,
+            rows,
+            val,
+            &w.delta[0],
+            Some(&w.s[0]),
+            &mut acc_a[r.clone()],
+            &mut acc_b[r],
+            true,
         );
     }
 }

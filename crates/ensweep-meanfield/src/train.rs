@@ -162,9 +162,38 @@ pub fn train_on(
         trained.samples as f64 / trained.train_seconds.max(1e-9),
     );
     s.insert("epochs_run".into(), trained.epochs.len() as f64);
+    let flops = trained.samples as f64 * train_flops_per_example(cfg, data);
+    s.insert("train_gflop".into(), flops * 1e-9);
+    s.insert(
+        "train_gflops_per_s".into(),
+        flops * 1e-9 / trained.train_seconds.max(1e-9),
+    );
     s.insert("threads".into(), opts.threads as f64);
     out.epochs = trained.epochs;
     Ok(out)
+}
+
+/// Floating-point operations one training example costs as this trainer executes it
+/// (multiply-add = 2; element-wise work not counted): the sparse first layer does its two
+/// forward products and two gradient products over the non-zero pixels only (`8 nnz n_out`),
+/// every dense layer two forward, two back-propagation and two gradient products
+/// (`12 n_in n_out`). `nnz` is the mean number of non-zero pixels of the training images used.
+pub fn train_flops_per_example(cfg: &SasMlpConfig, data: &Prepared) -> f64 {
+    let n = cfg.train_size.min(data.train_y.len()).max(1);
+    let nnz = (0..n).map(|b| data.train_x.row(b).0.len()).sum::<usize>() as f64 / n as f64;
+    let mut sizes = sizes_in(cfg);
+    sizes.push(mnist::CLASSES);
+    sizes
+        .windows(2)
+        .enumerate()
+        .map(|(l, w)| {
+            if l == 0 {
+                8.0 * nnz * w[1] as f64
+            } else {
+                12.0 * (w[0] * w[1]) as f64
+            }
+        })
+        .sum()
 }
 
 /// Checks what serde cannot.
@@ -325,6 +354,7 @@ pub fn fit(
                     model::fill_normal(&mut rng, e)
                 });
                 model::backward(net_ref, w, lab);
+                w.index_columns(PIXELS);
             });
             for w in &works[..n_chunks] {
                 loss_sum += w.loss_sum;
@@ -398,6 +428,7 @@ fn scale_of(fan_in_scaling: bool, n_in: usize) -> f32 {
 /// One row range of one layer, with disjoint views of everything the update touches.
 struct Task<'a> {
     l: usize,
+    n_in: usize,
     n_out: usize,
     j0: usize,
     j1: usize,
@@ -449,6 +480,7 @@ fn update_tasks<'a>(net: &'a mut Net<f32>, states: &'a mut [LayerState]) -> Vec<
             let j0 = t * rows;
             tasks.push(Task {
                 l,
+                n_in: layer.n_in,
                 n_out,
                 j0,
                 j1: (j0 + rows).min(layer.n_in),
@@ -476,6 +508,7 @@ fn run_update(
 ) {
     let Task {
         l,
+        n_in,
         n_out,
         j0,
         j1,
@@ -491,7 +524,7 @@ fn run_update(
     acc_a.fill(0.0);
     acc_b.fill(0.0);
     for w in works {
-        model::accumulate_products(w, l, n_out, j0, j1, acc_a, acc_b);
+        model::accumulate_products(w, l, (n_in, n_out), j0, j1, acc_a, acc_b);
     }
     let mut g = vec![0.0f32; 3 * n_out];
     for r in 0..(j1 - j0) {
