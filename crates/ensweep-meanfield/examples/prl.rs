@@ -44,6 +44,10 @@ fn main() {
             wall,
             s["samples_per_s"]
         );
+        println!(
+            "  eval: accuracy {:.2}s, layer stats+entropy {:.2}s, perturbation {:.2}s",
+            s["eval_accuracy_seconds"], s["eval_layers_seconds"], s["eval_perturb_seconds"]
+        );
         for l in &out.layers {
             let v = &l.values;
             println!(

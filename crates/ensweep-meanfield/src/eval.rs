@@ -2,6 +2,7 @@
 //! sampled deterministic networks, connection categories, ensemble entropy and the
 //! target-perturbation experiments (science.md 1.6-1.9).
 
+use crate::float::gemm;
 use crate::model::{self, Layer, Mode, Net, SparseRows, Work};
 use crate::train::{Prepared, for_each, mean_std};
 use ensweep_core::config::sas_mlp::SasMlpConfig;
@@ -260,18 +261,6 @@ pub fn layer_entropy(
     t.iter().sum::<f64>() / layer.len() as f64
 }
 
-/// Pixel-major (CSC) view of sparse rows: for every column, the (row, value) pairs.
-fn columns(x: &SparseRows<f32>, n_rows: usize, n_cols: usize) -> Vec<Vec<(u32, f32)>> {
-    let mut cols = vec![Vec::new(); n_cols];
-    for b in 0..n_rows {
-        let (idx, val) = x.row(b);
-        for (&j, &v) in idx.iter().zip(val) {
-            cols[j as usize].push((b as u32, v));
-        }
-    }
-    cols
-}
-
 /// Deterministic forward of all `n` rows through `net`; the pre-activations of every layer.
 fn forward_all(net: &Net<f32>, x: &SparseRows<f32>, n: usize) -> Vec<Vec<f32>> {
     let mut out: Vec<Vec<f32>> = net
@@ -295,38 +284,39 @@ fn forward_all(net: &Net<f32>, x: &SparseRows<f32>, n: usize) -> Vec<Vec<f32>> {
     out
 }
 
-/// Test error of the layers after `l` of `net` fed with pre-activations `z_l` (`n x n_out`).
+/// Test error of the layers after `l` of the deterministic `net` fed with pre-activations
+/// `z_l` (`n x n_out`), computed densely (one GEMM per layer over all examples).
 fn error_from(net: &Net<f32>, l: usize, z_l: &[f32], y: &[u8]) -> f64 {
     let n = y.len();
-    let width = net.layers[l].n_out;
-    if l + 1 == net.layers.len() {
-        let wrong = (0..n)
-            .filter(|&b| model::argmax(&z_l[b * width..(b + 1) * width]) != y[b] as usize)
-            .count();
-        return wrong as f64 / n as f64;
-    }
-    let sub = Net {
-        layers: net.layers[l + 1..].to_vec(),
-        fan_in_scaling: net.fan_in_scaling,
-    };
-    let mut w = Work::new(&sub, EVAL_CHUNK);
-    let mut correct = 0;
-    for s in (0..n).step_by(EVAL_CHUNK) {
-        let e = (s + EVAL_CHUNK).min(n);
-        w.inputs[0].clear();
-        for b in s..e {
-            w.inputs[0].push_relu(&z_l[b * width..(b + 1) * width]);
-        }
-        model::forward(
-            &sub,
-            &mut w,
-            Mode::Deterministic,
-            Some(&y[s..e]),
-            &mut |_| {},
+    let mut width = net.layers[l].n_out;
+    let mut cur: Vec<f32>;
+    let mut z = z_l;
+    for (k, layer) in net.layers.iter().enumerate().skip(l + 1) {
+        let a: Vec<f32> = z[..n * width].iter().map(|&v| v.max(0.0)).collect();
+        let mut out = vec![0.0f32; n * layer.n_out];
+        let o = (layer.n_out, 1);
+        gemm(
+            n,
+            width,
+            layer.n_out,
+            &a,
+            (width, 1),
+            &layer.mu,
+            o,
+            0.0,
+            &mut out,
+            o,
         );
-        correct += w.correct;
+        let scale = net.scale(k);
+        out.iter_mut().for_each(|v| *v *= scale);
+        cur = out;
+        z = &cur;
+        width = layer.n_out;
     }
-    1.0 - correct as f64 / n as f64
+    let wrong = (0..n)
+        .filter(|&b| model::argmax(&z[b * width..(b + 1) * width]) != y[b] as usize)
+        .count();
+    wrong as f64 / n as f64
 }
 
 /// Picks `k` distinct elements of `from` uniformly (partial Fisher-Yates).
@@ -343,12 +333,15 @@ fn choose(from: &[usize], k: usize, rng: &mut impl rand::Rng) -> Vec<usize> {
 
 /// The target-perturbation experiments (science.md 1.8) on every layer.
 ///
-/// For repeat `r` a network is sampled (stream `perturb/(2^40 + r)`), then for each layer,
-/// criterion and fraction `f` a fresh uniform subset is drawn (stream `perturb/<point, r>`):
-/// `vip` removes round(f #VIP) VIP connections, `variable` removes the same number of variable
-/// ones, `uip_on` gives round(f #UIP) UIP connections a N(0,1) weight. Removal of a connection
-/// in a sampled net is the same as setting its pi to 1 before sampling. Only the changed
-/// pre-activations are recomputed, from the cached unperturbed ones. Test error: mean and sample
+/// For repeat `r` a network is sampled (stream `perturb/(2^40 + r)`); then for each layer and
+/// criterion one uniformly random order of the criterion's connections is drawn (stream
+/// `perturb/<layer, criterion, r>`) and fraction `f` perturbs its first `round(f n)` entries, so
+/// the subsets of one repeat are nested (a random removal order, as in a degradation curve; each
+/// subset on its own is a uniform draw). `vip` removes round(f #VIP) VIP connections, `variable`
+/// removes the same number of variable ones, `uip_on` gives round(f #UIP) UIP connections a
+/// N(0,1) weight. Removing a connection of a sampled net is the same as setting its pi to 1
+/// before sampling. Only the perturbed layer's pre-activations are updated (incrementally, from
+/// the cached unperturbed ones) and the layers after it recomputed. Test error: mean and sample
 /// std over the repeats.
 pub fn perturbation(
     cfg: &SasMlpConfig,
@@ -364,7 +357,7 @@ pub fn perturbation(
     }
     let n = cfg.test_size.min(data.test_y.len());
     let y = &data.test_y[..n];
-    // Category lists per layer (exact rule).
+    // Category lists per layer (exact rule), in the order vip, variable, uip.
     let lists: Vec<[Vec<usize>; 3]> = net
         .layers
         .iter()
@@ -381,13 +374,22 @@ pub fn perturbation(
             c
         })
         .collect();
-    let image_cols = columns(&data.test_x, n, net.layers[0].n_in);
+    // Fractions in ascending order (results are stored at their original positions).
+    let mut by_size: Vec<usize> = (0..fracs.len()).collect();
+    by_size.sort_by(|&a, &b| fracs[a].total_cmp(&fracs[b]));
+    let count = |l: usize, crit: usize, f: f64| -> usize {
+        let n_vip = lists[l][0].len() as f64;
+        match crit {
+            0 => (f * n_vip).round() as usize,
+            1 => ((f * n_vip).round() as usize).min(lists[l][1].len()),
+            _ => (f * lists[l][2].len() as f64).round() as usize,
+        }
+    };
     // errors[layer][criterion][fraction][repeat]
     let errors = Mutex::new(vec![
         vec![vec![vec![0.0f64; repeats]; fracs.len()]; 3];
         net.layers.len()
     ]);
-    let counts = Mutex::new(vec![vec![vec![0u64; fracs.len()]; 3]; net.layers.len()]);
     let reps: Vec<usize> = (0..repeats).collect();
     for_each(pool, reps, |r| {
         let sampled = sample_net(
@@ -395,58 +397,90 @@ pub fn perturbation(
             &mut seed.rng_indexed("perturb", (1u64 << 40) + r as u64),
         );
         let z = forward_all(&sampled, &data.test_x, n);
+        let mut local = vec![vec![vec![0.0f64; fracs.len()]; 3]; net.layers.len()];
         for (l, layer) in sampled.layers.iter().enumerate() {
             let n_out = layer.n_out;
             let scale = sampled.scale(l);
-            let hidden_cols;
-            let cols = if l == 0 {
-                &image_cols
+            let hidden;
+            let inputs = if l == 0 {
+                &data.test_x
             } else {
                 let mut act = SparseRows::new();
                 let width = sampled.layers[l - 1].n_out;
                 for b in 0..n {
                     act.push_relu(&z[l - 1][b * width..(b + 1) * width]);
                 }
-                hidden_cols = columns(&act, n, width);
-                &hidden_cols
+                hidden = act;
+                &hidden
             };
-            let n_vip = lists[l][0].len();
+            let base_err = error_from(&sampled, l, &z[l], y);
             for crit in 0..3 {
-                for (fi, &f) in fracs.iter().enumerate() {
-                    let point = ((l * 3 + crit) * 64 + fi) as u64;
-                    let mut rng = seed.rng_indexed("perturb", (point << 20) + r as u64);
-                    let k = match crit {
-                        0 => (f * n_vip as f64).round() as usize,
-                        1 => ((f * n_vip as f64).round() as usize).min(lists[l][1].len()),
-                        _ => (f * lists[l][2].len() as f64).round() as usize,
-                    };
-                    let chosen = choose(&lists[l][crit], k, &mut rng);
-                    let mut zl = z[l].clone();
-                    for &e in &chosen {
-                        let (j, o) = (e / n_out, e % n_out);
-                        let new = if crit == 2 {
+                let k_max = fracs.iter().map(|&f| count(l, crit, f)).max().unwrap_or(0);
+                let mut rng =
+                    seed.rng_indexed("perturb", (((l * 3 + crit) as u64) << 20) + r as u64);
+                let order = choose(&lists[l][crit], k_max, &mut rng);
+                let new_w: Vec<f32> = order
+                    .iter()
+                    .map(|_| {
+                        if crit == 2 {
                             let g: f64 = StandardNormal.sample(&mut rng);
                             g as f32
                         } else {
                             0.0
-                        };
-                        let dw = (new - layer.mu[e]) * scale;
-                        if dw == 0.0 {
-                            continue;
                         }
-                        for &(b, x) in &cols[j] {
-                            zl[b as usize * n_out + o] += dw * x;
+                    })
+                    .collect();
+                let mut zl = z[l].clone();
+                let mut ptr = vec![0usize; layer.n_in + 1];
+                let (mut applied, mut err) = (0, base_err);
+                for &fi in &by_size {
+                    let k = count(l, crit, fracs[fi]);
+                    if k > applied {
+                        // The increment as compressed rows (input unit -> (output, dw)), then
+                        // one pass over the examples, each example's row of z staying in cache.
+                        ptr.iter_mut().for_each(|p| *p = 0);
+                        let mut entries: Vec<(u32, u32, f32)> = (applied..k)
+                            .map(|t| {
+                                let e = order[t];
+                                let dw = (new_w[t] - layer.mu[e]) * scale;
+                                ((e / n_out) as u32, (e % n_out) as u32, dw)
+                            })
+                            .filter(|x| x.2 != 0.0)
+                            .collect();
+                        entries.sort_unstable_by_key(|x| (x.0, x.1));
+                        for x in &entries {
+                            ptr[x.0 as usize + 1] += 1;
                         }
+                        for q in 0..layer.n_in {
+                            ptr[q + 1] += ptr[q];
+                        }
+                        for b in 0..n {
+                            let (idx, val) = inputs.row(b);
+                            let row = &mut zl[b * n_out..(b + 1) * n_out];
+                            for (&j, &x) in idx.iter().zip(val) {
+                                let (s0, s1) = (ptr[j as usize], ptr[j as usize + 1]);
+                                for &(_, o, dw) in &entries[s0..s1] {
+                                    row[o as usize] += dw * x;
+                                }
+                            }
+                        }
+                        applied = k;
+                        err = error_from(&sampled, l, &zl, y);
                     }
-                    let err = error_from(&sampled, l, &zl, y);
-                    errors.lock().expect("lock")[l][crit][fi][r] = err;
-                    counts.lock().expect("lock")[l][crit][fi] = k as u64;
+                    local[l][crit][fi] = err;
+                }
+            }
+        }
+        let mut all = errors.lock().expect("perturbation lock");
+        for (l, per_l) in local.iter().enumerate() {
+            for (crit, per_c) in per_l.iter().enumerate() {
+                for (fi, &e) in per_c.iter().enumerate() {
+                    all[l][crit][fi][r] = e;
                 }
             }
         }
     });
-    let errors = errors.into_inner().expect("lock");
-    let counts = counts.into_inner().expect("lock");
+    let errors = errors.into_inner().expect("perturbation lock");
     let mut rows = Vec::new();
     for (l, per_l) in errors.iter().enumerate() {
         for (crit, per_c) in per_l.iter().enumerate() {
@@ -459,7 +493,7 @@ pub fn perturbation(
                     layer: format!("l{}", l + 1),
                     criterion: ["vip", "variable", "uip_on"][crit].to_string(),
                     fraction: fracs[fi],
-                    count: counts[l][crit][fi],
+                    count: count(l, crit, fracs[fi]) as u64,
                     values,
                 });
             }
@@ -477,6 +511,7 @@ pub fn evaluate(
     pool: Option<&rayon::ThreadPool>,
 ) -> RunOutput {
     let mut out = RunOutput::default();
+    let t_acc = std::time::Instant::now();
     let n = cfg.test_size.min(data.test_y.len());
     let mf: Vec<f64> = (0..cfg.eval.mean_field_draws as u64)
         .map(|d| mean_field_accuracy(net, &data.test_x, &data.test_y, n, seed, d, pool))
@@ -494,6 +529,11 @@ pub fn evaluate(
     let (m, sd) = mean_std(&sampled);
     s.insert("test_acc_sampled_mean".into(), m);
     s.insert("test_acc_sampled_std".into(), sd);
+    s.insert(
+        "eval_accuracy_seconds".into(),
+        t_acc.elapsed().as_secs_f64(),
+    );
+    let t_layers = std::time::Instant::now();
     for (l, layer) in net.layers.iter().enumerate() {
         let active = (l == 0).then_some(&data.active_inputs[..]);
         let mut values = layer_stats(layer, active, cfg.eval.tol_pi, cfg.eval.tol_xi);
@@ -505,6 +545,16 @@ pub fn evaluate(
             values,
         });
     }
+    let t_perturb = std::time::Instant::now();
     out.pruning = perturbation(cfg, seed, net, data, pool);
+    let s = &mut out.scalars;
+    s.insert(
+        "eval_layers_seconds".into(),
+        (t_perturb - t_layers).as_secs_f64(),
+    );
+    s.insert(
+        "eval_perturb_seconds".into(),
+        t_perturb.elapsed().as_secs_f64(),
+    );
     out
 }

@@ -579,3 +579,181 @@ pub fn mean_std(x: &[f64]) -> (f64, f64) {
     let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
     (mean, var.sqrt())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ensweep_core::config::optim::{OptimizerConfig, OptimizerKind};
+    use ensweep_core::config::sas_mlp::{SasInit, SasMlpEval};
+    use ensweep_core::output::NullSink;
+
+    fn data_dir() -> String {
+        let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
+        d.to_str().expect("utf-8 path").to_string()
+    }
+
+    fn small(train: usize, test: usize, epochs: u32, hidden: Vec<usize>) -> SasMlpConfig {
+        SasMlpConfig {
+            data_dir: Some(data_dir()),
+            train_size: train,
+            test_size: test,
+            hidden,
+            epochs,
+            batch_size: 100,
+            fan_in_scaling: true,
+            init: SasInit {
+                pi_max: 0.0,
+                xi_max: 0.01,
+                m_std: (2.0f64 / 784.0).sqrt(),
+            },
+            optimizer: OptimizerConfig {
+                kind: OptimizerKind::Adam,
+                lr: 0.05,
+                halve_every: 2,
+                reset_each_epoch: true,
+                decay: 1e-4,
+                decay_on: vec![ParamGroup::M, ParamGroup::Xi],
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+            },
+            eval: SasMlpEval {
+                mean_field_draws: 2,
+                sampled_nets: 2,
+                tol_pi: 0.01,
+                tol_xi: 1e-4,
+                perturb_fractions: vec![0.0, 0.5, 1.0],
+                perturb_repeats: 2,
+                entropy: true,
+                test_every_epoch: true,
+            },
+        }
+    }
+
+    /// Timing-independent part of an output.
+    fn metrics(o: &RunOutput) -> RunOutput {
+        let mut o = o.clone();
+        let timing = |k: &str| k.contains("seconds") || k.contains("per_s") || k == "threads";
+        o.scalars.retain(|k, _| !timing(k));
+        for e in &mut o.epochs {
+            e.values.retain(|k, _| !timing(k));
+        }
+        o
+    }
+
+    struct Collect(Vec<u32>, u32);
+    impl TrainSink for Collect {
+        fn on_epoch(&mut self, row: &EpochRow, _total: u32) {
+            self.0.push(row.epoch);
+        }
+        fn cancelled(&self) -> bool {
+            self.0.len() as u32 >= self.1
+        }
+    }
+
+    #[test]
+    fn learns_mnist_and_reports_everything() {
+        let cfg = small(1000, 1000, 3, vec![32]);
+        let mut sink = Collect(Vec::new(), u32::MAX);
+        let out = train(&cfg, &RunSeed::from_u64(1), &mut sink).unwrap();
+        assert_eq!(sink.0, vec![0, 1, 2]);
+        let s = &out.scalars;
+        for k in ["test_acc_sampled_mean", "test_acc_mf_mean", "train_acc"] {
+            assert!(s[k] > 0.7, "{k} = {} (chance is 0.1)", s[k]);
+        }
+        // Below the loss of a uniform guess, ln 10 = 2.30.
+        let loss = s["final_train_loss"];
+        assert!(loss.is_finite() && loss < 2.3, "final train loss {loss}");
+        assert_eq!(out.epochs.len(), 3);
+        assert!(out.epochs.iter().all(|e| e.values.contains_key("test_acc")));
+        assert_eq!(out.layers.len(), 2);
+        for l in &out.layers {
+            let v = &l.values;
+            for suffix in ["", "_tol", "_active"] {
+                let sum = v[&format!("vip_frac{suffix}")]
+                    + v[&format!("uip_frac{suffix}")]
+                    + v[&format!("variable_frac{suffix}")];
+                assert!((sum - 1.0).abs() < 1e-9, "{} {suffix}: {sum}", l.layer);
+            }
+            assert!(v["entropy"].is_finite());
+            assert!((0.0..=1.0).contains(&v["mean_pi"]) && v["mean_xi"] >= 0.0);
+        }
+        // Pixels that are 0 in all 1000 images do not count as active inputs.
+        assert!(
+            out.layers[0].values["n_active_connections"] < out.layers[0].values["n_connections"]
+        );
+        // 2 layers x 3 criteria x 3 fractions; fraction 0 is the unperturbed sampled net.
+        assert_eq!(out.pruning.len(), 18);
+        let base: Vec<f64> = out
+            .pruning
+            .iter()
+            .filter(|p| p.fraction == 0.0)
+            .map(|p| p.values["test_err_mean"])
+            .collect();
+        assert!(base.iter().all(|&b| b == base[0] && b < 0.3), "{base:?}");
+        let vip_all = out
+            .pruning
+            .iter()
+            .find(|p| p.layer == "l1" && p.criterion == "vip" && p.fraction == 1.0)
+            .unwrap();
+        assert_eq!(vip_all.count as f64, out.layers[0].values["n_vip"]);
+    }
+
+    #[test]
+    fn same_seed_same_numbers_for_any_thread_count() {
+        let mut cfg = small(400, 300, 2, vec![16, 8]);
+        cfg.eval.test_every_epoch = false;
+        let seed = RunSeed::from_u64(7);
+        let a = train(&cfg, &seed, &mut NullSink).unwrap();
+        let b = train(&cfg, &seed, &mut NullSink).unwrap();
+        let opts = TrainOptions { threads: 2 };
+        let c = train_with(&cfg, &seed, &mut NullSink, &opts).unwrap();
+        assert_eq!(metrics(&a), metrics(&b));
+        assert_eq!(metrics(&a), metrics(&c));
+        let d = train(&cfg, &RunSeed::from_u64(8), &mut NullSink).unwrap();
+        assert_ne!(metrics(&a).scalars, metrics(&d).scalars);
+    }
+
+    #[test]
+    fn cancellation_stops_after_the_current_epoch() {
+        let mut cfg = small(200, 100, 5, vec![8]);
+        cfg.eval.test_every_epoch = false;
+        let mut sink = Collect(Vec::new(), 2);
+        let err = train(&cfg, &RunSeed::from_u64(1), &mut sink).unwrap_err();
+        assert!(matches!(err, MlpError::Cancelled { epochs: 2 }), "{err}");
+        let mut bad = cfg.clone();
+        bad.batch_size = 0;
+        assert!(matches!(
+            train(&bad, &RunSeed::from_u64(1), &mut NullSink),
+            Err(MlpError::Config(_))
+        ));
+        bad = cfg;
+        bad.data_dir = Some("/nonexistent/mnist".into());
+        let e = train(&bad, &RunSeed::from_u64(1), &mut NullSink)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/nonexistent/mnist") && e.contains("ENSWEEP_DATA"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn experiment_files_deserialize() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for (file, train_size, epochs) in [
+            ("experiments/prl2020_mnist.toml", 10_000, 200),
+            ("experiments/prl2022_mnist60k.toml", 60_000, 100),
+        ] {
+            let text = std::fs::read_to_string(root.join(file)).unwrap();
+            let doc: toml::Table = toml::from_str(&text).unwrap();
+            let cfg: SasMlpConfig = doc["sas_mlp"].clone().try_into().unwrap();
+            validate(&cfg).unwrap();
+            assert_eq!(
+                (cfg.train_size, cfg.epochs, cfg.batch_size),
+                (train_size, epochs, 500)
+            );
+            assert_eq!(cfg.hidden, vec![100, 100]);
+        }
+    }
+}
