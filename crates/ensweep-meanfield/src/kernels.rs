@@ -136,6 +136,49 @@ fn gather_block<F: Float, const W: usize>(
     out[o0..o0 + W].copy_from_slice(&g);
 }
 
+dispatch!(pub fn scatter_row<F>(n_out: usize, dst_rows: &[u32], val: &[F], src: &[F], src2: Option<&[F]>, out: &mut [F], out2: &mut [F]) => scatter_row_body);
+
+/// For every `(b, x)`: `out[b] += x src` and, when `src2` is given, `out2[b] += x^2 src2` (rows
+/// of length `n_out`). The forward pass of the sparse first layer on pixel-major input: one
+/// parameter row (`src = mu_j`, `src2 = v_j`) serves every example of the chunk that has pixel
+/// `j` on, so each row is read from memory once per chunk instead of once per example.
+/// Per output element the additions happen in the order of the calls, so visiting the pixels
+/// in increasing order gives exactly the sums of [`gather_rows`].
+#[inline(always)]
+fn scatter_row_body<F: Float>(
+    n_out: usize,
+    dst_rows: &[u32],
+    val: &[F],
+    src: &[F],
+    src2: Option<&[F]>,
+    out: &mut [F],
+    out2: &mut [F],
+) {
+    let src = &src[..n_out];
+    match src2 {
+        Some(src2) => {
+            let src2 = &src2[..n_out];
+            for (&b, &x) in dst_rows.iter().zip(val) {
+                let r = b as usize * n_out..(b as usize + 1) * n_out;
+                let (o1, o2) = (&mut out[r.clone()], &mut out2[r]);
+                let x2 = x * x;
+                for o in 0..n_out {
+                    o1[o] = x.mul_add(src[o], o1[o]);
+                    o2[o] = x2.mul_add(src2[o], o2[o]);
+                }
+            }
+        }
+        None => {
+            for (&b, &x) in dst_rows.iter().zip(val) {
+                let o1 = &mut out[b as usize * n_out..(b as usize + 1) * n_out];
+                for o in 0..n_out {
+                    o1[o] = x.mul_add(src[o], o1[o]);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +216,22 @@ mod tests {
                 .sum();
             assert!((g[o] - eg).abs() < 1e-12 && (s2[o] - es).abs() < 1e-12);
         }
+        // Pixel-major scatter gives bit-identical sums when pixels are visited in order.
+        let (mut g2, mut s3) = (vec![0.0; 2 * n_out], vec![0.0; 2 * n_out]);
+        for (&j, &x) in idx.iter().zip(&val) {
+            let r = j as usize * n_out..(j as usize + 1) * n_out;
+            scatter_row(
+                n_out,
+                &[1],
+                &[x],
+                &rows[r.clone()],
+                Some(&rows2[r]),
+                &mut g2,
+                &mut s3,
+            );
+        }
+        assert_eq!(&g2[n_out..], &g[..]);
+        assert_eq!(&s3[n_out..], &s2[..]);
         // Accumulating mode adds to what is there.
         let (g0, s0) = (g.clone(), s2.clone());
         gather_rows(

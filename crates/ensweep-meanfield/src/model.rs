@@ -245,7 +245,7 @@ pub struct Work<F> {
     /// Per layer: its input activations, sparse (used for the first layer only; hidden
     /// activations are dense, see `act`).
     pub inputs: Vec<SparseRows<F>>,
-    /// The first-layer inputs again, pixel-major (filled by [`Work::index_columns`]).
+    /// The first-layer inputs again, pixel-major (built by [`forward`]).
     pub cols: SparseCols<F>,
     /// Per layer `l >= 1`: its input activations `a = ReLU(z^{l-1})`, dense `[b][n_in]`.
     pub act: Vec<Vec<F>>,
@@ -307,12 +307,6 @@ impl<F: Float> Work<F> {
             correct: 0,
         }
     }
-
-    /// Builds [`Work::cols`] from the first-layer inputs (`n_in` columns); needed before
-    /// [`accumulate_products`] of layer 0.
-    pub fn index_columns(&mut self, n_in: usize) {
-        self.cols.build(&self.inputs[0], n_in);
-    }
 }
 
 /// Forward pass of the chunk whose first-layer inputs are already in `w.inputs[0]`.
@@ -338,13 +332,19 @@ pub fn forward<F: Float>(
         let ratio = &mut w.ratio[l][..n * n_out];
         // G = mu.a into z and (mean-field) S = v.(a*a) into ratio.
         if l == 0 {
-            let input = &w.inputs[0];
-            for b in 0..n {
-                let (idx, val) = input.row(b);
-                let zr = &mut z[b * n_out..(b + 1) * n_out];
-                let rr = &mut ratio[b * n_out..(b + 1) * n_out];
-                let v = mf.then_some(&layer.v[..]);
-                kernels::gather_rows(n_out, idx, val, &layer.mu, v, zr, rr, false);
+            // Pixel-major: each parameter row is read once for the whole chunk.
+            w.cols.build(&w.inputs[0], n_in);
+            z.fill(F::zero());
+            ratio.fill(F::zero());
+            let v = mf.then_some(&layer.v[..]);
+            for j in 0..n_in {
+                let (rows, val) = w.cols.col(j);
+                if rows.is_empty() {
+                    continue;
+                }
+                let r = j * n_out..(j + 1) * n_out;
+                let v_j = v.map(|v| &v[r.clone()]);
+                kernels::scatter_row(n_out, rows, val, &layer.mu[r], v_j, z, ratio);
             }
         } else {
             let (act, act2) = (&w.act[l][..n * n_in], &w.act2[l][..n * n_in]);
@@ -538,8 +538,8 @@ pub fn input_gradient<F: Float>(net: &Net<F>, w: &Work<F>, inputs_dense: &[F], o
 }
 
 /// Accumulates `A += a^T delta` and `B += (a*a)^T s` of layer `l` for the input rows `j0..j1`
-/// (`acc_*` hold rows `j0..j1` only), over the examples of `w` in order. Layer 0 needs
-/// [`Work::index_columns`] first.
+/// (`acc_*` hold rows `j0..j1` only), over the examples of `w` in order. Layer 0 uses the
+/// pixel-major inputs built by [`forward`].
 pub fn accumulate_products<F: Float>(
     w: &Work<F>,
     l: usize,

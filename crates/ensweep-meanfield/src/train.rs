@@ -354,7 +354,6 @@ pub fn fit(
                     model::fill_normal(&mut rng, e)
                 });
                 model::backward(net_ref, w, lab);
-                w.index_columns(PIXELS);
             });
             for w in &works[..n_chunks] {
                 loss_sum += w.loss_sum;
