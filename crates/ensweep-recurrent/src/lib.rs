@@ -7,6 +7,8 @@
 //! cell per core.
 #![warn(missing_docs)]
 
+pub mod data;
+mod experiments;
 pub mod linalg;
 pub mod metrics;
 pub mod optim;
@@ -14,6 +16,7 @@ pub mod sas;
 pub mod tanh;
 pub mod tasks;
 
+pub use sas::train::train_sas_rnn;
 pub use tanh::train::train_tanh_rnn;
 
 /// Why a recurrent run failed.

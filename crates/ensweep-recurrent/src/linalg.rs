@@ -1,4 +1,5 @@
-//! Small dense linear algebra: a safe row-major GEMM over `matrixmultiply`, the complex
+//! Small dense linear algebra: a safe row-major GEMM over the `gemm` crate (pure Rust,
+//! runtime AVX2/AVX-512 dispatch), the complex
 //! eigen-spectrum (real Schur form via `nalgebra`), orthogonal initialisation and the spectral
 //! norm used for gradient clipping.
 //!
@@ -32,27 +33,37 @@ pub fn gemm(
     if m == 0 || n == 0 {
         return;
     }
-    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
-    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+    if k == 0 {
+        c[..m * n].iter_mut().for_each(|v| *v *= beta);
+        return;
+    }
+    let (lhs_rs, lhs_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
+    let (rhs_rs, rhs_cs) = if tb { (1, k as isize) } else { (n as isize, 1) };
     // SAFETY: the asserts above guarantee that every index the kernel touches
     // (i*rs + j*cs for i < rows, j < cols) lies inside the slices; C does not alias A or B
-    // because it is borrowed mutably.
+    // because it is borrowed mutably. `gemm` computes dst := a*dst + b*lhs*rhs, so our beta
+    // goes first; with read_dst = false the old contents of C are ignored.
     unsafe {
-        matrixmultiply::sgemm(
+        gemm::gemm(
             m,
-            k,
             n,
-            alpha,
-            a.as_ptr(),
-            rsa,
-            csa,
-            b.as_ptr(),
-            rsb,
-            csb,
-            beta,
+            k,
             c.as_mut_ptr(),
-            n as isize,
             1,
+            n as isize,
+            beta != 0.0,
+            a.as_ptr(),
+            lhs_cs,
+            lhs_rs,
+            b.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
         );
     }
 }

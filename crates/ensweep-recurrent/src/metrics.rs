@@ -146,9 +146,9 @@ pub fn spectrum_rows(name: &str, s: &SpectrumSummary) -> Vec<SpectrumRow> {
         .collect()
 }
 
-/// Whether hidden activity oscillates: the projection of the (time-centred) mean trajectory on
-/// its first principal axis, over the second half of the trial, crosses its mean at least
-/// `4` times (two full cycles).
+/// Whether hidden activity oscillates: the projection of the second half of the trajectory on
+/// its first principal axis crosses its mean at least 4 times (two full cycles) with an
+/// amplitude above 0.01 per unit (so that numerical jitter around a fixed point does not count).
 pub fn activity_oscillates(traj: &[f32], steps: usize, units: usize) -> bool {
     if steps < 8 {
         return false;
@@ -158,7 +158,7 @@ pub fn activity_oscillates(traj: &[f32], steps: usize, units: usize) -> bool {
     let pc = first_pc_scores(half, rows, units);
     let m = pc.iter().sum::<f64>() / rows as f64;
     let scale = pc.iter().map(|v| (v - m).abs()).fold(0.0, f64::max);
-    if scale < 1e-6 {
+    if scale < 0.01 * (units as f64).sqrt() {
         return false;
     }
     let mut crossings = 0;
@@ -235,10 +235,13 @@ pub fn pca_explained(x: &[f32], rows: usize, cols: usize, k: usize) -> f64 {
     ev.iter().take(k).sum::<f64>() / total
 }
 
-/// Dynamics class from the eigen criterion (dominant outlier complex?) and the activity
-/// criterion; see [`dynamics`] for the codes.
-pub fn dynamics_class(s: &SpectrumSummary, oscillating_activity: bool) -> f64 {
-    let eigen_osc = s.outside > 0 && s.lead_is_complex();
+/// Dynamics class from the eigen criterion (the leading eigenvalue lies outside the unit circle
+/// and is complex with |arg| >= `min_angle`, i.e. it would rotate fast enough to matter within
+/// a trial; callers pass 2 pi * 2 / steps, two cycles per trial) and the activity criterion;
+/// see [`dynamics`] for the codes.
+pub fn dynamics_class(s: &SpectrumSummary, oscillating_activity: bool, min_angle: f64) -> f64 {
+    let angle = s.lead.1.atan2(s.lead.0).abs();
+    let eigen_osc = s.radius > OUTSIDE_TOL && s.lead_is_complex() && angle >= min_angle;
     match (eigen_osc, oscillating_activity) {
         (false, false) => dynamics::FIXED_POINT,
         (true, true) => dynamics::OSCILLATORY,
@@ -346,8 +349,9 @@ mod tests {
         assert!(sum.lead.1 > 0.0 && sum.lead_is_complex());
         let want = (0.5f64).tan() / std::f64::consts::PI;
         assert!((sum.freq_proxy - want).abs() < 1e-4);
-        assert_eq!(dynamics_class(&sum, true), dynamics::OSCILLATORY);
-        assert_eq!(dynamics_class(&sum, false), dynamics::MIXED);
+        assert_eq!(dynamics_class(&sum, true, 0.1), dynamics::OSCILLATORY);
+        assert_eq!(dynamics_class(&sum, false, 0.1), dynamics::MIXED);
+        assert_eq!(dynamics_class(&sum, false, 0.6), dynamics::FIXED_POINT);
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct SasRnnConfig {
     /// Add 1 to the epoch before the halving schedule (the MSI code uses floor((epoch+1)/k)).
     #[serde(default)]
     pub schedule_offset: u32,
+    /// Groups the halving schedule applies to; empty = all (the MSI code halves only pi).
+    #[serde(default)]
+    pub schedule_groups: Vec<ParamGroup>,
     /// Coupled L2 penalty: `l2 * theta` is added to the gradient of the groups in `l2_on`.
     #[serde(default)]
     pub l2: f64,
@@ -212,6 +215,9 @@ pub struct SasRnnEval {
     /// Fractions of the important set removed (pi := 1); empty skips the analysis.
     #[serde(default = "removal_fractions")]
     pub removal_fractions: Vec<f64>,
+    /// Removed fractions of all recurrent connections for the magnitude / random damage curves.
+    #[serde(default = "damage_fractions")]
+    pub damage_fractions: Vec<f64>,
     /// Repeats per removal point (fresh random subsets).
     #[serde(default = "three")]
     pub removal_repeats: u32,
@@ -229,6 +235,7 @@ impl Default for SasRnnEval {
             imp_pi: imp_pi(),
             imp_xi: imp_xi(),
             imp_m: imp_m(),
+            damage_fractions: damage_fractions(),
             removal_fractions: removal_fractions(),
             removal_repeats: 3,
             probe_trials: probes(),
@@ -283,6 +290,9 @@ fn imp_m() -> f64 {
 }
 fn removal_fractions() -> Vec<f64> {
     vec![0.0, 0.2, 0.5, 0.7, 1.0]
+}
+fn damage_fractions() -> Vec<f64> {
+    vec![0.0, 0.05, 0.1, 0.2, 0.3]
 }
 fn probes() -> usize {
     8

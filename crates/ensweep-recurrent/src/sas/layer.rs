@@ -108,8 +108,8 @@ impl SasLayer {
             self.xi.iter_mut().for_each(|x| *x = x.max(0.0));
         }
         if let Some(mask) = &self.mask {
-            for i in 0..self.m.len() {
-                if mask[i] == 0.0 {
+            for (i, &k) in mask.iter().enumerate() {
+                if k == 0.0 {
                     self.m[i] = 0.0;
                     self.pi[i] = 1.0;
                     self.xi[i] = 0.0;

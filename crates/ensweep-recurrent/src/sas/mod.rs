@@ -1,4 +1,92 @@
-//! Spike-and-slab mean-field RNN: layers ([`layer`]), dynamics and gBPTT ([`model`]).
+//! Spike-and-slab mean-field RNN: layers ([`layer`]), dynamics and gBPTT ([`model`]),
+//! training ([`train`]) and analyses ([`eval`]).
 
+pub mod eval;
 pub mod layer;
 pub mod model;
+pub mod train;
+
+#[cfg(test)]
+mod tests {
+    use super::train::train_sas_rnn;
+    use ensweep_core::config::SasRnnConfig;
+    use ensweep_core::output::NullSink;
+    use ensweep_core::seed::RunSeed;
+    use std::path::Path;
+
+    fn experiment(file: &str) -> SasRnnConfig {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../experiments")
+            .join(file);
+        let table: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        table["sas_rnn"].clone().try_into().unwrap()
+    }
+
+    #[test]
+    fn msi_protocol_learns_and_fills_every_analysis() {
+        let mut cfg = experiment("pre2023_msi.toml");
+        cfg.epochs = 60;
+        cfg.n_hidden = 60;
+        cfg.eval.mean_field_draws = 1;
+        cfg.eval.sampled_nets = 1;
+        cfg.eval.removal_repeats = 1;
+        cfg.eval.removal_fractions = vec![0.0, 1.0];
+        cfg.eval.damage_fractions = vec![0.1];
+        cfg.eval.probe_trials = 3;
+        let out = train_sas_rnn(&cfg, &RunSeed::from_u64(3), &mut NullSink).unwrap();
+        let first = out.epochs[0].values["train_loss"];
+        let s = &out.scalars;
+        assert!(
+            s["train_loss"] < 0.7 * first,
+            "loss {first} -> {}",
+            s["train_loss"]
+        );
+        for k in [
+            "acc_v",
+            "acc_a",
+            "acc_va",
+            "slope_va",
+            "p_high_va16",
+            "important_frac",
+            "pca3_explained",
+        ] {
+            assert!(s[k].is_finite(), "{k}");
+        }
+        assert_eq!(out.layers.len(), 3);
+        assert_eq!(out.pruning.len(), 2 + 2 + 1 + 1);
+        assert_eq!(out.spectra.len(), 2 * 60);
+        assert_eq!(out.trajectories.len(), 3);
+        assert_eq!(out.trajectories[0].states.len(), 90 * 60);
+    }
+
+    #[test]
+    fn row_mnist_learns_above_chance_in_a_few_batches() {
+        let mut cfg = experiment("pre2023_smnist_row.toml");
+        cfg.epochs = 2;
+        cfg.n_hidden = 48;
+        if let ensweep_core::config::sas_rnn::SasTask::RowMnist(t) = &mut cfg.task {
+            t.batches_per_epoch = 30;
+            t.test_size = 500;
+            t.test_every = 0;
+        }
+        cfg.eval.mean_field_draws = 1;
+        cfg.eval.sampled_nets = 1;
+        cfg.eval.removal_fractions = vec![];
+        cfg.eval.damage_fractions = vec![];
+        cfg.eval.probe_trials = 2;
+        let out = train_sas_rnn(&cfg, &RunSeed::from_u64(1), &mut NullSink).unwrap();
+        let s = &out.scalars;
+        // Chance is 0.1; 60 updates of a small net get well above it (full runs: docs/RNN.md).
+        assert!(
+            s["acc_mf_mean"] > 0.2,
+            "mean-field accuracy {}",
+            s["acc_mf_mean"]
+        );
+        assert!(
+            s["acc_per_step_mean"] > 0.2,
+            "per-step accuracy {}",
+            s["acc_per_step_mean"]
+        );
+        assert_eq!(out.trajectories[0].steps, 28);
+    }
+}

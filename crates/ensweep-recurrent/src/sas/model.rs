@@ -207,18 +207,33 @@ pub fn forward(
             }
         }
         let cur = (s + 1) * bn;
-        for i in 0..bn {
-            let d = if has_var { sqrt_guard(s2[i]) } else { 0.0 };
-            f.d[s * bn + i] = d;
-            let u = g[i] + f.eps[s * bn + i] * d;
-            let mut h = (1.0 - alpha) * f.h[s * bn + i] + alpha * u;
-            if !f.noise.is_empty() {
-                h += noise_scale * f.noise[s * bn + i];
+        // Element-wise update, written as zipped slices so that it vectorises.
+        let d = &mut f.d[s * bn..cur];
+        if has_var {
+            for (dv, &v) in d.iter_mut().zip(&s2) {
+                *dv = sqrt_guard(v);
             }
-            f.h[cur + i] = h;
-            let r = h.max(0.0);
-            f.r[cur + i] = r;
-            f.r2[cur + i] = r * r;
+            for ((gv, &e), &dv) in g.iter_mut().zip(&f.eps[s * bn..cur]).zip(d.iter()) {
+                *gv += e * dv;
+            }
+        }
+        let (h_prev, h_cur) = f.h.split_at_mut(cur);
+        let (h_prev, h_cur) = (&h_prev[s * bn..], &mut h_cur[..bn]);
+        for ((hc, &hp), &u) in h_cur.iter_mut().zip(h_prev).zip(&g) {
+            *hc = (1.0 - alpha) * hp + alpha * u;
+        }
+        if !f.noise.is_empty() {
+            for (hc, &z) in h_cur.iter_mut().zip(&f.noise[s * bn..cur]) {
+                *hc += noise_scale * z;
+            }
+        }
+        for ((r, r2), &h) in f.r[cur..cur + bn]
+            .iter_mut()
+            .zip(&mut f.r2[cur..cur + bn])
+            .zip(h_cur.iter())
+        {
+            *r = h.max(0.0);
+            *r2 = *r * *r;
         }
         // Read-out of r_t.
         let ys = &mut f.y[s * b * o..(s + 1) * b * o];
@@ -312,6 +327,37 @@ pub struct Grads {
     tmp: Vec<f32>,
     g_mu: Vec<f32>,
     g_v: Vec<f32>,
+}
+
+impl Grads {
+    /// Multiplies every parameter gradient by `a`.
+    pub fn scale(&mut self, a: f32) {
+        for g in self
+            .input
+            .iter_mut()
+            .chain(self.rec.iter_mut())
+            .chain(self.out.iter_mut())
+        {
+            g.iter_mut().for_each(|v| *v *= a);
+        }
+    }
+
+    /// Adds `a` times the parameter gradients of `other`.
+    pub fn add_scaled(&mut self, other: &Grads, a: f32) {
+        let mine = self
+            .input
+            .iter_mut()
+            .chain(self.rec.iter_mut())
+            .chain(self.out.iter_mut());
+        let theirs = other
+            .input
+            .iter()
+            .chain(other.rec.iter())
+            .chain(other.out.iter());
+        for (g, o) in mine.zip(theirs) {
+            g.iter_mut().zip(o).for_each(|(x, &y)| *x += a * y);
+        }
+    }
 }
 
 fn zeros(v: &mut Vec<f32>, n: usize) {
@@ -421,8 +467,8 @@ pub fn backward(
             0.0,
             &mut gr.tmp,
         );
-        for i in 0..t * bn {
-            gr.dr[i] += 2.0 * r_all[i] * gr.tmp[i];
+        for ((d, &r), &tm) in gr.dr.iter_mut().zip(r_all).zip(&gr.tmp) {
+            *d += 2.0 * r * tm;
         }
     }
     for v in gr.out.iter_mut() {
@@ -468,24 +514,31 @@ pub fn backward(
                     &mut gr.tmp,
                 );
                 let r_now = &f.r[(s + 1) * bn..(s + 2) * bn];
-                for i in 0..bn {
-                    gr.dr[s * bn + i] += 2.0 * r_now[i] * gr.tmp[i];
+                for ((d, &r), &tm) in gr.dr[blk.clone()].iter_mut().zip(r_now).zip(&gr.tmp) {
+                    *d += 2.0 * r * tm;
                 }
             }
         }
         let h_now = &f.h[(s + 1) * bn..(s + 2) * bn];
-        for i in 0..bn {
-            let relu_d = if h_now[i] > 0.0 { 1.0 } else { 0.0 };
-            let dh = gr.dr[s * bn + i] * relu_d + (1.0 - alpha) * gr.dh_next[i];
-            gr.dh_next[i] = dh;
-            let dg = alpha * dh;
-            gr.dg[s * bn + i] = dg;
-            let d = f.d[s * bn + i];
-            gr.ds[s * bn + i] = if d > 0.0 {
-                dg * f.eps[s * bn + i] / (2.0 * d)
-            } else {
-                0.0
-            };
+        let dr = &gr.dr[blk.clone()];
+        for (((dhn, dg), &h), &r) in gr
+            .dh_next
+            .iter_mut()
+            .zip(&mut gr.dg[blk.clone()])
+            .zip(h_now)
+            .zip(dr)
+        {
+            let relu_d = if h > 0.0 { 1.0 } else { 0.0 };
+            *dhn = r * relu_d + (1.0 - alpha) * *dhn;
+            *dg = alpha * *dhn;
+        }
+        for (((ds, &dg), &d), &e) in gr.ds[blk.clone()]
+            .iter_mut()
+            .zip(&gr.dg[blk.clone()])
+            .zip(&f.d[blk.clone()])
+            .zip(&f.eps[blk])
+        {
+            *ds = if d > 0.0 { dg * e / (2.0 * d) } else { 0.0 };
         }
     }
     // Recurrent layer: activity r_0 .. r_{T-1}.

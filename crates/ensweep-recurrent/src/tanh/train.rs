@@ -260,7 +260,11 @@ fn evaluate(
     );
     s.insert(
         "dynamics_class".into(),
-        metrics::dynamics_class(&s1, oscillating),
+        metrics::dynamics_class(
+            &s1,
+            oscillating,
+            4.0 * std::f64::consts::PI / task.steps() as f64,
+        ),
     );
     s.insert(
         "w_change_fro".into(),

@@ -1,0 +1,56 @@
+//! Checks that this crate's experiment files stay runnable: each trainer section deserialises
+//! into its typed config, and every grid / zip axis names a field that exists in it.
+
+#[cfg(test)]
+mod tests {
+    use ensweep_core::config::{SasRnnConfig, TanhRnnConfig};
+    use std::path::Path;
+
+    const FILES: [&str; 5] = [
+        "pre2023_smnist_row.toml",
+        "pre2023_msi.toml",
+        "jarne_laje_and_damage.toml",
+        "jarne_laje_size.toml",
+        "jarne_laje_interval.toml",
+    ];
+
+    fn has_path(v: &serde_json::Value, path: &str) -> bool {
+        path.split('.').try_fold(v, |v, k| v.get(k)).is_some()
+    }
+
+    #[test]
+    fn experiment_files_deserialise_into_the_trainer_configs() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+        for f in FILES {
+            let text = std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            let table: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{f}: {e}"));
+            let json = if let Some(s) = table.get("sas_rnn") {
+                let c: SasRnnConfig = s.clone().try_into().unwrap_or_else(|e| panic!("{f}: {e}"));
+                serde_json::to_value(c).unwrap()
+            } else {
+                let s = table
+                    .get("tanh_rnn")
+                    .unwrap_or_else(|| panic!("{f}: no trainer section"));
+                let c: TanhRnnConfig = s.clone().try_into().unwrap_or_else(|e| panic!("{f}: {e}"));
+                serde_json::to_value(c).unwrap()
+            };
+            // The sweep loader expands every cell into a valid typed config too.
+            let spec =
+                ensweep_core::spec::Spec::load(&dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            for cell in spec.cells() {
+                cell.config()
+                    .unwrap_or_else(|e| panic!("{f}: cell {:?}: {e}", cell.axes));
+            }
+            for axes in ["grid", "zip"] {
+                if let Some(t) = table.get(axes).and_then(|g| g.as_table()) {
+                    for key in t.keys() {
+                        assert!(
+                            has_path(&json, key),
+                            "{f}: axis `{key}` is not a config field"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,693 @@
+//! Training of the spike-and-slab RNN (per-group learning rates and schedules, coupled L2 or
+//! decoupled decay, spectral-norm clipping, projection) on sequential MNIST or the MSI task,
+//! then its analyses: both evaluation modes, psychometric matrix and slopes, connection
+//! categories, important-set removal, spectra, PCA and probe trajectories.
+
+use super::eval::{self, Mode, Score};
+use super::layer::SasLayer;
+use super::model::{Forward, Grads, LossKind, NetMoments, SasNet, backward, forward, loss};
+use crate::RnnError;
+use crate::data::{self, Mnist};
+use crate::linalg::spectral_norm;
+use crate::metrics;
+use crate::optim::Optimizer;
+use crate::tasks::msi::{self, Msi};
+use crate::tasks::{Batch, Trial};
+use ensweep_core::config::optim::ParamGroup;
+use ensweep_core::config::sas_rnn::{MRecInit, SasRnnConfig, SasTask};
+use ensweep_core::output::{EpochRow, LayerRow, RunOutput, TrainSink, TrajectoryRow, Values};
+use ensweep_core::seed::RunSeed;
+use rand::RngExt;
+use rand::seq::SliceRandom;
+use rand_distr::{Distribution, StandardNormal};
+use rand_pcg::Pcg64Mcg;
+use std::time::Instant;
+
+/// The data a run trains and tests on.
+pub enum TaskData {
+    /// Sequential MNIST; `row` = 28 rows of 28 pixels, else 784 single pixels.
+    Mnist {
+        /// Training split (60k).
+        train: Mnist,
+        /// Test split.
+        test: Mnist,
+        /// Row-by-row or pixel-by-pixel.
+        row: bool,
+    },
+    /// Multisensory integration.
+    Msi {
+        /// Training-trial generator.
+        train: Msi,
+        /// Test-trial generator.
+        test: Msi,
+    },
+}
+
+impl TaskData {
+    /// Loads or builds the data of `cfg.task`.
+    pub fn load(cfg: &SasRnnConfig) -> Result<TaskData, RnnError> {
+        Ok(match &cfg.task {
+            SasTask::RowMnist(t) | SasTask::PixelMnist(t) => {
+                let dir = data::resolve_data_dir(t.data_dir.as_deref())?;
+                TaskData::Mnist {
+                    train: data::load(&dir, true, usize::MAX)?,
+                    test: data::load(&dir, false, t.test_size)?,
+                    row: matches!(cfg.task, SasTask::RowMnist(_)),
+                }
+            }
+            SasTask::Msi(m) => TaskData::Msi {
+                train: Msi::new(m, false),
+                test: Msi::new(m, true),
+            },
+        })
+    }
+
+    /// (inputs, outputs).
+    pub fn dims(&self) -> (usize, usize) {
+        match self {
+            TaskData::Mnist { row: true, .. } => (28, 10),
+            TaskData::Mnist { row: false, .. } => (1, 10),
+            TaskData::Msi { .. } => (msi::N_IN, msi::N_OUT),
+        }
+    }
+
+    /// Loss of the task.
+    pub fn loss_kind(&self) -> LossKind {
+        match self {
+            TaskData::Mnist { .. } => LossKind::CrossEntropy,
+            TaskData::Msi { .. } => LossKind::Mse,
+        }
+    }
+}
+
+/// A sequential-MNIST batch: targets one-hot and mask 1 only at the last step.
+pub fn mnist_batch(d: &Mnist, idx: &[usize], row: bool) -> Batch {
+    let (t, k) = if row { (28, 28) } else { (784, 1) };
+    let b = idx.len();
+    let mut x = vec![0.0f32; t * b * k];
+    let mut y = vec![0.0f32; t * b * 10];
+    let mut mask = vec![0.0f32; t * b];
+    for (j, &i) in idx.iter().enumerate() {
+        let img = d.image(i);
+        for s in 0..t {
+            x[(s * b + j) * k..(s * b + j + 1) * k].copy_from_slice(&img[s * k..(s + 1) * k]);
+        }
+        y[((t - 1) * b + j) * 10 + d.labels[i] as usize] = 1.0;
+        mask[(t - 1) * b + j] = 1.0;
+    }
+    Batch {
+        b,
+        t,
+        n_in: k,
+        n_out: 10,
+        x,
+        y,
+        mask,
+        conditions: idx.iter().map(|&i| d.labels[i].to_string()).collect(),
+    }
+}
+
+fn normal_vec(n: usize, std: f64, rng: &mut Pcg64Mcg) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            let e: f64 = StandardNormal.sample(rng);
+            (std * e) as f32
+        })
+        .collect()
+}
+
+fn uniform_vec(n: usize, max: f64, rng: &mut Pcg64Mcg) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            if max > 0.0 {
+                rng.random_range(0.0..max) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Initial network (science.md 2.2-2.4); the MSI task adds its fixed input mask.
+pub fn init_net(cfg: &SasRnnConfig, n_in: usize, n_out: usize, seed: &RunSeed) -> SasNet {
+    let mut rng = seed.rng("init");
+    let n = cfg.n_hidden;
+    let i = &cfg.init;
+    let layer = |rows: usize,
+                 cols: usize,
+                 m: Vec<f32>,
+                 xi_max: f64,
+                 stochastic: bool,
+                 rng: &mut Pcg64Mcg| {
+        let len = rows * cols;
+        SasLayer {
+            rows,
+            cols,
+            pi: if stochastic {
+                uniform_vec(len, i.pi_max, rng)
+            } else {
+                vec![0.0; len]
+            },
+            m,
+            xi: if stochastic {
+                uniform_vec(len, xi_max, rng)
+            } else {
+                vec![0.0; len]
+            },
+            stochastic,
+            mask: None,
+        }
+    };
+    let m_in = normal_vec(n * n_in, i.m_in_std, &mut rng);
+    let m_rec = match i.m_rec {
+        MRecInit::Identity => (0..n * n)
+            .map(|k| if k / n == k % n { 1.0 } else { 0.0 })
+            .collect(),
+        MRecInit::Normal => normal_vec(n * n, i.m_rec_std, &mut rng),
+    };
+    let m_out = normal_vec(n_out * n, i.m_out_std, &mut rng);
+    let mut input = layer(n, n_in, m_in, i.xi_in_max, cfg.stochastic.input, &mut rng);
+    let rec = layer(n, n, m_rec, i.xi_rec_max, cfg.stochastic.rec, &mut rng);
+    let out = layer(n_out, n, m_out, i.xi_out_max, cfg.stochastic.out, &mut rng);
+    if matches!(cfg.task, SasTask::Msi(_)) {
+        // Thirds: no visual (0, 2) / no auditory (1, 3) / start cue only.
+        let mut mask = vec![1.0f32; n * n_in];
+        for u in 0..n {
+            let group = (u * 3) / n;
+            let blocked: &[usize] = match group {
+                0 => &[0, 2],
+                1 => &[1, 3],
+                _ => &[0, 1, 2, 3],
+            };
+            for &c in blocked {
+                mask[u * n_in + c] = 0.0;
+            }
+        }
+        input.mask = Some(mask);
+        input.project();
+    }
+    SasNet {
+        input,
+        rec,
+        out,
+        alpha: cfg.alpha as f32,
+        h0: cfg.h0 as f32,
+        sigma_rec: cfg.sigma_rec as f32,
+    }
+}
+
+/// One optimiser per (layer, group), in the order in/rec/out x pi/m/Xi.
+struct Optimisers(Vec<Optimizer>);
+
+fn group_lr(cfg: &SasRnnConfig, layer: usize, group: usize) -> f64 {
+    let g = &cfg.group_lr;
+    let o = [
+        [g.pi_in, g.m_in, g.xi_in],
+        [g.pi_rec, g.m_rec, g.xi_rec],
+        [g.pi_out, g.m_out, g.xi_out],
+    ][layer][group];
+    o.unwrap_or(cfg.optimizer.lr)
+}
+
+const GROUPS: [ParamGroup; 3] = [ParamGroup::Pi, ParamGroup::M, ParamGroup::Xi];
+
+fn layers_mut(net: &mut SasNet) -> [&mut SasLayer; 3] {
+    [&mut net.input, &mut net.rec, &mut net.out]
+}
+
+/// Clip each gradient matrix to spectral norm <= c (cheap Frobenius pre-check: ||G||_2 <= ||G||_F).
+fn clip_spectral(g: &mut [f32], rows: usize, cols: usize, c: f32) {
+    let fro = g.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if fro <= c {
+        return;
+    }
+    let s = spectral_norm(g, rows, cols);
+    if s > c {
+        g.iter_mut().for_each(|v| *v *= c / s);
+    }
+}
+
+fn update(cfg: &SasRnnConfig, net: &mut SasNet, gr: &mut Grads, opt: &mut Optimisers, epoch: u32) {
+    let sched = {
+        let e = epoch + cfg.schedule_offset;
+        e.checked_div(cfg.optimizer.halve_every)
+            .map_or(1.0, |k| 0.5f64.powi(k as i32))
+    };
+    let grads = [&mut gr.input, &mut gr.rec, &mut gr.out];
+    for (li, (layer, lg)) in layers_mut(net).into_iter().zip(grads).enumerate() {
+        for gi in 0..3 {
+            if !layer.stochastic && gi != 1 {
+                continue;
+            }
+            let scheduled =
+                cfg.schedule_groups.is_empty() || cfg.schedule_groups.contains(&GROUPS[gi]);
+            let lr = group_lr(cfg, li, gi) * if scheduled { sched } else { 1.0 };
+            if lr == 0.0 {
+                continue;
+            }
+            let params = match gi {
+                0 => &mut layer.pi,
+                1 => &mut layer.m,
+                _ => &mut layer.xi,
+            };
+            let g = &mut lg[gi];
+            if cfg.l2 != 0.0 && cfg.l2_on.contains(&GROUPS[gi]) {
+                for (gv, &p) in g.iter_mut().zip(params.iter()) {
+                    *gv += cfg.l2 as f32 * p;
+                }
+            }
+            if cfg.clip_spectral > 0.0 {
+                clip_spectral(g, layer.rows, layer.cols, cfg.clip_spectral as f32);
+            }
+            let decay = if cfg.optimizer.decays(GROUPS[gi]) {
+                cfg.optimizer.decay
+            } else {
+                0.0
+            };
+            opt.0[li * 3 + gi].step(params, g, lr as f32, decay as f32);
+        }
+        layer.project();
+    }
+}
+
+/// Trains one spike-and-slab RNN and analyses it.
+pub fn train_sas_rnn(
+    cfg: &SasRnnConfig,
+    seed: &RunSeed,
+    sink: &mut dyn TrainSink,
+) -> Result<RunOutput, RnnError> {
+    let data = TaskData::load(cfg)?;
+    train_sas_rnn_on(cfg, &data, seed, sink)
+}
+
+/// As [`train_sas_rnn`] with the data already loaded (benchmarks and tests reuse it).
+pub fn train_sas_rnn_on(
+    cfg: &SasRnnConfig,
+    data: &TaskData,
+    seed: &RunSeed,
+    sink: &mut dyn TrainSink,
+) -> Result<RunOutput, RnnError> {
+    train_sas_rnn_threads(cfg, data, seed, sink, 1)
+}
+
+/// As [`train_sas_rnn_on`], splitting every mini-batch into `threads` data-parallel parts
+/// (for benchmarks: cells run single-threaded). Parts after the first draw their noise from
+/// their own streams, so results depend on `threads`; `threads = 1` is the reference.
+pub fn train_sas_rnn_threads(
+    cfg: &SasRnnConfig,
+    data: &TaskData,
+    seed: &RunSeed,
+    sink: &mut dyn TrainSink,
+    threads: usize,
+) -> Result<RunOutput, RnnError> {
+    let threads = threads.max(1);
+    if cfg.n_hidden == 0 || !(cfg.alpha > 0.0 && cfg.alpha <= 1.0) {
+        return Err(RnnError::Config(
+            "n_hidden > 0 and 0 < alpha <= 1 required".into(),
+        ));
+    }
+    let (n_in, n_out) = data.dims();
+    let mut net = init_net(cfg, n_in, n_out, seed);
+    let net0 = net.clone();
+    let kind = data.loss_kind();
+    let sizes = [
+        n_in * cfg.n_hidden,
+        cfg.n_hidden * cfg.n_hidden,
+        n_out * cfg.n_hidden,
+    ];
+    let mut opt = Optimisers(
+        (0..9)
+            .map(|i| Optimizer::new(&cfg.optimizer, sizes[i / 3]))
+            .collect(),
+    );
+    let mut out = RunOutput::default();
+    let (mut f, mut gr, mut mom) = (Forward::default(), Grads::default(), NetMoments::default());
+    let mut mom_main = NetMoments::default();
+    let mut workers: Vec<(Forward, Grads, NetMoments)> = (1..threads)
+        .map(|_| (Forward::default(), Grads::default(), NetMoments::default()))
+        .collect();
+    let start = Instant::now();
+    let mut last_loss = f64::NAN;
+    let mut epochs_run = 0;
+    let mut stop_reason = 0.0;
+    for epoch in 0..cfg.epochs {
+        if sink.cancelled() {
+            return Err(RnnError::Cancelled);
+        }
+        if cfg.optimizer.reset_each_epoch {
+            opt.0.iter_mut().for_each(|o| o.reset());
+        }
+        let ep_start = Instant::now();
+        let mut noise_rng = seed.rng_indexed("noise", epoch as u64);
+        let mut batch_rng = seed.rng_indexed("batches", epoch as u64);
+        let batches: Vec<Vec<Batch>> = match data {
+            TaskData::Mnist { train, row, .. } => {
+                let (SasTask::RowMnist(t) | SasTask::PixelMnist(t)) = &cfg.task else {
+                    unreachable!()
+                };
+                let mut idx: Vec<usize> = (0..train.len()).collect();
+                idx.shuffle(&mut batch_rng);
+                idx.chunks(t.batch_size.max(1))
+                    .take(t.batches_per_epoch)
+                    .map(|c| {
+                        c.chunks(c.len().div_ceil(threads))
+                            .map(|p| mnist_batch(train, p, *row))
+                            .collect()
+                    })
+                    .collect()
+            }
+            TaskData::Msi { train: msi_gen, .. } => {
+                let SasTask::Msi(m) = &cfg.task else {
+                    unreachable!()
+                };
+                let trials = msi::training_batch(msi_gen, m.catch_trials, &mut batch_rng);
+                let refs: Vec<&Trial> = trials.iter().collect();
+                let part = refs.len().div_ceil(threads);
+                vec![
+                    refs.chunks(part)
+                        .map(|p| Batch::from_trials(p, gen_steps(msi_gen), msi::N_IN, msi::N_OUT))
+                        .collect(),
+                ]
+            }
+        };
+        let (mut lsum, mut correct, mut count) = (0.0, 0usize, 0usize);
+        for parts in &batches {
+            let batch = &parts[0];
+            f.draw_noise(&net, batch, &mut noise_rng);
+            net.moments(&mut mom);
+            let total_b: usize = parts.iter().map(|p| p.b).sum();
+            let extra = std::thread::scope(|sc| {
+                let handles: Vec<_> = parts[1..]
+                    .iter()
+                    .zip(workers.iter_mut())
+                    .enumerate()
+                    .map(|(i, (p, w))| {
+                        let (net, mom) = (&net, &mom);
+                        let mut rng =
+                            seed.rng_indexed("noise_part", (epoch as u64) << 8 | (i as u64 + 1));
+                        sc.spawn(move || {
+                            let (wf, wg, wm) = w;
+                            wm.clone_from(mom);
+                            wf.draw_noise(net, p, &mut rng);
+                            forward(net, wm, p, wf, None);
+                            backward(net, wm, kind, p, wf, wg);
+                            let c = if kind == LossKind::CrossEntropy {
+                                eval::correct_last(p, &wf.y)
+                            } else {
+                                0
+                            };
+                            (loss(kind, p, wf) * p.b as f64, c)
+                        })
+                    })
+                    .collect();
+                mom_main.clone_from(&mom);
+                forward(&net, &mut mom_main, batch, &mut f, None);
+                backward(&net, &mom, kind, batch, &f, &mut gr);
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("worker thread"))
+                    .collect::<Vec<_>>()
+            });
+            lsum += loss(kind, batch, &f) * batch.b as f64;
+            if kind == LossKind::CrossEntropy {
+                correct += eval::correct_last(batch, &f.y);
+            }
+            count += total_b;
+            if parts.len() > 1 {
+                // Each part's gradient is normalised by its own size; reweight to the batch.
+                gr.scale(batch.b as f32 / total_b as f32);
+                for ((p, (_, wg, _)), (l, c)) in parts[1..].iter().zip(workers.iter()).zip(extra) {
+                    gr.add_scaled(wg, p.b as f32 / total_b as f32);
+                    lsum += l;
+                    correct += c;
+                }
+            }
+            update(cfg, &mut net, &mut gr, &mut opt, epoch);
+        }
+        last_loss = lsum / count.max(1) as f64;
+        epochs_run = epoch + 1;
+        let mut v = Values::new();
+        v.insert("train_loss".into(), last_loss);
+        if kind == LossKind::CrossEntropy {
+            v.insert("train_acc".into(), correct as f64 / count.max(1) as f64);
+        }
+        v.insert("epoch_seconds".into(), ep_start.elapsed().as_secs_f64());
+        v.insert("seconds".into(), start.elapsed().as_secs_f64());
+        let test_every = match &cfg.task {
+            SasTask::RowMnist(t) | SasTask::PixelMnist(t) => t.test_every,
+            SasTask::Msi(_) => 0,
+        };
+        if test_every > 0 && (epoch + 1) % test_every == 0 {
+            let mut r = seed.rng_indexed("test_noise", epoch as u64);
+            v.insert(
+                "test_acc_mf".into(),
+                eval::score(&net, data, Mode::MeanField, &mut r).accuracy,
+            );
+        }
+        let row = EpochRow { epoch, values: v };
+        sink.on_epoch(&row, cfg.epochs);
+        out.epochs.push(row);
+        if !last_loss.is_finite() {
+            return Err(RnnError::Diverged { epoch });
+        }
+        if cfg.stop_loss > 0.0 && epoch >= cfg.stop_min_epoch && last_loss <= cfg.stop_loss {
+            stop_reason = 1.0;
+            break;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let s = &mut out.scalars;
+    s.insert("train_loss".into(), last_loss);
+    s.insert("epochs_run".into(), epochs_run as f64);
+    s.insert("stop_reason".into(), stop_reason);
+    s.insert("train_seconds".into(), secs);
+    s.insert("seconds_per_epoch".into(), secs / epochs_run.max(1) as f64);
+    analyse(cfg, data, seed, &net0, &net, &mut out);
+    Ok(out)
+}
+
+fn gen_steps(g: &Msi) -> usize {
+    use crate::tasks::TaskGen;
+    g.steps()
+}
+
+fn mean_std_of(v: &[f64]) -> (f64, f64) {
+    metrics::mean_std(v)
+}
+
+fn analyse(
+    cfg: &SasRnnConfig,
+    data: &TaskData,
+    seed: &RunSeed,
+    net0: &SasNet,
+    net: &SasNet,
+    out: &mut RunOutput,
+) {
+    let ev = &cfg.eval;
+    // Evaluation modes.
+    let mut mf: Vec<Score> = Vec::new();
+    for d in 0..ev.mean_field_draws.max(1) {
+        mf.push(eval::score(
+            net,
+            data,
+            Mode::MeanField,
+            &mut seed.rng_indexed("eval_mf", d as u64),
+        ));
+    }
+    let sampled: Vec<f64> = (0..ev.sampled_nets)
+        .map(|d| {
+            eval::score(
+                net,
+                data,
+                Mode::SampledNet,
+                &mut seed.rng_indexed("eval_net", d as u64),
+            )
+            .accuracy
+        })
+        .collect();
+    let per_step: Vec<f64> = (0..ev.per_step_draws)
+        .map(|d| {
+            eval::score(
+                net,
+                data,
+                Mode::PerStep,
+                &mut seed.rng_indexed("eval_step", d as u64),
+            )
+            .accuracy
+        })
+        .collect();
+    let accs: Vec<f64> = mf.iter().map(|s| s.accuracy).collect();
+    let s = &mut out.scalars;
+    let (m, sd) = mean_std_of(&accs);
+    s.insert("acc_mf_mean".into(), m);
+    s.insert("acc_mf_std".into(), sd);
+    if !sampled.is_empty() {
+        let (m, sd) = mean_std_of(&sampled);
+        s.insert("acc_sampled_mean".into(), m);
+        s.insert("acc_sampled_std".into(), sd);
+    }
+    if !per_step.is_empty() {
+        let (m, sd) = mean_std_of(&per_step);
+        s.insert("acc_per_step_mean".into(), m);
+        s.insert("acc_per_step_std".into(), sd);
+    }
+    if let Some(psy) = &mf[0].psychometric {
+        // Average the psychometric matrices over the mean-field draws.
+        let mut avg = [[0.0f64; 8]; 3];
+        for sc in &mf {
+            let p = sc.psychometric.as_ref().expect("msi");
+            for (a, row) in avg.iter_mut().zip(p.iter()) {
+                for (x, y) in a.iter_mut().zip(row) {
+                    *x += y / mf.len() as f64;
+                }
+            }
+        }
+        let _ = psy;
+        for (mi, name) in msi::MODALITIES.iter().enumerate() {
+            for (ri, rate) in msi::RATES.iter().enumerate() {
+                s.insert(format!("p_high_{name}{rate}"), avg[mi][ri]);
+            }
+            let acc = avg[mi]
+                .iter()
+                .zip(msi::RATES)
+                .map(|(&p, r)| if r as f64 > 12.5 { p } else { 1.0 - p })
+                .sum::<f64>()
+                / 8.0;
+            s.insert(format!("acc_{name}"), acc);
+            s.insert(
+                format!("slope_{name}"),
+                eval::logistic_slope(&avg[mi], ev.mean_field_draws.max(1) as f64),
+            );
+        }
+        let catch: Vec<f64> = mf.iter().filter_map(|s| s.catch_output).collect();
+        if !catch.is_empty() {
+            s.insert("catch_output_mean".into(), mean_std_of(&catch).0);
+        }
+    }
+
+    // Connection categories per layer.
+    for (name, l) in [("in", &net.input), ("rec", &net.rec), ("out", &net.out)] {
+        out.layers.push(LayerRow {
+            layer: name.into(),
+            values: eval::categories(l),
+        });
+    }
+
+    // Important recurrent connections and their removal.
+    let imp: Vec<usize> = (0..net.rec.m.len())
+        .filter(|&i| {
+            let p = if net.rec.stochastic {
+                net.rec.pi[i]
+            } else {
+                0.0
+            };
+            (0.0..=ev.imp_pi as f32).contains(&p)
+                && net.rec.xi[i] < ev.imp_xi as f32
+                && net.rec.m[i].abs() > ev.imp_m as f32
+        })
+        .collect();
+    let total = net.rec.m.len();
+    let s = &mut out.scalars;
+    s.insert("important_count".into(), imp.len() as f64);
+    s.insert("important_frac".into(), imp.len() as f64 / total as f64);
+    let others: Vec<usize> = {
+        let set: std::collections::HashSet<usize> = imp.iter().copied().collect();
+        (0..total).filter(|i| !set.contains(i)).collect()
+    };
+    out.pruning.extend(eval::removal_curve(
+        net,
+        data,
+        seed,
+        (&imp, &others),
+        (&ev.removal_fractions, &ev.damage_fractions),
+        ev.removal_repeats,
+    ));
+
+    // Spectra of the mean recurrent matrix.
+    let mut mom = NetMoments::default();
+    net0.moments(&mut mom);
+    let s0 = metrics::spectrum(&mom.rec.mu, cfg.n_hidden);
+    net.moments(&mut mom);
+    let s1 = metrics::spectrum(&mom.rec.mu, cfg.n_hidden);
+    out.spectra.extend(metrics::spectrum_rows("rec_init", &s0));
+    out.spectra
+        .extend(metrics::spectrum_rows("rec_trained", &s1));
+    let rec0: Vec<f32> = {
+        let mut m0 = NetMoments::default();
+        net0.moments(&mut m0);
+        m0.rec.mu
+    };
+
+    // Probe trajectories (mean-field without noise, fixed probe set) and PCA.
+    let (probe_batch, steps) = eval::probe_batch(data, ev.probe_trials);
+    let mut f = Forward::default();
+    let mut oscillating = 0usize;
+    if let Some(pb) = &probe_batch {
+        f.zero_noise(net, pb);
+        forward(net, &mut mom, pb, &mut f, None);
+        let (b, n) = (pb.b, cfg.n_hidden);
+        let mut all = Vec::with_capacity(b * steps * n);
+        for j in 0..b {
+            let mut states = Vec::with_capacity(steps * n);
+            for st in 0..steps {
+                let off = ((st + 1) * b + j) * n;
+                states.extend_from_slice(&f.r[off..off + n]);
+            }
+            if metrics::activity_oscillates(&states, steps, n) {
+                oscillating += 1;
+            }
+            all.extend_from_slice(&states);
+            out.trajectories.push(TrajectoryRow {
+                probe: j as u32,
+                condition: pb.conditions[j].clone(),
+                steps: steps as u32,
+                units: n as u32,
+                states,
+            });
+        }
+        out.scalars.insert(
+            "pca3_explained".into(),
+            metrics::pca_explained(&all, b * steps, n, 3),
+        );
+    }
+    let osc = probe_batch
+        .as_ref()
+        .is_some_and(|pb| 2 * oscillating > pb.b);
+    let s = &mut out.scalars;
+    s.insert("eig_outside".into(), s1.outside as f64);
+    s.insert("eig_outside_init".into(), s0.outside as f64);
+    s.insert("spectral_radius".into(), s1.radius);
+    s.insert("lead_re".into(), s1.lead.0);
+    s.insert("lead_im".into(), s1.lead.1);
+    s.insert("freq_proxy".into(), s1.freq_proxy);
+    s.insert(
+        "dynamics_class".into(),
+        metrics::dynamics_class(&s1, osc, 4.0 * std::f64::consts::PI / steps.max(1) as f64),
+    );
+    s.insert("w_change_fro".into(), metrics::fro_diff(&mom.rec.mu, &rec0));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msi_input_mask_blocks_channels_per_unit_third() {
+        let table: toml::Table = toml::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../experiments/pre2023_msi.toml"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let cfg: SasRnnConfig = table["sas_rnn"].clone().try_into().unwrap();
+        let net = init_net(&cfg, msi::N_IN, msi::N_OUT, &RunSeed::from_u64(0));
+        let w = |u: usize, c: usize| net.input.m[u * msi::N_IN + c];
+        assert!(w(0, 0) == 0.0 && w(0, 2) == 0.0 && w(0, 1) != 0.0 && w(0, 4) != 0.0);
+        assert!(w(50, 1) == 0.0 && w(50, 3) == 0.0 && w(50, 0) != 0.0);
+        assert!((0..4).all(|c| w(149, c) == 0.0) && w(149, 4) != 0.0);
+        assert_eq!(net.input.pi[0], 1.0);
+        assert_eq!(net.input.pi[1], 0.0);
+    }
+}
