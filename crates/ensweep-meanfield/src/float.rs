@@ -3,9 +3,23 @@
 //! Everything in the forward and backward passes is generic over [`Float`], so the gradient
 //! check runs in double precision through exactly the code the trainer runs in single precision.
 
-/// A floating-point type the spike-and-slab numerics run in.
+mod sealed {
+    /// Only `f32` and `f64`: [`super::gemm`] dispatches on exactly these two.
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point type the spike-and-slab numerics run in (sealed: `f32` or `f64`).
 pub trait Float:
-    num_traits::Float + Default + Send + Sync + std::fmt::Debug + std::iter::Sum + 'static
+    sealed::Sealed
+    + num_traits::Float
+    + Default
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + std::iter::Sum
+    + 'static
 {
     /// Conversion from `f64` (exact for `f64`, rounding for `f32`).
     fn of(x: f64) -> Self;

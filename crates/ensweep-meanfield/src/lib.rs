@@ -3,6 +3,18 @@
 //!
 //! See `shared/docs/science.md` section 1 for the model; every equation implemented here is
 //! restated there with its provenance.
+//!
+//! * [`train()`] / [`train_with`]: the trainer entry point used by `ensweep train`, the worker and
+//!   `ensweep bench mlp`: `(&SasMlpConfig, &RunSeed, &mut dyn TrainSink) -> RunOutput`.
+//! * [`mnist`]: validated IDX reader and [`mnist::resolve_data_dir`].
+//! * [`optim`]: Adam / RMSprop / SGD over flat `f32` slices, shared with the recurrent trainers.
+//! * [`model`]: layers of (pi, m, Xi), mean-field forward pass and exact backward pass (gBP),
+//!   generic over [`float::Float`] so the finite-difference test runs the same code in `f64`.
+//! * [`eval`]: sampled networks, connection categories, entropy, perturbation experiments.
+//!
+//! All randomness comes from the run seed's named streams: `init`, `shuffle`, `noise`,
+//! `eval-noise`, `sampling`, `perturb`, `entropy`. Results are bit-identical for a given seed,
+//! whatever the number of threads.
 #![warn(missing_docs)]
 
 pub mod eval;
