@@ -7,11 +7,9 @@
 //! cell per core.
 #![warn(missing_docs)]
 
-pub mod data;
 mod experiments;
 pub mod linalg;
 pub mod metrics;
-pub mod optim;
 pub mod sas;
 pub mod tanh;
 pub mod tasks;

@@ -7,20 +7,21 @@ use super::eval::{self, Mode, Score};
 use super::layer::SasLayer;
 use super::model::{Forward, Grads, LossKind, NetMoments, SasNet, backward, forward, loss};
 use crate::RnnError;
-use crate::data::{self, Mnist};
 use crate::linalg::spectral_norm;
 use crate::metrics;
-use crate::optim::Optimizer;
 use crate::tasks::msi::{self, Msi};
 use crate::tasks::{Batch, Trial};
 use ensweep_core::config::optim::ParamGroup;
 use ensweep_core::config::sas_rnn::{MRecInit, SasRnnConfig, SasTask};
 use ensweep_core::output::{EpochRow, LayerRow, RunOutput, TrainSink, TrajectoryRow, Values};
 use ensweep_core::seed::RunSeed;
+use ensweep_meanfield::mnist::{self, Split as Mnist};
+use ensweep_meanfield::optim::Optimizer;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64Mcg;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The data a run trains and tests on.
@@ -48,10 +49,12 @@ impl TaskData {
     pub fn load(cfg: &SasRnnConfig) -> Result<TaskData, RnnError> {
         Ok(match &cfg.task {
             SasTask::RowMnist(t) | SasTask::PixelMnist(t) => {
-                let dir = data::resolve_data_dir(t.data_dir.as_deref())?;
+                let dir = data_dir(t.data_dir.as_deref())?;
+                let m = mnist::load(&dir, usize::MAX, t.test_size)
+                    .map_err(|e| RnnError::Data(e.to_string()))?;
                 TaskData::Mnist {
-                    train: data::load(&dir, true, usize::MAX)?,
-                    test: data::load(&dir, false, t.test_size)?,
+                    train: m.train,
+                    test: m.test,
                     row: matches!(cfg.task, SasTask::RowMnist(_)),
                 }
             }
@@ -80,6 +83,23 @@ impl TaskData {
     }
 }
 
+/// The MNIST directory by the meanfield crate's rules; when nothing is configured and those
+/// fail, the workspace's `../shared/data/mnist` (so tests run from the crate directory too).
+fn data_dir(configured: Option<&str>) -> Result<PathBuf, RnnError> {
+    mnist::resolve_data_dir(configured).or_else(|e| {
+        let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
+        if configured.is_none() && beside.is_dir() {
+            Ok(beside)
+        } else {
+            Err(RnnError::Data(e.to_string()))
+        }
+    })
+}
+
+fn image(d: &Mnist, i: usize) -> &[f32] {
+    &d.images[i * mnist::PIXELS..(i + 1) * mnist::PIXELS]
+}
+
 /// A sequential-MNIST batch: targets one-hot and mask 1 only at the last step.
 pub fn mnist_batch(d: &Mnist, idx: &[usize], row: bool) -> Batch {
     let (t, k) = if row { (28, 28) } else { (784, 1) };
@@ -88,7 +108,7 @@ pub fn mnist_batch(d: &Mnist, idx: &[usize], row: bool) -> Batch {
     let mut y = vec![0.0f32; t * b * 10];
     let mut mask = vec![0.0f32; t * b];
     for (j, &i) in idx.iter().enumerate() {
-        let img = d.image(i);
+        let img = image(d, i);
         for s in 0..t {
             x[(s * b + j) * k..(s * b + j + 1) * k].copy_from_slice(&img[s * k..(s + 1) * k]);
         }
