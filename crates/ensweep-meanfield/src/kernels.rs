@@ -179,6 +179,24 @@ fn scatter_row_body<F: Float>(
     }
 }
 
+dispatch!(pub fn mean_field_finish<F>(z: &mut [F], ratio: &mut [F], eps: &[F], scale: F) => mean_field_finish_body);
+
+/// Completes the mean-field pre-activations: on entry `z = G` and `ratio = Delta^2`; on exit
+/// `z = (G + eps Delta) scale` and `ratio = eps / Delta` (0 where `Delta == 0`). Plain
+/// multiply and add (no fused multiply-add), so every instruction set gives the same bits.
+#[inline(always)]
+fn mean_field_finish_body<F: Float>(z: &mut [F], ratio: &mut [F], eps: &[F], scale: F) {
+    let n = z.len().min(ratio.len()).min(eps.len());
+    let (z, ratio, eps) = (&mut z[..n], &mut ratio[..n], &eps[..n]);
+    for i in 0..n {
+        let delta = ratio[i].sqrt();
+        let e = eps[i];
+        z[i] = (z[i] + e * delta) * scale;
+        let r = e / delta;
+        ratio[i] = if delta > F::zero() { r } else { F::zero() };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

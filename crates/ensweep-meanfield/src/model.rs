@@ -358,15 +358,7 @@ pub fn forward<F: Float>(
         if mf {
             let eps = &mut w.eps[l][..n * n_out];
             noise(eps);
-            for ((zv, rv), &e) in z.iter_mut().zip(ratio.iter_mut()).zip(eps.iter()) {
-                let delta = rv.sqrt();
-                *zv = (*zv + e * delta) * scale;
-                *rv = if delta > F::zero() {
-                    e / delta
-                } else {
-                    F::zero()
-                };
-            }
+            kernels::mean_field_finish(z, ratio, eps, scale);
         } else {
             z.iter_mut().for_each(|x| *x = *x * scale);
             ratio.fill(F::zero());
