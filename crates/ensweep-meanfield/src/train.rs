@@ -135,8 +135,44 @@ pub fn train_with(
 ) -> Result<RunOutput, MlpError> {
     validate(cfg)?;
     let dir = mnist::resolve_data_dir(cfg.data_dir.as_deref())?;
-    let data = mnist::load(&dir, cfg.train_size, cfg.test_size)?;
-    train_on(cfg, seed, sink, opts, &Prepared::new(&data))
+    let data = prepared(&dir, cfg.train_size, cfg.test_size)?;
+    train_on(cfg, seed, sink, opts, &data)
+}
+
+/// Data sets the process keeps prepared (most recently used last).
+const DATA_CACHE: usize = 4;
+
+/// The prepared data of `dir` for the given sizes, from a small process-wide cache: a worker
+/// runs many cells on the same data, and reading + decompressing MNIST costs ~0.5 s per cell.
+pub fn prepared(
+    dir: &std::path::Path,
+    train_n: usize,
+    test_n: usize,
+) -> Result<std::sync::Arc<Prepared>, MlpError> {
+    use std::sync::{Arc, Mutex};
+    type Key = (std::path::PathBuf, usize, usize);
+    static CACHE: Mutex<Vec<(Key, Arc<Prepared>)>> = Mutex::new(Vec::new());
+    let key: Key = (
+        std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
+        train_n,
+        test_n,
+    );
+    {
+        let mut cache = CACHE.lock().expect("data cache");
+        if let Some(i) = cache.iter().position(|(k, _)| *k == key) {
+            let hit = cache.remove(i);
+            let data = Arc::clone(&hit.1);
+            cache.push(hit);
+            return Ok(data);
+        }
+    }
+    let data = Arc::new(Prepared::new(&mnist::load(dir, train_n, test_n)?));
+    let mut cache = CACHE.lock().expect("data cache");
+    if cache.len() >= DATA_CACHE {
+        cache.remove(0);
+    }
+    cache.push((key, Arc::clone(&data)));
+    Ok(data)
 }
 
 /// [`train_with`] on already loaded data (benchmarks load MNIST once for many seeds).
@@ -735,6 +771,18 @@ mod tests {
             e.contains("/nonexistent/mnist") && e.contains("ENSWEEP_DATA"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn prepared_data_is_cached_per_directory_and_size() {
+        // The other tests of this binary use three other sizes: with four cache slots, nothing
+        // they do in parallel can evict this entry between the two calls.
+        let dir = std::path::PathBuf::from(data_dir());
+        let a = prepared(&dir, 123, 45).unwrap();
+        let b = prepared(&dir, 123, 45).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+        assert_eq!((a.train_y.len(), a.test_y.len()), (123, 45));
+        assert_eq!(a.train_x.rows(), 123);
     }
 
     #[test]
