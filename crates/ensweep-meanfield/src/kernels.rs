@@ -6,9 +6,10 @@
 //! The loops are shaped for the auto-vectoriser: independent lanes, fixed-width accumulator
 //! blocks for reductions, `mul_add` for fused multiply-adds.
 //!
-//! Every kernel works on *rows*: parameter matrices are stored input-major (`[n_in][n_out]`), so
-//! one input unit's outgoing connections are contiguous. That is what makes the sparse first
-//! layer cheap: an example touches only the rows of its non-zero pixels (~19 % on MNIST).
+//! Parameter matrices are stored input-major (`[n_in][n_out]`), so one input unit's outgoing
+//! connections are a contiguous row. That is what makes the sparse first layer cheap: a chunk
+//! of examples, held pixel-major, touches only the rows of its non-zero pixels (~19 % on MNIST),
+//! and each row once per chunk.
 
 // Kernels take flat slices and sizes by design (no structs in the hot loops).
 #![allow(clippy::too_many_arguments)]
@@ -45,140 +46,6 @@ macro_rules! dispatch {
     };
 }
 
-dispatch!(pub fn gather_rows<F>(n_out: usize, idx: &[u32], val: &[F], rows: &[F], rows2: Option<&[F]>, out: &mut [F], out2: &mut [F], add: bool) => gather_rows_body);
-
-/// `out = sum_k val_k rows[idx_k]` and, when `rows2` is given, `out2 = sum_k val_k^2 rows2[idx_k]`
-/// (rows of length `n_out`); with `add` the sums are added to what `out`/`out2` hold. The
-/// forward pass of the sparse first layer (mean `G = mu^T a`, variance `v^T (a*a)`) and, on
-/// pixel-major data, its gradient products (`A = a^T delta`, `B = (a*a)^T s`). Output columns
-/// are processed in register-sized blocks so that the accumulators stay in registers inside the
-/// loop over non-zeros; a last partial block overlaps the previous one (same values rewritten).
-#[inline(always)]
-fn gather_rows_body<F: Float>(
-    n_out: usize,
-    idx: &[u32],
-    val: &[F],
-    rows: &[F],
-    rows2: Option<&[F]>,
-    out: &mut [F],
-    out2: &mut [F],
-    add: bool,
-) {
-    let mut o0 = 0;
-    while o0 + 32 <= n_out {
-        gather_block::<F, 32>(n_out, o0, idx, val, rows, rows2, out, out2, add);
-        o0 += 32;
-    }
-    while o0 + 8 <= n_out {
-        gather_block::<F, 8>(n_out, o0, idx, val, rows, rows2, out, out2, add);
-        o0 += 8;
-    }
-    if o0 < n_out && n_out >= 8 && !add {
-        // Overlapping last block: recomputes a few columns to identical values.
-        gather_block::<F, 8>(n_out, n_out - 8, idx, val, rows, rows2, out, out2, add);
-        o0 = n_out;
-    }
-    while o0 + 4 <= n_out {
-        gather_block::<F, 4>(n_out, o0, idx, val, rows, rows2, out, out2, add);
-        o0 += 4;
-    }
-    while o0 < n_out {
-        gather_block::<F, 1>(n_out, o0, idx, val, rows, rows2, out, out2, add);
-        o0 += 1;
-    }
-}
-
-/// Columns `o0..o0 + W` of [`gather_rows_body`].
-#[inline(always)]
-fn gather_block<F: Float, const W: usize>(
-    n_out: usize,
-    o0: usize,
-    idx: &[u32],
-    val: &[F],
-    rows: &[F],
-    rows2: Option<&[F]>,
-    out: &mut [F],
-    out2: &mut [F],
-    add: bool,
-) {
-    let mut g = [F::zero(); W];
-    if add {
-        g.copy_from_slice(&out[o0..o0 + W]);
-    }
-    match rows2 {
-        Some(rows2) => {
-            let mut s = [F::zero(); W];
-            if add {
-                s.copy_from_slice(&out2[o0..o0 + W]);
-            }
-            for (&j, &x) in idx.iter().zip(val) {
-                let base = j as usize * n_out + o0;
-                let r: &[F; W] = rows[base..base + W].try_into().expect("block");
-                let r2: &[F; W] = rows2[base..base + W].try_into().expect("block");
-                let x2 = x * x;
-                for t in 0..W {
-                    g[t] = x.mul_add(r[t], g[t]);
-                    s[t] = x2.mul_add(r2[t], s[t]);
-                }
-            }
-            out2[o0..o0 + W].copy_from_slice(&s);
-        }
-        None => {
-            for (&j, &x) in idx.iter().zip(val) {
-                let base = j as usize * n_out + o0;
-                let r: &[F; W] = rows[base..base + W].try_into().expect("block");
-                for t in 0..W {
-                    g[t] = x.mul_add(r[t], g[t]);
-                }
-            }
-        }
-    }
-    out[o0..o0 + W].copy_from_slice(&g);
-}
-
-dispatch!(pub fn scatter_row<F>(n_out: usize, dst_rows: &[u32], val: &[F], src: &[F], src2: Option<&[F]>, out: &mut [F], out2: &mut [F]) => scatter_row_body);
-
-/// For every `(b, x)`: `out[b] += x src` and, when `src2` is given, `out2[b] += x^2 src2` (rows
-/// of length `n_out`). The forward pass of the sparse first layer on pixel-major input: one
-/// parameter row (`src = mu_j`, `src2 = v_j`) serves every example of the chunk that has pixel
-/// `j` on, so each row is read from memory once per chunk instead of once per example.
-/// Per output element the additions happen in the order of the calls, so visiting the pixels
-/// in increasing order gives exactly the sums of [`gather_rows`].
-#[inline(always)]
-fn scatter_row_body<F: Float>(
-    n_out: usize,
-    dst_rows: &[u32],
-    val: &[F],
-    src: &[F],
-    src2: Option<&[F]>,
-    out: &mut [F],
-    out2: &mut [F],
-) {
-    let src = &src[..n_out];
-    match src2 {
-        Some(src2) => {
-            let src2 = &src2[..n_out];
-            for (&b, &x) in dst_rows.iter().zip(val) {
-                let r = b as usize * n_out..(b as usize + 1) * n_out;
-                let (o1, o2) = (&mut out[r.clone()], &mut out2[r]);
-                let x2 = x * x;
-                for o in 0..n_out {
-                    o1[o] = x.mul_add(src[o], o1[o]);
-                    o2[o] = x2.mul_add(src2[o], o2[o]);
-                }
-            }
-        }
-        None => {
-            for (&b, &x) in dst_rows.iter().zip(val) {
-                let o1 = &mut out[b as usize * n_out..(b as usize + 1) * n_out];
-                for o in 0..n_out {
-                    o1[o] = x.mul_add(src[o], o1[o]);
-                }
-            }
-        }
-    }
-}
-
 dispatch!(pub fn mean_field_finish<F>(z: &mut [F], ratio: &mut [F], eps: &[F], scale: F) => mean_field_finish_body);
 
 /// Completes the mean-field pre-activations: on entry `z = G` and `ratio = Delta^2`; on exit
@@ -197,73 +64,234 @@ fn mean_field_finish_body<F: Float>(z: &mut [F], ratio: &mut [F], eps: &[F], sca
     }
 }
 
+dispatch!(pub fn scatter_cols<F>(n_out: usize, ptr: &[usize], rows: &[u32], val: &[F], mu: &[F], v: Option<&[F]>, z: &mut [F], s2: &mut [F]) => scatter_cols_body);
+
+/// The first-layer forward pass on pixel-major input (CSC `ptr`/`rows`/`val` of a chunk):
+/// `z[b] += x mu_j`, `s2[b] += x^2 v_j` for every non-zero `(b, j, x)`. Column blocks are the
+/// outer loop so that the block of `z`/`s2` being updated (chunk x block width) stays in L1,
+/// and one block of each parameter row stays in registers while it serves every example with
+/// that pixel on. Per output element the terms are added in increasing pixel order, so the sums
+/// are the same as a row-major gather would give.
+#[inline(always)]
+fn scatter_cols_body<F: Float>(
+    n_out: usize,
+    ptr: &[usize],
+    rows: &[u32],
+    val: &[F],
+    mu: &[F],
+    v: Option<&[F]>,
+    z: &mut [F],
+    s2: &mut [F],
+) {
+    let mut o0 = 0;
+    while o0 + 32 <= n_out {
+        scatter_cols_block::<F, 32>(n_out, o0, ptr, rows, val, mu, v, z, s2);
+        o0 += 32;
+    }
+    while o0 + 8 <= n_out {
+        scatter_cols_block::<F, 8>(n_out, o0, ptr, rows, val, mu, v, z, s2);
+        o0 += 8;
+    }
+    while o0 + 4 <= n_out {
+        scatter_cols_block::<F, 4>(n_out, o0, ptr, rows, val, mu, v, z, s2);
+        o0 += 4;
+    }
+    while o0 < n_out {
+        scatter_cols_block::<F, 1>(n_out, o0, ptr, rows, val, mu, v, z, s2);
+        o0 += 1;
+    }
+}
+
+/// Columns `o0..o0 + W` of [`scatter_cols_body`].
+#[inline(always)]
+fn scatter_cols_block<F: Float, const W: usize>(
+    n_out: usize,
+    o0: usize,
+    ptr: &[usize],
+    rows: &[u32],
+    val: &[F],
+    mu: &[F],
+    v: Option<&[F]>,
+    z: &mut [F],
+    s2: &mut [F],
+) {
+    for j in 0..ptr.len() - 1 {
+        let (s, e) = (ptr[j], ptr[j + 1]);
+        if s == e {
+            continue;
+        }
+        let base = j * n_out + o0;
+        let m: [F; W] = mu[base..base + W].try_into().expect("block");
+        match v {
+            Some(v) => {
+                let vv: [F; W] = v[base..base + W].try_into().expect("block");
+                for (&b, &x) in rows[s..e].iter().zip(&val[s..e]) {
+                    let at = b as usize * n_out + o0;
+                    let zb: &mut [F; W] = (&mut z[at..at + W]).try_into().expect("block");
+                    let x2 = x * x;
+                    for t in 0..W {
+                        zb[t] = x.mul_add(m[t], zb[t]);
+                    }
+                    let sb: &mut [F; W] = (&mut s2[at..at + W]).try_into().expect("block");
+                    for t in 0..W {
+                        sb[t] = x2.mul_add(vv[t], sb[t]);
+                    }
+                }
+            }
+            None => {
+                for (&b, &x) in rows[s..e].iter().zip(&val[s..e]) {
+                    let at = b as usize * n_out + o0;
+                    let zb: &mut [F; W] = (&mut z[at..at + W]).try_into().expect("block");
+                    for t in 0..W {
+                        zb[t] = x.mul_add(m[t], zb[t]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+dispatch!(pub fn gather_cols<F>(n_out: usize, j0: usize, ptr: &[usize], rows: &[u32], val: &[F], d: &[F], s: &[F], acc_a: &mut [F], acc_b: &mut [F]) => gather_cols_body);
+
+/// The first-layer gradient products on pixel-major input, for pixels `j0..j0 + acc_a.len() /
+/// n_out`: `A[j] += sum_b x_bj d_b`, `B[j] += sum_b x_bj^2 s_b` (rows of `acc_*` relative to
+/// `j0`). Column blocks outer (the chunk's block of `d`/`s` stays in L1), accumulators of one
+/// row block in registers; per element the examples are added in order.
+#[inline(always)]
+fn gather_cols_body<F: Float>(
+    n_out: usize,
+    j0: usize,
+    ptr: &[usize],
+    rows: &[u32],
+    val: &[F],
+    d: &[F],
+    s: &[F],
+    acc_a: &mut [F],
+    acc_b: &mut [F],
+) {
+    let mut o0 = 0;
+    while o0 + 32 <= n_out {
+        gather_cols_block::<F, 32>(n_out, o0, j0, ptr, rows, val, d, s, acc_a, acc_b);
+        o0 += 32;
+    }
+    while o0 + 8 <= n_out {
+        gather_cols_block::<F, 8>(n_out, o0, j0, ptr, rows, val, d, s, acc_a, acc_b);
+        o0 += 8;
+    }
+    while o0 + 4 <= n_out {
+        gather_cols_block::<F, 4>(n_out, o0, j0, ptr, rows, val, d, s, acc_a, acc_b);
+        o0 += 4;
+    }
+    while o0 < n_out {
+        gather_cols_block::<F, 1>(n_out, o0, j0, ptr, rows, val, d, s, acc_a, acc_b);
+        o0 += 1;
+    }
+}
+
+/// Columns `o0..o0 + W` of [`gather_cols_body`].
+#[inline(always)]
+fn gather_cols_block<F: Float, const W: usize>(
+    n_out: usize,
+    o0: usize,
+    j0: usize,
+    ptr: &[usize],
+    rows: &[u32],
+    val: &[F],
+    d: &[F],
+    s: &[F],
+    acc_a: &mut [F],
+    acc_b: &mut [F],
+) {
+    let n_rows = acc_a.len() / n_out;
+    for r in 0..n_rows {
+        let (st, en) = (ptr[j0 + r], ptr[j0 + r + 1]);
+        if st == en {
+            continue;
+        }
+        let at = r * n_out + o0;
+        let mut a: [F; W] = acc_a[at..at + W].try_into().expect("block");
+        let mut bq: [F; W] = acc_b[at..at + W].try_into().expect("block");
+        for (&b, &x) in rows[st..en].iter().zip(&val[st..en]) {
+            let src = b as usize * n_out + o0;
+            let db: &[F; W] = d[src..src + W].try_into().expect("block");
+            let sb: &[F; W] = s[src..src + W].try_into().expect("block");
+            let x2 = x * x;
+            for t in 0..W {
+                a[t] = x.mul_add(db[t], a[t]);
+                bq[t] = x2.mul_add(sb[t], bq[t]);
+            }
+        }
+        acc_a[at..at + W].copy_from_slice(&a);
+        acc_b[at..at + W].copy_from_slice(&bq);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn kernels_match_naive_loops() {
-        let n_out = 77; // 2 blocks of 32, one of 8, 5 single columns
-        let n_in = 9;
+        // 77 columns: two blocks of 32, one of 8, one of 4, one single column.
+        let (n_in, n_out, n_ex) = (9, 77, 4);
         let f = |i: usize| ((i * 7919) % 101) as f64 / 50.0 - 1.0;
-        let rows: Vec<f64> = (0..n_in * n_out).map(f).collect();
-        let rows2: Vec<f64> = (0..n_in * n_out).map(|i| f(i + 3).abs()).collect();
-        let idx = [0u32, 2, 3, 8];
-        let val = [0.5, -1.0, 0.25, 2.0];
-        let (mut g, mut s2) = (vec![9.0; n_out], vec![9.0; n_out]);
-        gather_rows(
-            n_out,
-            &idx,
-            &val,
-            &rows,
-            Some(&rows2),
-            &mut g,
-            &mut s2,
-            false,
-        );
-        for o in 0..n_out {
-            let eg: f64 = idx
-                .iter()
-                .zip(&val)
-                .map(|(&j, x)| x * rows[j as usize * n_out + o])
-                .sum();
-            let es: f64 = idx
-                .iter()
-                .zip(&val)
-                .map(|(&j, x)| x * x * rows2[j as usize * n_out + o])
-                .sum();
-            assert!((g[o] - eg).abs() < 1e-12 && (s2[o] - es).abs() < 1e-12);
+        let mu: Vec<f64> = (0..n_in * n_out).map(f).collect();
+        let v: Vec<f64> = (0..n_in * n_out).map(|i| f(i + 3).abs()).collect();
+        // Pixel-major input: column j holds (example, value) pairs.
+        let cols: Vec<Vec<(u32, f64)>> = (0..n_in)
+            .map(|j| {
+                (0..n_ex as u32)
+                    .filter(|b| !(j + *b as usize).is_multiple_of(3))
+                    .map(|b| (b, f(j * 13 + b as usize)))
+                    .collect()
+            })
+            .collect();
+        let mut ptr = vec![0usize];
+        let (mut rows, mut val) = (Vec::new(), Vec::new());
+        for c in &cols {
+            for &(b, x) in c {
+                rows.push(b);
+                val.push(x);
+            }
+            ptr.push(rows.len());
         }
-        // Pixel-major scatter gives bit-identical sums when pixels are visited in order.
-        let (mut g2, mut s3) = (vec![0.0; 2 * n_out], vec![0.0; 2 * n_out]);
-        for (&j, &x) in idx.iter().zip(&val) {
-            let r = j as usize * n_out..(j as usize + 1) * n_out;
-            scatter_row(
-                n_out,
-                &[1],
-                &[x],
-                &rows[r.clone()],
-                Some(&rows2[r]),
-                &mut g2,
-                &mut s3,
-            );
+        let (mut z, mut s2) = (vec![0.0; n_ex * n_out], vec![0.0; n_ex * n_out]);
+        scatter_cols(n_out, &ptr, &rows, &val, &mu, Some(&v), &mut z, &mut s2);
+        for b in 0..n_ex {
+            for o in 0..n_out {
+                let (mut eg, mut es) = (0.0, 0.0);
+                for (j, c) in cols.iter().enumerate() {
+                    for &(bb, x) in c {
+                        if bb as usize == b {
+                            eg += x * mu[j * n_out + o];
+                            es += x * x * v[j * n_out + o];
+                        }
+                    }
+                }
+                assert!((z[b * n_out + o] - eg).abs() < 1e-12);
+                assert!((s2[b * n_out + o] - es).abs() < 1e-12);
+            }
         }
-        assert_eq!(&g2[n_out..], &g[..]);
-        assert_eq!(&s3[n_out..], &s2[..]);
-        // Accumulating mode adds to what is there.
-        let (g0, s0) = (g.clone(), s2.clone());
-        gather_rows(
-            n_out,
-            &idx,
-            &val,
-            &rows,
-            Some(&rows2),
-            &mut g,
-            &mut s2,
-            true,
-        );
-        for o in 0..n_out {
-            assert!((g[o] - 2.0 * g0[o]).abs() < 1e-12 && (s2[o] - 2.0 * s0[o]).abs() < 1e-12);
+        // Gradient products for pixels 2..7, accumulated onto existing values.
+        let d: Vec<f64> = (0..n_ex * n_out).map(|i| f(i + 11)).collect();
+        let s: Vec<f64> = (0..n_ex * n_out).map(|i| f(i + 17)).collect();
+        let (mut a, mut bq) = (vec![1.0; 5 * n_out], vec![2.0; 5 * n_out]);
+        gather_cols(n_out, 2, &ptr, &rows, &val, &d, &s, &mut a, &mut bq);
+        for r in 0..5 {
+            for o in 0..n_out {
+                let (mut ea, mut eb) = (1.0, 2.0);
+                for &(b, x) in &cols[r + 2] {
+                    ea += x * d[b as usize * n_out + o];
+                    eb += x * x * s[b as usize * n_out + o];
+                }
+                assert!((a[r * n_out + o] - ea).abs() < 1e-12);
+                assert!((bq[r * n_out + o] - eb).abs() < 1e-12);
+            }
         }
+        // The mean-field finish: z = (G + eps Delta) scale, ratio = eps / Delta or 0.
+        let (mut zz, mut rr) = (vec![1.0, 2.0], vec![4.0, 0.0]);
+        mean_field_finish(&mut zz, &mut rr, &[0.5, 0.7], 0.1);
+        assert_eq!((zz[0], rr[0]), ((1.0 + 0.5 * 2.0) * 0.1, 0.25));
+        assert_eq!((zz[1], rr[1]), (2.0 * 0.1, 0.0));
     }
 }

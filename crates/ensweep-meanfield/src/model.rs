@@ -229,6 +229,10 @@ impl<F: Float> SparseCols<F> {
             }
         }
     }
+    /// The raw arrays: column pointers, example indices, values.
+    pub fn parts(&self) -> (&[usize], &[u32], &[F]) {
+        (&self.ptr, &self.row, &self.val)
+    }
     /// Column `j` as (example indices, values).
     #[inline]
     pub fn col(&self, j: usize) -> (&[u32], &[F]) {
@@ -337,15 +341,8 @@ pub fn forward<F: Float>(
             z.fill(F::zero());
             ratio.fill(F::zero());
             let v = mf.then_some(&layer.v[..]);
-            for j in 0..n_in {
-                let (rows, val) = w.cols.col(j);
-                if rows.is_empty() {
-                    continue;
-                }
-                let r = j * n_out..(j + 1) * n_out;
-                let v_j = v.map(|v| &v[r.clone()]);
-                kernels::scatter_row(n_out, rows, val, &layer.mu[r], v_j, z, ratio);
-            }
+            let (ptr, rows, val) = w.cols.parts();
+            kernels::scatter_cols(n_out, ptr, rows, val, &layer.mu, v, z, ratio);
         } else {
             let (act, act2) = (&w.act[l][..n * n_in], &w.act2[l][..n * n_in]);
             let rm = (n_in, 1);
@@ -572,23 +569,19 @@ pub fn accumulate_products<F: Float>(
         );
         return;
     }
-    for j in j0..j1 {
-        let (rows, val) = w.cols.col(j);
-        if rows.is_empty() {
-            continue;
-        }
-        let r = (j - j0) * n_out..(j - j0 + 1) * n_out;
-        kernels::gather_rows(
-            n_out,
-            rows,
-            val,
-            &w.delta[0],
-            Some(&w.s[0]),
-            &mut acc_a[r.clone()],
-            &mut acc_b[r],
-            true,
-        );
-    }
+    let (ptr, rows, val) = w.cols.parts();
+    let n = w.n;
+    kernels::gather_cols(
+        n_out,
+        j0,
+        ptr,
+        rows,
+        val,
+        &w.delta[0][..n * n_out],
+        &w.s[0][..n * n_out],
+        &mut acc_a[..(j1 - j0) * n_out],
+        &mut acc_b[..(j1 - j0) * n_out],
+    );
 }
 
 /// Parameter gradients from the products: with `k = 1 / (batch sqrt(N))`,
