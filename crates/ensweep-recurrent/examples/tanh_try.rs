@@ -15,6 +15,7 @@ fn main() {
     let cfg: TanhRnnConfig = section.try_into().expect("tanh_rnn section");
     let seeds: Vec<u64> = args[2..].iter().map(|s| s.parse().expect("seed")).collect();
     let mut curves: BTreeMap<(String, u64), Vec<f64>> = BTreeMap::new();
+    let mut failed = 0;
     for &seed in &seeds {
         let run = RunSeed::derive(2023, &args[1], seed);
         let out = ensweep_recurrent::train_tanh_rnn(&cfg, &run, &mut NullSink).expect("run");
@@ -31,6 +32,10 @@ fn main() {
             s["dynamics_class"],
             s["sequences_per_s"]
         );
+        if s["success"] != 1.0 {
+            failed += 1;
+            continue; // damage curves are averaged over the networks that learned the task
+        }
         for r in &out.pruning {
             curves
                 .entry((r.criterion.clone(), (r.fraction * 1000.0).round() as u64))
@@ -39,7 +44,8 @@ fn main() {
         }
     }
     println!(
-        "criterion fraction mean_distance min max (over {} nets)",
+        "criterion fraction mean_distance min max (over the {} of {} nets with success = 1)",
+        seeds.len() - failed,
         seeds.len()
     );
     for ((c, f), v) in &curves {

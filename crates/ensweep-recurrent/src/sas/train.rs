@@ -551,7 +551,7 @@ fn analyse(
         s.insert("acc_per_step_mean".into(), m);
         s.insert("acc_per_step_std".into(), sd);
     }
-    if let Some(psy) = &mf[0].psychometric {
+    if mf[0].psychometric.is_some() {
         // Average the psychometric matrices over the mean-field draws.
         let mut avg = [[0.0f64; 8]; 3];
         for sc in &mf {
@@ -562,7 +562,6 @@ fn analyse(
                 }
             }
         }
-        let _ = psy;
         for (mi, name) in msi::MODALITIES.iter().enumerate() {
             for (ri, rate) in msi::RATES.iter().enumerate() {
                 s.insert(format!("p_high_{name}{rate}"), avg[mi][ri]);

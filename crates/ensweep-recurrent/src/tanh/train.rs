@@ -187,8 +187,9 @@ fn evaluate(
         if dm < ev.success_distance { 1.0 } else { 0.0 },
     );
     s.insert("test_loss".into(), loss(&test, &f));
-    for (c, v) in metrics::per_condition(&d, &test.conditions) {
-        if test.conditions.len() <= 64 || c.len() <= 4 {
+    // Per-condition distances for tasks with few conditions (gates, pulses, sine, ...).
+    if task.n_conditions() <= 32 {
+        for (c, v) in metrics::per_condition(&d, &test.conditions) {
             s.insert(format!("distance_cond_{c}"), v);
         }
     }
@@ -211,10 +212,9 @@ fn evaluate(
         .extend(metrics::spectrum_rows("rec_trained", &s1));
 
     // Probe trajectories.
-    let probe_task = task;
     let mut prng = RunSeed::from_u64(PROBE_ROOT).rng("probe");
     let probes: Vec<Trial> = (0..ev.probe_trials)
-        .map(|i| probe_task.trial(&mut prng, Some(i)))
+        .map(|i| task.trial(&mut prng, Some(i)))
         .collect();
     let mut osc_votes = 0usize;
     if !probes.is_empty() {
