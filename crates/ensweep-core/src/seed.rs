@@ -61,8 +61,14 @@ mod tests {
     fn same_inputs_same_stream_and_names_are_independent() {
         let a = RunSeed::derive(7, "{\"lr\":0.1}", 3);
         let b = RunSeed::derive(7, "{\"lr\":0.1}", 3);
-        let xa: Vec<u64> = (0..4).map(|_| 0).scan(a.rng("init"), |r, _| Some(r.random())).collect();
-        let xb: Vec<u64> = (0..4).map(|_| 0).scan(b.rng("init"), |r, _| Some(r.random())).collect();
+        let xa: Vec<u64> = (0..4)
+            .map(|_| 0)
+            .scan(a.rng("init"), |r, _| Some(r.random()))
+            .collect();
+        let xb: Vec<u64> = (0..4)
+            .map(|_| 0)
+            .scan(b.rng("init"), |r, _| Some(r.random()))
+            .collect();
         assert_eq!(xa, xb);
         assert_ne!(a.stream_seed("init"), a.stream_seed("noise"));
         assert_ne!(a, RunSeed::derive(7, "{\"lr\":0.1}", 4));
