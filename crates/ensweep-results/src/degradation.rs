@@ -280,8 +280,11 @@ fn pick_metric(pruning: &DataFrame) -> Option<String> {
         .map(|n| n.to_string())
 }
 
+/// (group, layer) -> criterion -> replicate -> AUC.
+type AucIndex<'a> = BTreeMap<(&'a str, &'a str), BTreeMap<&'a str, BTreeMap<u64, f64>>>;
+
 fn compare(seeds: &[SeedCurve], opts: &DegradationOptions) -> Result<Vec<Comparison>, StatsError> {
-    let mut auc_of: BTreeMap<(&str, &str), BTreeMap<&str, BTreeMap<u64, f64>>> = BTreeMap::new();
+    let mut auc_of: AucIndex = BTreeMap::new();
     for s in seeds {
         auc_of
             .entry((s.group.as_str(), s.layer.as_str()))

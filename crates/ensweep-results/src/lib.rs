@@ -8,10 +8,10 @@
 pub mod bench;
 pub mod compare;
 pub mod degradation;
-// pub mod diversity;
+pub mod diversity;
 pub mod frames;
 pub mod query;
-// pub mod report;
+pub mod report;
 pub mod stats;
 pub mod synthetic;
 pub mod tables;

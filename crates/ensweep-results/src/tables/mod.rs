@@ -291,7 +291,7 @@ fn keys<T>(runs: &[CompletedRun], rows: fn(&RunOutput) -> &[T]) -> Column {
     Column::new("cell_key".into(), v)
 }
 
-fn flat<'a, T>(runs: &'a [CompletedRun], rows: fn(&RunOutput) -> &[T]) -> Vec<&'a T> {
+fn flat<T>(runs: &[CompletedRun], rows: fn(&RunOutput) -> &[T]) -> Vec<&T> {
     runs.iter().flat_map(|r| rows(&r.output).iter()).collect()
 }
 

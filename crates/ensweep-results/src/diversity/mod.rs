@@ -1,0 +1,428 @@
+//! Diversity (degeneracy) across seeds within each configuration group of a sweep.
+//!
+//! For every group (runs sharing all `axis.*` values) and every metric, a seeds x seeds matrix
+//! and a summary (mean over distinct pairs, with a bootstrap interval that resamples *seeds*,
+//! since pairs sharing a seed are not independent). Inputs come from the tables: trajectories
+//! (CKA, dynamics), weights (aligned distance, disagreement of readouts, important-connection
+//! overlap) and runs (spread of a behavioural metric such as `ood_loss`).
+
+pub mod linalg;
+pub mod metrics;
+
+use crate::frames::{self, Group};
+use crate::stats::{Bootstrap, CiMethod, StatsError, std_dev};
+use crate::tables::{TablesError, read_table};
+use linalg::Mat;
+use metrics::{Net, aligned_weight_distance, disagreement, dynamics_distance, jaccard, linear_cka};
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Errors of the diversity analysis.
+#[derive(Debug, thiserror::Error)]
+pub enum DiversityError {
+    /// Reading a table failed.
+    #[error(transparent)]
+    Tables(#[from] TablesError),
+    /// A column had an unexpected type or was missing.
+    #[error("diversity: {0}")]
+    Polars(#[from] PolarsError),
+    /// A bootstrap failed.
+    #[error("diversity: {0}")]
+    Stats(#[from] StatsError),
+}
+
+/// Settings of the analysis.
+#[derive(Clone, Debug)]
+pub struct DiversityOptions {
+    /// Delay-embedding lags of the dynamics distance.
+    pub delays: usize,
+    /// Principal components kept for the dynamics distance.
+    pub rank: usize,
+    /// Metric of the `runs` table whose spread across seeds is reported.
+    pub behaviour_metric: String,
+    /// Inclusion probability above which a connection counts as important (`<layer>.pi` weights).
+    pub important_pi: f64,
+    /// Bootstrap of the summaries.
+    pub bootstrap: Bootstrap,
+}
+
+impl Default for DiversityOptions {
+    fn default() -> Self {
+        Self {
+            delays: 2,
+            rank: 6,
+            behaviour_metric: "ood_loss".into(),
+            important_pi: 0.5,
+            bootstrap: Bootstrap {
+                resamples: 1000,
+                confidence: 0.95,
+                seed: 0,
+                method: CiMethod::Percentile,
+            },
+        }
+    }
+}
+
+/// A seeds x seeds matrix of one metric in one group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairMatrix {
+    /// Group label (`axis=value, ...`).
+    pub group: String,
+    /// Metric name.
+    pub metric: String,
+    /// Replicate seeds, in matrix order.
+    pub seeds: Vec<u64>,
+    /// Row-major `seeds.len()^2` values.
+    pub values: Vec<f64>,
+}
+
+/// Summary of one metric in one group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Group label.
+    pub group: String,
+    /// Metric name.
+    pub metric: String,
+    /// Number of seeds.
+    pub n_seeds: usize,
+    /// Mean over distinct pairs (or the statistic itself for spread metrics).
+    pub mean: f64,
+    /// Lower bootstrap bound.
+    pub low: f64,
+    /// Upper bootstrap bound.
+    pub high: f64,
+}
+
+/// All matrices and summaries of a sweep.
+#[derive(Clone, Debug, Default)]
+pub struct Diversity {
+    /// Pairwise matrices.
+    pub matrices: Vec<PairMatrix>,
+    /// Summaries.
+    pub summaries: Vec<Summary>,
+}
+
+fn matrix(n: usize, f: impl Fn(usize, usize) -> f64) -> Vec<f64> {
+    let mut v = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            v[i * n + j] = if j < i { v[j * n + i] } else { f(i, j) };
+        }
+    }
+    v
+}
+
+/// Mean over distinct pairs with a bootstrap interval over seeds.
+fn summarise(m: &PairMatrix, boot: &Bootstrap) -> Result<Option<Summary>, StatsError> {
+    let n = m.seeds.len();
+    if n < 2 {
+        return Ok(None);
+    }
+    let pair_mean = |idx: &[f64]| {
+        let (mut s, mut c) = (0.0, 0.0);
+        for (a, i) in idx.iter().enumerate() {
+            for j in &idx[a + 1..] {
+                if i != j {
+                    let v = m.values[*i as usize * n + *j as usize];
+                    if v.is_finite() {
+                        s += v;
+                        c += 1.0;
+                    }
+                }
+            }
+        }
+        if c == 0.0 { f64::NAN } else { s / c }
+    };
+    let idx: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let est = pair_mean(&idx);
+    if !est.is_finite() {
+        return Ok(None);
+    }
+    let iv = if n >= 3 {
+        boot.ci(&idx, |r| {
+            let v = pair_mean(r);
+            if v.is_finite() { v } else { est }
+        })?
+    } else {
+        crate::stats::Interval {
+            estimate: est,
+            low: f64::NAN,
+            high: f64::NAN,
+        }
+    };
+    Ok(Some(Summary {
+        group: m.group.clone(),
+        metric: m.metric.clone(),
+        n_seeds: n,
+        mean: est,
+        low: iv.low,
+        high: iv.high,
+    }))
+}
+
+/// Hidden trajectories of each run: one `steps x units` matrix per probe, ordered by probe.
+fn trajectories(df: &DataFrame) -> Result<BTreeMap<String, Vec<Mat>>, PolarsError> {
+    let df = df.sort(["cell_key", "probe"], Default::default())?;
+    let keys = df.column("cell_key")?.str()?;
+    let steps = df.column("steps")?.u32()?;
+    let units = df.column("units")?.u32()?;
+    let states = df.column("states")?.list()?;
+    let mut out: BTreeMap<String, Vec<Mat>> = BTreeMap::new();
+    for i in 0..df.height() {
+        let (Some(k), Some(s), Some(u), Some(v)) = (
+            keys.get(i),
+            steps.get(i),
+            units.get(i),
+            states.get_as_series(i),
+        ) else {
+            continue;
+        };
+        let vals: Vec<f64> = v.f32()?.into_no_null_iter().map(f64::from).collect();
+        if vals.len() != (s * u) as usize {
+            continue;
+        }
+        out.entry(k.to_string())
+            .or_default()
+            .push(Mat::from_row_slice(s as usize, u as usize, &vals));
+    }
+    Ok(out)
+}
+
+/// Weight matrices of each run by layer name.
+fn weights(df: &DataFrame) -> Result<BTreeMap<String, BTreeMap<String, Mat>>, PolarsError> {
+    let keys = df.column("cell_key")?.str()?;
+    let layers = df.column("layer")?.str()?;
+    let rows = df.column("rows")?.u32()?;
+    let cols = df.column("cols")?.u32()?;
+    let values = df.column("values")?.list()?;
+    let mut out: BTreeMap<String, BTreeMap<String, Mat>> = BTreeMap::new();
+    for i in 0..df.height() {
+        let (Some(k), Some(l), Some(r), Some(c), Some(v)) = (
+            keys.get(i),
+            layers.get(i),
+            rows.get(i),
+            cols.get(i),
+            values.get_as_series(i),
+        ) else {
+            continue;
+        };
+        let vals: Vec<f64> = v.f32()?.into_no_null_iter().map(f64::from).collect();
+        if vals.len() == (r * c) as usize {
+            out.entry(k.to_string()).or_default().insert(
+                l.to_string(),
+                Mat::from_row_slice(r as usize, c as usize, &vals),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Builds a [`Net`] from named layers: `in`/`rec`/`out` or `l1`, `l2`, ...
+pub fn net_from_layers(layers: &BTreeMap<String, Mat>) -> Option<Net> {
+    if let (Some(i), Some(r), Some(o)) = (layers.get("in"), layers.get("rec"), layers.get("out")) {
+        return Some(Net::Rnn {
+            w_in: i.clone(),
+            w_rec: r.clone(),
+            w_out: o.clone(),
+        });
+    }
+    let chain: Vec<Mat> = (1..)
+        .map_while(|k| layers.get(&format!("l{k}")).cloned())
+        .collect();
+    (!chain.is_empty()).then_some(Net::Mlp(chain))
+}
+
+/// Readout decisions `sign(w_out h_T)` on every probe (first output), for disagreement.
+fn predictions(net: &Net, trajs: &[Mat]) -> Option<Vec<i64>> {
+    let Net::Rnn { w_out, .. } = net else {
+        return None;
+    };
+    trajs
+        .iter()
+        .map(|t| {
+            if t.ncols() != w_out.ncols() || t.nrows() == 0 {
+                return None;
+            }
+            let last = t.nrows() - 1;
+            let y: f64 = (0..t.ncols()).map(|u| w_out[(0, u)] * t[(last, u)]).sum();
+            Some(i64::from(y > 0.0))
+        })
+        .collect()
+}
+
+/// Important-connection masks from `<layer>.pi` matrices (in stored unit order: hidden units are
+/// not re-aligned here, so the overlap is a lower bound for RNN/MLP hidden layers).
+fn important_mask(layers: &BTreeMap<String, Mat>, threshold: f64) -> Vec<bool> {
+    layers
+        .iter()
+        .filter(|(k, _)| k.ends_with(".pi"))
+        .flat_map(|(_, m)| m.iter().map(|v| *v > threshold).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Runs every diversity metric on a sweep directory.
+pub fn analyse(dir: &Path, opts: &DiversityOptions) -> Result<Diversity, DiversityError> {
+    let runs = read_table(dir, "runs")?;
+    let groups = frames::groups(&runs)?;
+    let trajs = match read_table(dir, "trajectories") {
+        Ok(df) => trajectories(&df)?,
+        Err(TablesError::Empty { .. }) => BTreeMap::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let weights = match read_table(dir, "weights") {
+        Ok(df) => weights(&df)?,
+        Err(TablesError::Empty { .. }) => BTreeMap::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let metric_values = frames::f64_by_key(&runs, &opts.behaviour_metric)?;
+    let mut out = Diversity::default();
+    for g in &groups {
+        analyse_group(g, &trajs, &weights, &metric_values, opts, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn analyse_group(
+    g: &Group,
+    trajs: &BTreeMap<String, Vec<Mat>>,
+    weights: &BTreeMap<String, BTreeMap<String, Mat>>,
+    metric_values: &BTreeMap<String, f64>,
+    opts: &DiversityOptions,
+    out: &mut Diversity,
+) -> Result<(), DiversityError> {
+    let mut push = |metric: &str,
+                    keys: &[&String],
+                    seeds: Vec<u64>,
+                    f: &dyn Fn(usize, usize) -> f64|
+     -> Result<(), DiversityError> {
+        let m = PairMatrix {
+            group: g.label.clone(),
+            metric: metric.to_string(),
+            seeds,
+            values: matrix(keys.len(), f),
+        };
+        if let Some(s) = summarise(&m, &opts.bootstrap)? {
+            out.summaries.push(s);
+        }
+        out.matrices.push(m);
+        Ok(())
+    };
+    // Trajectory-based metrics on the runs that have trajectories.
+    let with_traj: Vec<(u64, &String)> = g
+        .members
+        .iter()
+        .filter(|(_, k)| trajs.contains_key(k))
+        .map(|(s, k)| (*s, k))
+        .collect();
+    if with_traj.len() >= 2 {
+        let keys: Vec<&String> = with_traj.iter().map(|(_, k)| *k).collect();
+        let seeds: Vec<u64> = with_traj.iter().map(|(s, _)| *s).collect();
+        let stacked: Vec<Mat> = keys.iter().map(|k| stack_all(&trajs[*k])).collect();
+        push("cka", &keys, seeds.clone(), &|i, j| {
+            linear_cka(&stacked[i], &stacked[j])
+        })?;
+        push("dynamics_distance", &keys, seeds, &|i, j| {
+            dynamics_distance(&trajs[keys[i]], &trajs[keys[j]], opts.delays, opts.rank)
+        })?;
+    }
+    // Weight-based metrics.
+    let nets: Vec<(u64, &String, Net)> = g
+        .members
+        .iter()
+        .filter_map(|(s, k)| weights.get(k).and_then(net_from_layers).map(|n| (*s, k, n)))
+        .collect();
+    if nets.len() >= 2 {
+        let keys: Vec<&String> = nets.iter().map(|(_, k, _)| *k).collect();
+        let seeds: Vec<u64> = nets.iter().map(|(s, _, _)| *s).collect();
+        push("weight_distance", &keys, seeds.clone(), &|i, j| {
+            aligned_weight_distance(&nets[i].2, &nets[j].2)
+        })?;
+        let preds: Vec<Option<Vec<i64>>> = nets
+            .iter()
+            .map(|(_, k, n)| trajs.get(*k).and_then(|t| predictions(n, t)))
+            .collect();
+        if preds.iter().all(Option::is_some) {
+            push("prediction_disagreement", &keys, seeds.clone(), &|i, j| {
+                disagreement(
+                    preds[i].as_ref().expect("checked"),
+                    preds[j].as_ref().expect("checked"),
+                )
+            })?;
+        }
+        let masks: Vec<Vec<bool>> = keys
+            .iter()
+            .map(|k| important_mask(&weights[*k], opts.important_pi))
+            .collect();
+        if masks
+            .iter()
+            .all(|m| !m.is_empty() && m.len() == masks[0].len())
+        {
+            push("important_jaccard", &keys, seeds, &|i, j| {
+                jaccard(&masks[i], &masks[j])
+            })?;
+        }
+    }
+    // Behavioural spread: std of a per-run metric, with a bootstrap interval of the std.
+    let vals: Vec<f64> = g
+        .members
+        .iter()
+        .filter_map(|(_, k)| metric_values.get(k).copied())
+        .filter(|v| v.is_finite())
+        .collect();
+    if vals.len() >= 3 {
+        let iv = opts.bootstrap.ci(&vals, std_dev)?;
+        out.summaries.push(Summary {
+            group: g.label.clone(),
+            metric: format!("{}_std", opts.behaviour_metric),
+            n_seeds: vals.len(),
+            mean: iv.estimate,
+            low: iv.low,
+            high: iv.high,
+        });
+    }
+    Ok(())
+}
+
+fn stack_all(trajs: &[Mat]) -> Mat {
+    let cols = trajs.first().map(|t| t.ncols()).unwrap_or(0);
+    trajs
+        .iter()
+        .fold(Mat::zeros(0, cols), |acc, t| acc.stack(t))
+}
+
+impl Diversity {
+    /// Long-format pairs table: group, metric, seed_a, seed_b, value.
+    pub fn pairs_frame(&self) -> PolarsResult<DataFrame> {
+        let (mut g, mut m, mut a, mut b, mut v) = (vec![], vec![], vec![], vec![], vec![]);
+        for pm in &self.matrices {
+            let n = pm.seeds.len();
+            for i in 0..n {
+                for j in 0..n {
+                    g.push(pm.group.as_str());
+                    m.push(pm.metric.as_str());
+                    a.push(pm.seeds[i]);
+                    b.push(pm.seeds[j]);
+                    v.push(pm.values[i * n + j]);
+                }
+            }
+        }
+        df!("group" => g, "metric" => m, "seed_a" => a, "seed_b" => b, "value" => v)
+    }
+
+    /// Summary table: group, metric, n_seeds, mean, low, high.
+    pub fn summary_frame(&self) -> PolarsResult<DataFrame> {
+        let s = &self.summaries;
+        df!(
+            "group" => s.iter().map(|x| x.group.as_str()).collect::<Vec<_>>(),
+            "metric" => s.iter().map(|x| x.metric.as_str()).collect::<Vec<_>>(),
+            "n_seeds" => s.iter().map(|x| x.n_seeds as u64).collect::<Vec<_>>(),
+            "mean" => s.iter().map(|x| x.mean).collect::<Vec<_>>(),
+            "low" => s.iter().map(|x| x.low).collect::<Vec<_>>(),
+            "high" => s.iter().map(|x| x.high).collect::<Vec<_>>()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;
