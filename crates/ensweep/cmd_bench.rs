@@ -25,6 +25,10 @@ pub struct BenchArgs {
 enum BenchWhat {
     /// Spike-and-slab MLP on MNIST under a PRL protocol (training + full evaluation per seed).
     Mlp(MlpArgs),
+    /// Sweep machinery: no-op cells/s through coordinator + 4 workers (gRPC, ledger, Parquet).
+    SweepNoop(crate::cmd_run::bench::NoopArgs),
+    /// Sweep machinery: sleeping cells on N slots, overhead over the ideal wall time.
+    SweepSleep(crate::cmd_run::bench::SleepArgs),
 }
 
 /// Which reference protocol.
@@ -64,6 +68,8 @@ const PRL2022: &str = include_str!("../../experiments/prl2022_mnist60k.toml");
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
         BenchWhat::Mlp(a) => mlp(a),
+        BenchWhat::SweepNoop(a) => crate::cmd_run::bench::noop(a),
+        BenchWhat::SweepSleep(a) => crate::cmd_run::bench::sleep(a),
     }
 }
 

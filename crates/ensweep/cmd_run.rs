@@ -1,12 +1,340 @@
-//! `ensweep run`.
+//! `ensweep run`: a whole sweep on this machine, resumable.
+//!
+//! Embedded mode runs exactly the distributed code: an in-process coordinator serving gRPC on
+//! 127.0.0.1 (an ephemeral port) and in-process workers that connect to it, so the default path
+//! exercises what a cluster runs. The ledger lives in `--dir` (default `sweeps/`), results in
+//! `<dir>/<sweep name>/`. Ctrl-C stops leasing, releases running cells as preempted and exports
+//! what finished; running the same command again resumes, and never re-runs finished cells.
+//! The sweep benchmarks reuse [`run_embedded`].
 
+use crate::cmd_coordinator::Tuning;
+use anyhow::Context;
 use clap::Args;
+use ensweep_coordinator::{Coordinator, Event, SweepStatus};
+use ensweep_core::spec::Spec;
+use ensweep_worker::WorkerConfig;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// Arguments of `ensweep run`.
 #[derive(Args)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    /// The sweep file.
+    pub spec: PathBuf,
+    /// Directory of the ledger and results (`<dir>/<sweep name>/<table>/part-*.parquet`).
+    #[arg(long, default_value = "sweeps")]
+    pub dir: PathBuf,
+    /// Training slots; default: the machine's cores.
+    #[arg(long)]
+    pub slots: Option<usize>,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub tuning: Tuning,
+}
+
+/// How an embedded sweep is run.
+pub struct EmbeddedOptions {
+    /// Ledger and results directory.
+    pub dir: PathBuf,
+    /// Coordinator settings.
+    pub tuning: Tuning,
+    /// In-process workers.
+    pub workers: usize,
+    /// Slots per worker.
+    pub slots: usize,
+    /// Prefetch per worker.
+    pub prefetch: usize,
+    /// Draw a progress bar.
+    pub progress: bool,
+}
+
+/// What an embedded sweep did.
+pub struct EmbeddedOutcome {
+    /// Final state of the sweep.
+    pub status: SweepStatus,
+    /// From submission to the last result exported (or the interruption).
+    pub elapsed: Duration,
+    /// Stopped by Ctrl-C before finishing.
+    pub interrupted: bool,
+    /// One-line description of the submission.
+    pub submission: String,
+}
+
+/// Runs `spec` to completion (or Ctrl-C) with in-process coordinator and workers.
+pub fn run_embedded(
+    spec: Spec,
+    text: String,
+    opts: &EmbeddedOptions,
+) -> anyhow::Result<EmbeddedOutcome> {
+    // Workers died with any previous process, so leases found in the ledger are requeued.
+    let coordinator = Coordinator::start(opts.tuning.config(opts.dir.clone(), false))
+        .with_context(|| format!("opening {}", opts.dir.display()))?;
+    let rt = crate::cmd_worker::runtime(opts.workers * opts.slots)?;
+    let handle = coordinator.handle();
+    let name = spec.name.clone();
+    let outcome = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(ensweep_coordinator::serve(
+            handle.clone(),
+            listener,
+            async move {
+                let _ = server_stopped.await;
+            },
+        ));
+        let (stop_workers, _) = tokio::sync::broadcast::channel::<()>(1);
+        let mut workers = Vec::new();
+        for i in 0..opts.workers {
+            let config = WorkerConfig {
+                coordinator: format!("http://{addr}"),
+                name: format!("local-{i}"),
+                slots: opts.slots,
+                prefetch: opts.prefetch,
+                lease_wait_ms: 1_000,
+            };
+            let mut stop = stop_workers.subscribe();
+            workers.push(tokio::spawn(ensweep_worker::run(config, async move {
+                let _ = stop.recv().await;
+            })));
+        }
+        // Start the clock with every worker registered, so it measures the sweep alone.
+        let mut status = handle.status.clone();
+        while (status.borrow_and_update().workers as usize) < opts.workers {
+            status.changed().await?;
+        }
+        let started = Instant::now();
+        let sub = handle
+            .call(|reply| Event::Submit {
+                spec: Box::new(spec),
+                text,
+                reply,
+            })
+            .await??;
+        let submission = format!(
+            "sweep `{}`: {} cells, {} to run, {} already done",
+            sub.sweep, sub.total, sub.new_cells, sub.already_done
+        );
+        let bar = progress_bar(opts.progress, sub.total);
+        let mut interrupted = false;
+        let interrupt = crate::cmd_worker::shutdown_signal();
+        tokio::pin!(interrupt);
+        let last = loop {
+            let snap = status.borrow_and_update().clone();
+            let Some(current) = snap.sweeps.iter().find(|s| s.name == name).cloned() else {
+                anyhow::bail!("sweep `{name}` vanished from the coordinator");
+            };
+            bar.set_position(current.done + current.failed + current.cancelled);
+            bar.set_message(format!(
+                "done {} | leased {} | pending {} | failed {}",
+                current.done, current.leased, current.pending, current.failed
+            ));
+            if current.finished() {
+                break current;
+            }
+            tokio::select! {
+                r = status.changed() => r?,
+                () = &mut interrupt => { interrupted = true; break current; }
+            }
+        };
+        let elapsed = started.elapsed();
+        bar.finish_and_clear();
+        let _ = stop_workers.send(());
+        for w in workers {
+            if let Err(err) = w.await? {
+                tracing::warn!(%err, "local worker failed");
+            }
+        }
+        let _ = stop_server.send(());
+        server.await??;
+        anyhow::Ok(EmbeddedOutcome {
+            status: last,
+            elapsed,
+            interrupted,
+            submission,
+        })
+    })?;
+    drop(rt);
+    // Exports every finished result before returning (parts cut at shutdown).
+    coordinator.shutdown();
+    Ok(outcome)
+}
+
+fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} cells  {msg}  ETA {eta}",
+        )
+        .expect("valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
 
 /// Runs `ensweep run`.
-pub fn run(_args: RunArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`ensweep run` is not built yet")
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let spec = Spec::load(&args.spec)?;
+    let text = std::fs::read_to_string(&args.spec)
+        .with_context(|| format!("reading {}", args.spec.display()))?;
+    let slots = args
+        .slots
+        .unwrap_or_else(crate::cmd_worker::default_slots)
+        .max(1);
+    let opts = EmbeddedOptions {
+        dir: args.dir.clone(),
+        tuning: args.tuning,
+        workers: 1,
+        slots,
+        prefetch: slots,
+        progress: !args.no_progress,
+    };
+    let out = run_embedded(spec, text, &opts)?;
+    let s = &out.status;
+    let f = &s.failures;
+    eprintln!("{}", out.submission);
+    eprintln!(
+        "{}: {}/{} done, {} failed, {} cancelled in {:.1} s (failures: crashed {}, timed out {}, \
+         lease expired {}, preempted {}, user error {}); results in {}",
+        s.name,
+        s.done,
+        s.total,
+        s.failed,
+        s.cancelled,
+        out.elapsed.as_secs_f64(),
+        f.crashed,
+        f.timed_out,
+        f.lease_expired,
+        f.preempted,
+        f.user_error,
+        args.dir.join(&s.name).display()
+    );
+    if out.interrupted {
+        anyhow::bail!("interrupted; run the same command again to resume");
+    }
+    Ok(())
+}
+
+/// The sweep-machinery benchmarks (`ensweep bench sweep-noop` / `sweep-sleep`).
+pub mod bench {
+    use super::{EmbeddedOptions, run_embedded};
+    use crate::cmd_coordinator::Tuning;
+    use ensweep_core::spec::Spec;
+
+    /// What one benchmark run measured.
+    pub struct BenchResult {
+        /// Cells completed.
+        pub cells: u64,
+        /// Seconds from submission to the last result exported.
+        pub seconds: f64,
+    }
+
+    /// Runs `cells` synthetic cells sleeping `sleep_ms` each through an embedded coordinator
+    /// and `workers` workers over loopback gRPC, ledger and Parquet export included.
+    pub fn sweep(
+        cells: u64,
+        sleep_ms: u64,
+        workers: usize,
+        slots: usize,
+        prefetch: usize,
+    ) -> anyhow::Result<BenchResult> {
+        let dir = tempfile_dir()?;
+        let text = format!(
+            "[sweep]\nname = \"bench\"\nseed = 1\nseeds = {cells}\n[synthetic]\nsleep_ms = {sleep_ms}\n"
+        );
+        let spec = Spec::parse(&text, &dir.join("bench.toml"))?;
+        let opts = EmbeddedOptions {
+            dir: dir.clone(),
+            tuning: Tuning {
+                lease_ttl_ms: 30_000,
+                retries: 3,
+                export_batch: 100_000,
+                export_interval_ms: 1_000,
+            },
+            workers,
+            slots,
+            prefetch,
+            progress: false,
+        };
+        let out = run_embedded(spec, text, &opts);
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = out?;
+        anyhow::ensure!(
+            out.status.done == cells && out.status.exported == cells,
+            "benchmark sweep did not complete: {:?}",
+            out.status
+        );
+        Ok(BenchResult {
+            cells,
+            seconds: out.elapsed.as_secs_f64(),
+        })
+    }
+
+    fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+        let dir = std::env::temp_dir().join(format!("ensweep-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    /// Arguments of `ensweep bench sweep-noop`.
+    #[derive(clap::Args)]
+    pub struct NoopArgs {
+        /// Cells in the sweep.
+        #[arg(long, default_value_t = 50_000)]
+        pub cells: u64,
+    }
+
+    /// Arguments of `ensweep bench sweep-sleep`.
+    #[derive(clap::Args)]
+    pub struct SleepArgs {
+        /// Cells in the sweep.
+        #[arg(long, default_value_t = 2_000)]
+        pub cells: u64,
+        /// Sleep of each cell (ms).
+        #[arg(long, default_value_t = 50)]
+        pub sleep_ms: u64,
+        /// Training slots.
+        #[arg(long, default_value_t = 32)]
+        pub slots: usize,
+    }
+
+    /// (a) no-op cells per second, coordinator + 4 workers.
+    pub fn noop(args: NoopArgs) -> anyhow::Result<()> {
+        let cells = args.cells;
+        let r = sweep(cells, 0, 4, 1, 2_000)?;
+        println!(
+            "sweep-noop: {} cells in {:.3} s = {:.0} cells/s committed and exported (4 workers x 1 slot, prefetch 2000)",
+            r.cells,
+            r.seconds,
+            r.cells as f64 / r.seconds
+        );
+        Ok(())
+    }
+
+    /// (b) overhead over the ideal wall time of sleeping cells on a fixed number of slots.
+    pub fn sleep(args: SleepArgs) -> anyhow::Result<()> {
+        let (cells, sleep_ms, slots) = (args.cells, args.sleep_ms, args.slots);
+        let r = sweep(cells, sleep_ms, 1, slots, slots)?;
+        let ideal = cells as f64 * sleep_ms as f64 / 1e3 / slots as f64;
+        let rounds = cells.div_ceil(slots as u64) as f64 * sleep_ms as f64 / 1e3;
+        println!(
+            "sweep-sleep: {} cells x {} ms on {} slots in {:.3} s; ideal {:.3} s -> overhead {:+.2} % \
+             (whole-round bound {:.3} s -> {:+.2} %)",
+            r.cells,
+            sleep_ms,
+            slots,
+            r.seconds,
+            ideal,
+            (r.seconds / ideal - 1.0) * 100.0,
+            rounds,
+            (r.seconds / rounds - 1.0) * 100.0
+        );
+        Ok(())
+    }
 }

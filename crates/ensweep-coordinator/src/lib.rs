@@ -1,1 +1,24 @@
-//! placeholder
+//! The ensweep coordinator: leases sweep cells to pull workers and keeps a durable ledger.
+//!
+//! Architecture: one thread owns all state (`event_loop`), driving the pure [`machine`] with
+//! events sent by thin gRPC adapters (`service`). Every batch of events becomes one SQLite
+//! transaction in the [`ledger`] (group commit) that is committed *before* any reply leaves,
+//! so an acknowledged lease, result or submission survives a crash. Completed results are
+//! grouped into numbered parts inside the same transactions and written as Parquet by the
+//! `export` thread; a restart re-exports parts that were assigned but not yet written, under the
+//! same numbers, so rows are never lost or doubled.
+#![warn(missing_docs)]
+
+mod error;
+mod event_loop;
+mod export;
+pub mod identity;
+pub mod ledger;
+pub mod machine;
+mod service;
+pub mod status;
+
+pub use error::CoordError;
+pub use event_loop::{Coordinator, CoordinatorConfig, Event, Handle, now_ms};
+pub use service::serve;
+pub use status::{FailureCounts, Snapshot, SweepStatus};

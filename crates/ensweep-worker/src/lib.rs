@@ -1,1 +1,418 @@
-//! placeholder
+//! The ensweep pull worker.
+//!
+//! A worker registers, then keeps `slots + prefetch` cells in hand: a lease loop asks the
+//! coordinator for as many cells as it has room for (long-polling when there is nothing to do),
+//! each cell waits for one of `slots` permits and trains on a blocking thread, and a sender task
+//! returns outcomes in batches. A separate heartbeat task renews every held lease on its own
+//! timer, so a busy slot never looks like a dead worker. The async runtime never trains.
+//!
+//! Every RPC is retried with jittered backoff while the coordinator is away; leases survive a
+//! coordinator restart (their fences are in its ledger), so results computed meanwhile are
+//! delivered once it is back. On shutdown the worker stops leasing, cancels running cells and
+//! releases everything it holds as preempted, which costs those cells no retry budget.
+#![warn(missing_docs)]
+
+mod exec;
+mod rpc;
+
+pub use exec::{ExecError, SYNTHETIC_LOG_ENV, execute_cell};
+
+use ensweep_core::output::{EpochRow, TrainSink};
+use ensweep_core::spec::Cell;
+use ensweep_proto::v1 as pb;
+use rpc::{Client, retry};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore, mpsc};
+
+/// Settings of a worker.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// `http://host:port` of the coordinator.
+    pub coordinator: String,
+    /// Name shown in status and stored with every result.
+    pub name: String,
+    /// Cells trained at once (each on its own blocking thread).
+    pub slots: usize,
+    /// Cells leased beyond the slots, so a slot that frees up starts its next cell without a
+    /// round trip. Small for long cells (leased cells wait), large for tiny ones.
+    pub prefetch: usize,
+    /// Long-poll budget of an empty lease request.
+    pub lease_wait_ms: u64,
+}
+
+/// What a worker did before it stopped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerReport {
+    /// Results delivered.
+    pub completed: u64,
+    /// Failures reported.
+    pub failed: u64,
+    /// Leases given back.
+    pub released: u64,
+}
+
+/// A worker that could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The coordinator URL is not valid.
+    #[error("invalid coordinator address `{0}`")]
+    Address(String),
+    /// The coordinator refused us (protocol version, ...).
+    #[error("coordinator refused the worker: {0}")]
+    Refused(String),
+}
+
+/// How long a stopping worker keeps trying to report its last outcomes.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How an attempt ended, as the sender task reports it.
+enum Outcome {
+    Completed(pb::CellResult),
+    Failed(pb::CellFailure),
+    Released(u64, pb::ReleaseReason),
+}
+
+/// State shared by the worker's tasks.
+struct Shared {
+    client: Client,
+    config: WorkerConfig,
+    worker_id: AtomicU64,
+    /// Every lease held (queued, running, or waiting to be reported), with its cancel flag.
+    held: Mutex<HashMap<u64, Arc<AtomicBool>>>,
+    stopping: AtomicBool,
+    /// Leased cells not yet finished; the lease loop keeps it below slots + prefetch.
+    in_flight: AtomicUsize,
+    /// Signalled whenever a cell finishes, to wake the lease loop.
+    freed: Notify,
+    slots: Arc<Semaphore>,
+}
+
+/// Runs a worker until `shutdown` resolves, then drains and returns.
+pub async fn run(
+    config: WorkerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<WorkerReport, WorkerError> {
+    let client = rpc::connect(&config.coordinator)?;
+    let shared = Arc::new(Shared {
+        client,
+        slots: Arc::new(Semaphore::new(config.slots.max(1))),
+        config,
+        worker_id: AtomicU64::new(0),
+        held: Mutex::new(HashMap::new()),
+        stopping: AtomicBool::new(false),
+        in_flight: AtomicUsize::new(0),
+        freed: Notify::new(),
+    });
+    tokio::pin!(shutdown);
+    let heartbeat_ms = tokio::select! {
+        r = register(&shared) => r?,
+        () = &mut shutdown => return Ok(WorkerReport::default()),
+    };
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let sender = tokio::spawn(send_outcomes(shared.clone(), out_rx));
+    let heartbeat = tokio::spawn(heartbeat_loop(shared.clone(), heartbeat_ms));
+    lease_loop(&shared, &out_tx, &mut shutdown).await?;
+
+    // Stop: no new leases, cancel what runs, and let every cell report (as preempted).
+    shared.stopping.store(true, Ordering::SeqCst);
+    for flag in shared.held.lock().expect("held").values() {
+        flag.store(true, Ordering::SeqCst);
+    }
+    while shared.in_flight.load(Ordering::SeqCst) > 0 {
+        shared.freed.notified().await;
+    }
+    drop(out_tx);
+    // A coordinator that never comes back must not keep a stopping worker alive forever.
+    let report = match tokio::time::timeout(DRAIN_TIMEOUT, sender).await {
+        Ok(r) => r.unwrap_or_default(),
+        Err(_) => {
+            tracing::warn!("coordinator unreachable; giving up on unreported outcomes");
+            WorkerReport::default()
+        }
+    };
+    heartbeat.abort();
+    Ok(report)
+}
+
+/// Registers (again, after a coordinator restart); returns the heartbeat interval.
+async fn register(shared: &Shared) -> Result<u64, WorkerError> {
+    let req = pb::RegisterWorkerRequest {
+        protocol_version: ensweep_proto::PROTOCOL_VERSION,
+        worker_name: shared.config.name.clone(),
+        slots: shared.config.slots as u32,
+        trainer_versions: ensweep_core::config::KINDS
+            .iter()
+            .filter_map(|k| ensweep_core::config::trainer_version(k))
+            .map(str::to_owned)
+            .collect(),
+        code_hash: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let resp = retry("register", || {
+        let mut c = shared.client.clone();
+        let req = req.clone();
+        async move { c.register_worker(req).await }
+    })
+    .await
+    .map_err(|s| WorkerError::Refused(s.message().to_owned()))?
+    .into_inner();
+    shared.worker_id.store(resp.worker_id, Ordering::SeqCst);
+    tracing::info!(worker_id = resp.worker_id, "registered");
+    Ok(resp.heartbeat_interval_ms.max(10))
+}
+
+async fn lease_loop(
+    shared: &Arc<Shared>,
+    out: &mpsc::UnboundedSender<Outcome>,
+    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Result<(), WorkerError> {
+    let cap = shared.config.slots.max(1) + shared.config.prefetch;
+    loop {
+        let room = cap.saturating_sub(shared.in_flight.load(Ordering::SeqCst));
+        if room == 0 {
+            tokio::select! {
+                () = shared.freed.notified() => continue,
+                () = &mut *shutdown => return Ok(()),
+            }
+        }
+        let req = pb::LeaseCellsRequest {
+            worker_id: shared.worker_id.load(Ordering::SeqCst),
+            capacity: room as u32,
+            wait_ms: shared.config.lease_wait_ms,
+        };
+        let res = tokio::select! {
+            r = retry("lease", || {
+                let mut c = shared.client.clone();
+                async move { c.lease_cells(req).await }
+            }) => r,
+            () = &mut *shutdown => return Ok(()),
+        };
+        let leases = match res {
+            Ok(r) => r.into_inner().leases,
+            Err(s) if s.code() == tonic::Code::NotFound => {
+                // The coordinator restarted and forgot us.
+                register(shared).await?;
+                continue;
+            }
+            Err(s) => return Err(WorkerError::Refused(s.message().to_owned())),
+        };
+        for lease in leases {
+            let flag = Arc::new(AtomicBool::new(false));
+            shared
+                .held
+                .lock()
+                .expect("held")
+                .insert(lease.fence, flag.clone());
+            shared.in_flight.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(run_cell(shared.clone(), lease, flag, out.clone()));
+        }
+    }
+}
+
+/// Cancels a trainer when its lease is revoked or the worker stops.
+struct FlagSink(Arc<AtomicBool>);
+
+impl TrainSink for FlagSink {
+    fn on_epoch(&mut self, _row: &EpochRow, _epochs_total: u32) {}
+    fn cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Waits for a slot, trains the cell on a blocking thread, and queues its outcome.
+async fn run_cell(
+    shared: Arc<Shared>,
+    lease: pb::Lease,
+    flag: Arc<AtomicBool>,
+    out: mpsc::UnboundedSender<Outcome>,
+) {
+    let outcome = attempt(&shared, lease, flag).await;
+    let _ = out.send(outcome);
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    shared.freed.notify_one();
+}
+
+async fn attempt(shared: &Shared, lease: pb::Lease, flag: Arc<AtomicBool>) -> Outcome {
+    let fence = lease.fence;
+    let Ok(permit) = shared.slots.clone().acquire_owned().await else {
+        return Outcome::Released(fence, pb::ReleaseReason::Preempted);
+    };
+    if shared.stopping.load(Ordering::SeqCst) || flag.load(Ordering::SeqCst) {
+        return Outcome::Released(fence, pb::ReleaseReason::Preempted);
+    }
+    // Refuse cells built for another trainer version than this binary's.
+    if ensweep_core::config::trainer_version(&lease.kind) != Some(lease.trainer_version.as_str()) {
+        tracing::warn!(kind = %lease.kind, version = %lease.trainer_version, "refusing cell of another trainer version");
+        return Outcome::Released(fence, pb::ReleaseReason::Refused);
+    }
+    let axes = serde_json::from_str(&lease.axes_json).unwrap_or_default();
+    let cell = Cell {
+        key: lease.cell_key,
+        sweep: lease.sweep,
+        kind: lease.kind,
+        trainer_version: lease.trainer_version,
+        config_json: lease.config_json,
+        sweep_seed: lease.sweep_seed,
+        replicate: lease.replicate,
+        axes,
+    };
+    let joined = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let started = Instant::now();
+        let res = execute_cell(&cell, &mut FlagSink(flag));
+        let wall = started.elapsed().as_secs_f64();
+        res.map(|o| (serde_json::to_string(&o).expect("outputs serialise"), wall))
+    })
+    .await;
+    match joined {
+        Ok(Ok((output_json, wall_seconds))) => Outcome::Completed(pb::CellResult {
+            fence,
+            output_json,
+            wall_seconds,
+        }),
+        Ok(Err(ExecError::Cancelled)) => Outcome::Released(fence, pb::ReleaseReason::Preempted),
+        Ok(Err(err)) => Outcome::Failed(pb::CellFailure {
+            fence,
+            kind: (if err.is_user_error() {
+                pb::FailureKind::UserError
+            } else {
+                pb::FailureKind::Crashed
+            }) as i32,
+            message: err.to_string(),
+        }),
+        Err(join) => Outcome::Failed(pb::CellFailure {
+            fence,
+            kind: pb::FailureKind::Crashed as i32,
+            message: panic_message(join),
+        }),
+    }
+}
+
+fn panic_message(join: tokio::task::JoinError) -> String {
+    match join.try_into_panic() {
+        Ok(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .map_or_else(
+                || "trainer panicked".to_owned(),
+                |m| format!("trainer panicked: {m}"),
+            ),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Most outcomes per RPC.
+const MAX_OUTCOMES: usize = 4_096;
+
+/// Sends outcomes in batches until the channel closes; retries while the coordinator is away.
+async fn send_outcomes(
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<Outcome>,
+) -> WorkerReport {
+    let mut report = WorkerReport::default();
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_OUTCOMES {
+            match rx.try_recv() {
+                Ok(o) => batch.push(o),
+                Err(_) => break,
+            }
+        }
+        let mut results = Vec::new();
+        let mut failures = Vec::new();
+        let mut released: HashMap<i32, Vec<u64>> = HashMap::new();
+        for o in batch {
+            match o {
+                Outcome::Completed(r) => results.push(r),
+                Outcome::Failed(f) => failures.push(f),
+                Outcome::Released(fence, reason) => {
+                    released.entry(reason as i32).or_default().push(fence)
+                }
+            }
+        }
+        let mut fences: Vec<u64> = results.iter().map(|r| r.fence).collect();
+        fences.extend(failures.iter().map(|f| f.fence));
+        let worker_id = shared.worker_id.load(Ordering::SeqCst);
+        if !results.is_empty() {
+            report.completed += results.len() as u64;
+            let req = pb::CompleteCellsRequest { worker_id, results };
+            let res = retry("complete", || {
+                let mut c = shared.client.clone();
+                let req = req.clone();
+                async move { c.complete_cells(req).await }
+            })
+            .await;
+            if let Err(s) = res {
+                tracing::error!(%s, "results lost: coordinator refused them");
+            }
+        }
+        if !failures.is_empty() {
+            report.failed += failures.len() as u64;
+            let req = pb::FailCellsRequest {
+                worker_id,
+                failures,
+            };
+            let _ = retry("fail", || {
+                let mut c = shared.client.clone();
+                let req = req.clone();
+                async move { c.fail_cells(req).await }
+            })
+            .await;
+        }
+        for (reason, list) in released {
+            report.released += list.len() as u64;
+            fences.extend(&list);
+            let req = pb::ReleaseCellsRequest {
+                worker_id,
+                fences: list,
+                reason,
+            };
+            let _ = retry("release", || {
+                let mut c = shared.client.clone();
+                let req = req.clone();
+                async move { c.release_cells(req).await }
+            })
+            .await;
+        }
+        let mut held = shared.held.lock().expect("held");
+        for f in fences {
+            held.remove(&f);
+        }
+    }
+    report
+}
+
+/// Renews every held lease each interval, independently of what the slots are doing.
+async fn heartbeat_loop(shared: Arc<Shared>, interval_ms: u64) {
+    let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let fences: Vec<u64> = shared.held.lock().expect("held").keys().copied().collect();
+        if fences.is_empty() {
+            continue;
+        }
+        let req = pb::HeartbeatRequest {
+            worker_id: shared.worker_id.load(Ordering::SeqCst),
+            fences,
+        };
+        let mut c = shared.client.clone();
+        // One try per tick: a missed heartbeat is retried by the next tick anyway.
+        match c.heartbeat(req).await {
+            Ok(resp) => {
+                let held = shared.held.lock().expect("held");
+                for f in resp.into_inner().revoked {
+                    if let Some(flag) = held.get(&f) {
+                        tracing::info!(fence = f, "lease revoked; cancelling");
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+            Err(s) => tracing::debug!(%s, "heartbeat failed"),
+        }
+    }
+}

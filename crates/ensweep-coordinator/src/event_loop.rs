@@ -1,0 +1,499 @@
+//! The event loop: the one owner of coordinator state.
+//!
+//! It runs on a dedicated OS thread (SQLite calls block, so they must not run on the async
+//! runtime). Each iteration drains every queued event, applies them to the pure machine, commits
+//! the resulting ops in a single transaction (group commit), and only then sends the replies and
+//! hands new parts to the exporter. Under load the batches grow by themselves: while one commit
+//! is in flight, the next batch queues up.
+
+use crate::error::CoordError;
+use crate::export;
+use crate::identity::Submission;
+use crate::ledger::Ledger;
+use crate::machine::{ExportJob, FailureKind, Grant, Machine, MachineConfig};
+use crate::status::Snapshot;
+use ensweep_core::spec::Spec;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{oneshot, watch};
+
+/// How long the loop sleeps without events before it checks expiries and export deadlines.
+const TICK: Duration = Duration::from_millis(20);
+/// Lease expiry scans at most this often (a scan walks every live lease).
+const EXPIRY_SCAN_MS: u64 = 100;
+/// Most events applied in one transaction.
+const MAX_BATCH: usize = 16_384;
+
+/// Settings of a coordinator.
+#[derive(Clone, Debug)]
+pub struct CoordinatorConfig {
+    /// Directory of the ledger and of the sweeps' result tables (`<dir>/<sweep>/<table>/`).
+    pub dir: PathBuf,
+    /// A lease expires this long after its last heartbeat.
+    pub lease_ttl_ms: u64,
+    /// Budget-spending failures allowed per cell before it fails for good.
+    pub retries: u32,
+    /// Rows per Parquet part at most.
+    pub export_batch: usize,
+    /// A part is cut at least this often while results arrive.
+    pub export_interval_ms: u64,
+    /// Keep leases found in the ledger alive (their workers may still run them and will
+    /// heartbeat). Embedded mode sets this to false: its workers died with the process.
+    pub restore_leases: bool,
+}
+
+/// Everything that can happen to the coordinator.
+pub enum Event {
+    /// A worker registers.
+    Register {
+        /// Worker name.
+        name: String,
+        /// Trainer versions it runs.
+        versions: Vec<String>,
+        /// Its new id.
+        reply: oneshot::Sender<u64>,
+    },
+    /// A worker asks for cells.
+    Lease {
+        /// Worker id.
+        worker: u64,
+        /// Cells it can take.
+        capacity: u32,
+        /// Long-poll budget.
+        wait_ms: u64,
+        /// Granted leases.
+        reply: oneshot::Sender<Result<Vec<Grant>, CoordError>>,
+    },
+    /// A worker renews its leases.
+    Heartbeat {
+        /// Fences held.
+        fences: Vec<u64>,
+        /// Revoked fences.
+        reply: oneshot::Sender<Vec<u64>>,
+    },
+    /// Results arrive: (fence, RunOutput JSON, wall seconds).
+    Complete {
+        /// Worker id.
+        worker: u64,
+        /// Results.
+        results: Vec<(u64, String, f64)>,
+        /// Fences kept as orphans.
+        reply: oneshot::Sender<Vec<u64>>,
+    },
+    /// Failed attempts: (fence, kind, message).
+    Fail {
+        /// Failures.
+        failures: Vec<(u64, FailureKind, String)>,
+        /// Done.
+        reply: oneshot::Sender<()>,
+    },
+    /// Leases given back.
+    Release {
+        /// Fences.
+        fences: Vec<u64>,
+        /// Preempted or refused.
+        kind: FailureKind,
+        /// Done.
+        reply: oneshot::Sender<()>,
+    },
+    /// A client submits a parsed sweep.
+    Submit {
+        /// The spec.
+        spec: Box<Spec>,
+        /// Its text, kept in the ledger.
+        text: String,
+        /// Outcome.
+        reply: oneshot::Sender<Result<Submission, CoordError>>,
+    },
+    /// A client cancels a sweep.
+    Cancel {
+        /// Sweep name.
+        sweep: String,
+        /// Cells cancelled.
+        reply: oneshot::Sender<Result<u64, CoordError>>,
+    },
+    /// The exporter wrote a part.
+    Exported {
+        /// Sweep name.
+        sweep: String,
+        /// Part number.
+        part: u64,
+    },
+    /// Stop: cut and export remaining parts, then exit.
+    Shutdown,
+}
+
+/// A running coordinator (its event loop and exporter threads).
+pub struct Coordinator {
+    events: Sender<Event>,
+    status: watch::Receiver<Arc<Snapshot>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    lease_ttl_ms: u64,
+    dir: PathBuf,
+}
+
+/// A cheap handle for adapters: send events, watch status.
+#[derive(Clone)]
+pub struct Handle {
+    /// Event sender.
+    pub events: Sender<Event>,
+    /// Latest status.
+    pub status: watch::Receiver<Arc<Snapshot>>,
+    /// Lease TTL, told to workers.
+    pub lease_ttl_ms: u64,
+    /// Results directory.
+    pub dir: PathBuf,
+}
+
+impl Handle {
+    /// Sends an event and awaits its reply.
+    pub async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Event,
+    ) -> Result<T, CoordError> {
+        let (tx, rx) = oneshot::channel();
+        self.events
+            .send(make(tx))
+            .map_err(|_| CoordError::ShuttingDown)?;
+        rx.await.map_err(|_| CoordError::ShuttingDown)
+    }
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Coordinator {
+    /// Opens the ledger in `config.dir`, restores every sweep, and starts the threads.
+    pub fn start(config: CoordinatorConfig) -> Result<Coordinator, CoordError> {
+        let io = |source| CoordError::Io {
+            path: config.dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&config.dir).map_err(io)?;
+        let lock = std::fs::File::create(config.dir.join("coordinator.lock")).map_err(io)?;
+        if lock.try_lock().is_err() {
+            return Err(CoordError::Locked(config.dir.clone()));
+        }
+        let mut ledger = Ledger::open(&config.dir)?;
+        let now = now_ms();
+        let mut machine = Machine::new(
+            MachineConfig {
+                lease_ttl_ms: config.lease_ttl_ms,
+                retries: config.retries,
+                export_batch: config.export_batch,
+                export_interval_ms: config.export_interval_ms,
+            },
+            now,
+        );
+        ledger.load(&mut machine, config.restore_leases, now)?;
+        let ops = machine.take_ops();
+        ledger.commit(&ops, &machine, now)?;
+        let (events, rx) = mpsc::channel();
+        let (status_tx, status) = watch::channel(Arc::new(machine.snapshot()));
+        let (jobs_tx, jobs_rx) = mpsc::channel::<ExportJob>();
+        let exporter = {
+            let (db, dir, ev) = (ledger.path().to_owned(), config.dir.clone(), events.clone());
+            std::thread::Builder::new()
+                .name("ensweep-export".into())
+                .spawn(move || export::run(db, dir, jobs_rx, ev))
+                .map_err(io)?
+        };
+        let state = LoopState {
+            machine,
+            ledger,
+            rx,
+            jobs: Some(jobs_tx),
+            exporter: Some(exporter),
+            status: status_tx,
+            parked: Vec::new(),
+            _lock: lock,
+        };
+        let thread = std::thread::Builder::new()
+            .name("ensweep-coordinator".into())
+            .spawn(move || state.run())
+            .map_err(io)?;
+        Ok(Coordinator {
+            events,
+            status,
+            thread: Some(thread),
+            lease_ttl_ms: config.lease_ttl_ms,
+            dir: config.dir,
+        })
+    }
+
+    /// A handle for adapters and in-process clients.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            events: self.events.clone(),
+            status: self.status.clone(),
+            lease_ttl_ms: self.lease_ttl_ms,
+            dir: self.dir.clone(),
+        }
+    }
+
+    /// Stops the loop after exporting every finished result; blocks until it has.
+    pub fn shutdown(mut self) {
+        let _ = self.events.send(Event::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Coordinator {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = self.events.send(Event::Shutdown);
+            let _ = t.join();
+        }
+    }
+}
+
+/// A long-poll lease request waiting for work.
+struct Parked {
+    worker: u64,
+    capacity: u32,
+    deadline: u64,
+    reply: oneshot::Sender<Result<Vec<Grant>, CoordError>>,
+}
+
+type Reply = Box<dyn FnOnce() + Send>;
+
+struct LoopState {
+    machine: Machine,
+    ledger: Ledger,
+    rx: mpsc::Receiver<Event>,
+    jobs: Option<Sender<ExportJob>>,
+    exporter: Option<std::thread::JoinHandle<()>>,
+    status: watch::Sender<Arc<Snapshot>>,
+    parked: Vec<Parked>,
+    /// Held for the life of the loop: one coordinator per directory.
+    _lock: std::fs::File,
+}
+
+impl LoopState {
+    fn run(mut self) {
+        let mut last_scan = 0u64;
+        // Exports queued by the restore (parts assigned but never written).
+        self.send_exports();
+        loop {
+            let mut batch = Vec::new();
+            match self.rx.recv_timeout(TICK) {
+                Ok(e) => batch.push(e),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            while batch.len() < MAX_BATCH {
+                match self.rx.try_recv() {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
+                }
+            }
+            let now = now_ms();
+            let mut replies: Vec<Reply> = Vec::new();
+            let mut shutdown = false;
+            for event in batch {
+                match event {
+                    Event::Shutdown => shutdown = true,
+                    other => self.apply(other, now, &mut replies),
+                }
+            }
+            if now >= last_scan + EXPIRY_SCAN_MS {
+                self.machine.tick(now);
+                last_scan = now;
+            } else {
+                self.machine.cut_parts(now, false);
+            }
+            self.serve_parked(now, &mut replies, shutdown);
+            if shutdown {
+                self.machine.cut_parts(now, true);
+            }
+            if let Err(err) = self.commit(now) {
+                // Nothing of this batch may be acknowledged; dropping the replies makes every
+                // caller see `unavailable`, and workers retry against a restarted coordinator.
+                tracing::error!(%err, "ledger commit failed; stopping the coordinator");
+                return;
+            }
+            // Publish first: a client that hears back (e.g. after a submission) must find the
+            // new state in the status watch.
+            self.publish();
+            for reply in replies {
+                reply();
+            }
+            self.send_exports();
+            if shutdown {
+                self.drain_exports();
+                return;
+            }
+        }
+    }
+
+    fn apply(&mut self, event: Event, now: u64, replies: &mut Vec<Reply>) {
+        let m = &mut self.machine;
+        match event {
+            Event::Register {
+                name,
+                versions,
+                reply,
+            } => {
+                let id = m.register(name, versions);
+                replies.push(Box::new(move || {
+                    let _ = reply.send(id);
+                }));
+            }
+            Event::Lease {
+                worker,
+                capacity,
+                wait_ms,
+                reply,
+            } => {
+                let res = m.lease(worker, capacity, now);
+                match res {
+                    Ok(grants) if grants.is_empty() && wait_ms > 0 => self.parked.push(Parked {
+                        worker,
+                        capacity,
+                        deadline: now + wait_ms,
+                        reply,
+                    }),
+                    res => replies.push(Box::new(move || {
+                        let _ = reply.send(res);
+                    })),
+                }
+            }
+            Event::Heartbeat { fences, reply } => {
+                let revoked = m.heartbeat(&fences, now);
+                replies.push(Box::new(move || {
+                    let _ = reply.send(revoked);
+                }));
+            }
+            Event::Complete {
+                worker,
+                results,
+                reply,
+            } => {
+                let mut orphaned = Vec::new();
+                for (fence, output, wall) in results {
+                    if m.complete(worker, fence, output, wall, now) {
+                        orphaned.push(fence);
+                    }
+                }
+                replies.push(Box::new(move || {
+                    let _ = reply.send(orphaned);
+                }));
+            }
+            Event::Fail { failures, reply } => {
+                for (fence, kind, message) in failures {
+                    m.fail(fence, kind, message);
+                }
+                replies.push(Box::new(move || {
+                    let _ = reply.send(());
+                }));
+            }
+            Event::Release {
+                fences,
+                kind,
+                reply,
+            } => {
+                for fence in fences {
+                    m.release(fence, kind);
+                }
+                replies.push(Box::new(move || {
+                    let _ = reply.send(());
+                }));
+            }
+            Event::Submit { spec, text, reply } => {
+                let res = m.submit(&spec, text);
+                replies.push(Box::new(move || {
+                    let _ = reply.send(res);
+                }));
+            }
+            Event::Cancel { sweep, reply } => {
+                let res = m.cancel(&sweep);
+                replies.push(Box::new(move || {
+                    let _ = reply.send(res);
+                }));
+            }
+            Event::Exported { sweep, part } => m.exported(&sweep, part),
+            Event::Shutdown => {}
+        }
+    }
+
+    /// Answers parked long polls: with cells when there are some, empty at their deadline.
+    fn serve_parked(&mut self, now: u64, replies: &mut Vec<Reply>, shutdown: bool) {
+        if self.parked.is_empty() {
+            return;
+        }
+        let has_pending = self.machine.has_pending();
+        let mut keep = Vec::new();
+        for p in std::mem::take(&mut self.parked) {
+            let res = if shutdown {
+                Err(CoordError::ShuttingDown)
+            } else if has_pending {
+                self.machine.lease(p.worker, p.capacity, now)
+            } else {
+                Ok(Vec::new())
+            };
+            let empty = matches!(&res, Ok(g) if g.is_empty());
+            if empty && now < p.deadline && !shutdown {
+                keep.push(p);
+                continue;
+            }
+            let reply = p.reply;
+            replies.push(Box::new(move || {
+                let _ = reply.send(res);
+            }));
+        }
+        self.parked = keep;
+    }
+
+    fn commit(&mut self, now: u64) -> Result<(), CoordError> {
+        let ops = self.machine.take_ops();
+        self.ledger.commit(&ops, &self.machine, now)
+    }
+
+    fn send_exports(&mut self) {
+        let jobs = self.machine.take_exports();
+        if let Some(tx) = &self.jobs {
+            for job in jobs {
+                let _ = tx.send(job);
+            }
+        }
+    }
+
+    fn publish(&mut self) {
+        let snap = self.machine.snapshot();
+        self.status.send_if_modified(|cur| {
+            if **cur == snap {
+                false
+            } else {
+                *cur = Arc::new(snap);
+                true
+            }
+        });
+    }
+
+    /// Shutdown: let the exporter finish every queued part and record them.
+    fn drain_exports(&mut self) {
+        self.jobs = None;
+        if let Some(t) = self.exporter.take() {
+            let _ = t.join();
+        }
+        let now = now_ms();
+        while let Ok(event) = self.rx.try_recv() {
+            if let Event::Exported { sweep, part } = event {
+                self.machine.exported(&sweep, part);
+            }
+        }
+        if let Err(err) = self.commit(now) {
+            tracing::error!(%err, "final ledger commit failed; parts will be re-exported");
+        }
+        self.publish();
+    }
+}

@@ -1,0 +1,420 @@
+//! The durable ledger: SQLite in WAL mode, one transaction per batch of machine ops.
+//!
+//! The ledger is the system of record for scheduling (sweeps, cells, attempts, fences,
+//! failures, orphans, export parts); Parquet is the system of record for results. Results are
+//! also kept here (as RunOutput JSON) until their part is exported, so an export that was cut
+//! short can be redone byte for byte after a crash. `synchronous = FULL`: a commit is on disk
+//! before the event loop replies, which is the whole point of writing before acknowledging;
+//! group commit keeps that affordable (one fsync per batch, not per cell).
+
+use crate::error::CoordError;
+use crate::machine::{CellEntry, CellState, FailureKind, Machine, Op, SweepEntry};
+use crate::status::SweepStatus;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// File name of the ledger inside the coordinator directory.
+pub const LEDGER_FILE: &str = "ledger.sqlite";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sweeps(
+  name TEXT PRIMARY KEY, spec_hash TEXT NOT NULL, spec_text TEXT NOT NULL, kind TEXT NOT NULL,
+  trainer_version TEXT NOT NULL, sweep_seed INTEGER NOT NULL, identity TEXT NOT NULL,
+  cancelled INTEGER NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cells(
+  id INTEGER PRIMARY KEY, sweep TEXT NOT NULL, key TEXT NOT NULL, replicate INTEGER NOT NULL,
+  config_json TEXT NOT NULL, axes_json TEXT NOT NULL, state INTEGER NOT NULL,
+  attempt INTEGER NOT NULL, fence INTEGER NOT NULL, spent INTEGER NOT NULL, worker TEXT,
+  output_json TEXT, wall_seconds REAL, part INTEGER, UNIQUE(sweep, key));
+CREATE INDEX IF NOT EXISTS cells_part ON cells(sweep, part);
+CREATE TABLE IF NOT EXISTS failures(
+  cell INTEGER NOT NULL, attempt INTEGER NOT NULL, fence INTEGER NOT NULL, kind TEXT NOT NULL,
+  message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orphans(
+  fence INTEGER NOT NULL, cell INTEGER, output_json TEXT NOT NULL, wall_seconds REAL NOT NULL,
+  worker TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS parts(
+  sweep TEXT NOT NULL, part INTEGER NOT NULL, exported INTEGER NOT NULL, PRIMARY KEY(sweep, part));
+";
+
+/// An open ledger.
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Opens a connection with the pragmas every ledger connection uses.
+pub fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger in `dir`.
+    pub fn open(dir: &Path) -> Result<Ledger, CoordError> {
+        let path = dir.join(LEDGER_FILE);
+        let err = |source| CoordError::Ledger {
+            path: path.clone(),
+            source,
+        };
+        let conn = connect(&path).map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Ledger { conn, path })
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> CoordError + '_ {
+        move |source| CoordError::Ledger {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Reads everything back into `machine`.
+    pub fn load(
+        &self,
+        machine: &mut Machine,
+        restore_leases: bool,
+        now: u64,
+    ) -> Result<(), CoordError> {
+        self.load_inner(machine, restore_leases, now)
+            .map_err(self.err())
+    }
+
+    fn load_inner(
+        &self,
+        machine: &mut Machine,
+        restore_leases: bool,
+        now: u64,
+    ) -> Result<(), rusqlite::Error> {
+        let mut stmt = self.conn.prepare(
+            "SELECT name, spec_hash, kind, trainer_version, sweep_seed, identity, cancelled
+             FROM sweeps ORDER BY created, name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let identity: String = r.get(5)?;
+            Ok(SweepEntry {
+                name: r.get(0)?,
+                spec_hash: r.get(1)?,
+                kind: r.get(2)?,
+                trainer_version: r.get(3)?,
+                sweep_seed: r.get::<_, i64>(4)? as u64,
+                identity: identity.lines().map(str::to_owned).collect(),
+                cancelled: r.get::<_, i64>(6)? != 0,
+                cells: Vec::new(),
+                next_part: 0,
+                unassigned: Vec::new(),
+                unassigned_since: now,
+                unexported: HashMap::new(),
+                status: SweepStatus::default(),
+            })
+        })?;
+        for s in rows {
+            machine.restore_sweep(s?);
+        }
+        let mut exported_parts: HashMap<(String, u64), bool> = HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT sweep, part, exported FROM parts")?;
+        for row in stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? != 0,
+            ))
+        })? {
+            let (s, p, e) = row?;
+            exported_parts.insert((s, p), e);
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT id, sweep, key, replicate, config_json, axes_json, state, attempt, fence,
+                    spent, worker, part FROM cells ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id = r.get::<_, i64>(0)? as u64;
+            let sweep_name: String = r.get(1)?;
+            let Some(sweep) = machine.sweep_index(&sweep_name) else {
+                continue;
+            };
+            let part = r.get::<_, Option<i64>>(11)?.map(|p| p as u64);
+            let exported = part
+                .map(|p| {
+                    exported_parts
+                        .get(&(sweep_name.clone(), p))
+                        .copied()
+                        .unwrap_or(false)
+                })
+                .unwrap_or(false);
+            let entry = CellEntry {
+                sweep,
+                key: r.get::<_, String>(2)?.into(),
+                replicate: r.get::<_, i64>(3)? as u64,
+                config_json: r.get::<_, String>(4)?.into(),
+                axes_json: r.get::<_, String>(5)?.into(),
+                state: CellState::from_i64(r.get(6)?),
+                attempt: r.get::<_, i64>(7)? as u32,
+                fence: r.get::<_, i64>(8)? as u64,
+                spent: r.get::<_, i64>(9)? as u32,
+            };
+            let worker = r.get::<_, Option<String>>(10)?.unwrap_or_default();
+            machine.restore_cell(id, entry, part, exported, worker, restore_leases, now);
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT c.sweep, f.kind, f.fence FROM failures f JOIN cells c ON c.id = f.cell",
+        )?;
+        for row in stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })? {
+            let (sweep, kind, fence) = row?;
+            if let (Some(idx), Some(kind)) =
+                (machine.sweep_index(&sweep), FailureKind::parse(&kind))
+            {
+                machine.restore_failure(idx, kind, fence);
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT c.sweep, o.fence FROM orphans o LEFT JOIN cells c ON c.id = o.cell")?;
+        for row in stmt.query_map([], |r| {
+            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)? as u64))
+        })? {
+            let (sweep, fence) = row?;
+            let idx = sweep.and_then(|s| machine.sweep_index(&s));
+            machine.restore_orphan(idx, fence);
+        }
+        machine.finish_restore();
+        Ok(())
+    }
+
+    /// Commits `ops` in one transaction.
+    pub fn commit(&mut self, ops: &[Op], machine: &Machine, now: u64) -> Result<(), CoordError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        commit_inner(&mut self.conn, ops, machine, now)
+            .map_err(|source| CoordError::Ledger { path, source })
+    }
+}
+
+fn commit_inner(
+    conn: &mut Connection,
+    ops: &[Op],
+    m: &Machine,
+    now: u64,
+) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction()?;
+    for op in ops {
+        match op {
+            Op::UpsertSweep { sweep, spec_text } => {
+                let s = &m.sweeps[*sweep];
+                tx.prepare_cached(
+                    "INSERT INTO sweeps(name, spec_hash, spec_text, kind, trainer_version,
+                        sweep_seed, identity, cancelled, created)
+                     VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT(name) DO UPDATE SET spec_hash = ?2,
+                        spec_text = COALESCE(NULLIF(?3, ''), spec_text), cancelled = ?8",
+                )?
+                .execute(params![
+                    s.name,
+                    s.spec_hash,
+                    spec_text,
+                    s.kind,
+                    s.trainer_version,
+                    s.sweep_seed as i64,
+                    s.identity.join("\n"),
+                    s.cancelled as i64,
+                    now as i64,
+                ])?;
+            }
+            Op::InsertCell(id) => {
+                let c = m.cell(*id);
+                tx.prepare_cached(
+                    "INSERT INTO cells(id, sweep, key, replicate, config_json, axes_json, state,
+                        attempt, fence, spent) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, 0)",
+                )?
+                .execute(params![
+                    *id as i64,
+                    m.sweeps[c.sweep].name,
+                    &*c.key,
+                    c.replicate as i64,
+                    &*c.config_json,
+                    &*c.axes_json,
+                    c.state as i64,
+                ])?;
+            }
+            Op::Grant { cell, worker } => {
+                let c = m.cell(*cell);
+                tx.prepare_cached(
+                    "UPDATE cells SET state = 1, attempt = ?2, fence = ?3, worker = ?4 WHERE id = ?1",
+                )?
+                .execute(params![
+                    *cell as i64,
+                    c.attempt as i64,
+                    c.fence as i64,
+                    worker
+                ])?;
+            }
+            Op::Complete {
+                cell,
+                output_json,
+                wall_seconds,
+                worker,
+            } => {
+                tx.prepare_cached(
+                    "UPDATE cells SET state = 2, output_json = ?2, wall_seconds = ?3, worker = ?4
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    *cell as i64,
+                    output_json,
+                    wall_seconds,
+                    worker
+                ])?;
+            }
+            Op::Failure {
+                cell,
+                attempt,
+                fence,
+                kind,
+                message,
+            } => {
+                tx.prepare_cached(
+                    "INSERT INTO failures(cell, attempt, fence, kind, message)
+                     VALUES(?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    *cell as i64,
+                    *attempt as i64,
+                    *fence as i64,
+                    kind.as_str(),
+                    message
+                ])?;
+            }
+            Op::SetState(id) => {
+                let c = m.cell(*id);
+                tx.prepare_cached("UPDATE cells SET state = ?2, spent = ?3 WHERE id = ?1")?
+                    .execute(params![*id as i64, c.state as i64, c.spent as i64])?;
+            }
+            Op::Orphan {
+                fence,
+                cell,
+                output_json,
+                wall_seconds,
+                worker,
+            } => {
+                tx.prepare_cached(
+                    "INSERT INTO orphans(fence, cell, output_json, wall_seconds, worker)
+                     VALUES(?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    *fence as i64,
+                    cell.map(|c| c as i64),
+                    output_json,
+                    wall_seconds,
+                    worker
+                ])?;
+            }
+            Op::AssignPart { sweep, part, cells } => {
+                let name = &m.sweeps[*sweep].name;
+                tx.prepare_cached("INSERT INTO parts(sweep, part, exported) VALUES(?1, ?2, 0)")?
+                    .execute(params![name, *part as i64])?;
+                let mut stmt = tx.prepare_cached("UPDATE cells SET part = ?2 WHERE id = ?1")?;
+                for id in cells {
+                    stmt.execute(params![*id as i64, *part as i64])?;
+                }
+            }
+            Op::Exported { sweep, part } => {
+                tx.prepare_cached("UPDATE parts SET exported = 1 WHERE sweep = ?1 AND part = ?2")?
+                    .execute(params![m.sweeps[*sweep].name, *part as i64])?;
+            }
+        }
+    }
+    tx.commit()
+}
+
+/// Row data of one exported cell, as the exporter reads it.
+pub struct ExportRow {
+    /// Cell key.
+    pub key: String,
+    /// Replicate seed.
+    pub replicate: u64,
+    /// Canonical config JSON.
+    pub config_json: String,
+    /// Axis values JSON.
+    pub axes_json: String,
+    /// Attempt that produced the result.
+    pub attempt: u32,
+    /// Worker name.
+    pub worker: String,
+    /// RunOutput JSON.
+    pub output_json: String,
+    /// Wall time.
+    pub wall_seconds: f64,
+}
+
+/// Sweep-level columns of an exported part.
+pub struct ExportSweep {
+    /// Trainer kind.
+    pub kind: String,
+    /// Trainer version.
+    pub trainer_version: String,
+    /// Sweep seed.
+    pub sweep_seed: u64,
+}
+
+/// Reads the rows of one part (ascending cell id, so a re-export writes the same file).
+pub fn read_part(
+    conn: &Connection,
+    sweep: &str,
+    part: u64,
+) -> Result<Option<(ExportSweep, Vec<ExportRow>)>, rusqlite::Error> {
+    let Some(head) = conn
+        .query_row(
+            "SELECT kind, trainer_version, sweep_seed FROM sweeps WHERE name = ?1",
+            [sweep],
+            |r| {
+                Ok(ExportSweep {
+                    kind: r.get(0)?,
+                    trainer_version: r.get(1)?,
+                    sweep_seed: r.get::<_, i64>(2)? as u64,
+                })
+            },
+        )
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, replicate, config_json, axes_json, attempt, worker, output_json, wall_seconds
+         FROM cells WHERE sweep = ?1 AND part = ?2 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map(params![sweep, part as i64], |r| {
+            Ok(ExportRow {
+                key: r.get(0)?,
+                replicate: r.get::<_, i64>(1)? as u64,
+                config_json: r.get(2)?,
+                axes_json: r.get(3)?,
+                attempt: r.get::<_, i64>(4)? as u32,
+                worker: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                output_json: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                wall_seconds: r.get::<_, Option<f64>>(7)?.unwrap_or(0.0),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((head, rows)))
+}

@@ -1,0 +1,320 @@
+//! tonic adapters: decode a request, send one event to the loop, encode the reply.
+//!
+//! No logic lives here beyond translation; errors become `Status` in `CoordError::to_status`.
+//! This and the worker crate are the only places that name `ensweep_proto` types.
+
+use crate::error::CoordError;
+use crate::event_loop::{Event, Handle};
+use crate::machine::{FailureKind, Grant};
+use crate::status::{Snapshot, SweepStatus};
+use ensweep_core::spec::Spec;
+use ensweep_proto::v1 as pb;
+use ensweep_proto::v1::coordinator_server::{Coordinator as CoordinatorRpc, CoordinatorServer};
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+/// Longest long poll a worker may ask for.
+const MAX_WAIT_MS: u64 = 30_000;
+/// Least time between two streamed status updates.
+const STATUS_EVERY: Duration = Duration::from_millis(100);
+/// Largest gRPC message accepted (result batches can be large).
+const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+
+/// Serves the coordinator on an already-bound listener until `shutdown` resolves.
+pub async fn serve(
+    handle: Handle,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    let svc = CoordinatorServer::new(Service { handle })
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(svc)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}
+
+struct Service {
+    handle: Handle,
+}
+
+fn st(err: CoordError) -> Status {
+    err.to_status()
+}
+
+fn lease_pb(g: Grant) -> pb::Lease {
+    pb::Lease {
+        fence: g.fence,
+        cell_key: g.cell_key.to_string(),
+        sweep: g.sweep,
+        kind: g.kind,
+        trainer_version: g.trainer_version,
+        config_json: g.config_json.to_string(),
+        sweep_seed: g.sweep_seed,
+        replicate: g.replicate,
+        axes_json: g.axes_json.to_string(),
+        attempt: g.attempt,
+    }
+}
+
+fn sweep_pb(s: &SweepStatus, dir: &Path) -> pb::SweepStatus {
+    let f = &s.failures;
+    pb::SweepStatus {
+        name: s.name.clone(),
+        spec_hash: s.spec_hash.clone(),
+        kind: s.kind.clone(),
+        total: s.total,
+        pending: s.pending,
+        leased: s.leased,
+        done: s.done,
+        failed: s.failed,
+        cancelled: s.cancelled,
+        exported: s.exported,
+        orphaned: s.orphaned,
+        failures: Some(pb::FailureCounts {
+            crashed: f.crashed,
+            timed_out: f.timed_out,
+            lease_expired: f.lease_expired,
+            preempted: f.preempted,
+            user_error: f.user_error,
+            refused: f.refused,
+        }),
+        finished: s.finished(),
+        results_dir: dir.join(&s.name).display().to_string(),
+    }
+}
+
+fn status_pb(snap: &Snapshot, sweep: &str, dir: &Path) -> pb::WatchStatusResponse {
+    pb::WatchStatusResponse {
+        sweeps: snap
+            .sweeps
+            .iter()
+            .filter(|s| sweep.is_empty() || s.name == sweep)
+            .map(|s| sweep_pb(s, dir))
+            .collect(),
+        workers: snap.workers,
+    }
+}
+
+type StatusStream = Pin<Box<dyn Stream<Item = Result<pb::WatchStatusResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl CoordinatorRpc for Service {
+    async fn register_worker(
+        &self,
+        req: Request<pb::RegisterWorkerRequest>,
+    ) -> Result<Response<pb::RegisterWorkerResponse>, Status> {
+        let r = req.into_inner();
+        if r.protocol_version != ensweep_proto::PROTOCOL_VERSION {
+            return Err(st(CoordError::Protocol {
+                worker: r.protocol_version,
+                coordinator: ensweep_proto::PROTOCOL_VERSION,
+            }));
+        }
+        tracing::info!(worker = %r.worker_name, slots = r.slots, code = %r.code_hash, "worker registered");
+        let id = self
+            .handle
+            .call(|reply| Event::Register {
+                name: r.worker_name,
+                versions: r.trainer_versions,
+                reply,
+            })
+            .await
+            .map_err(st)?;
+        let ttl = self.handle.lease_ttl_ms;
+        Ok(Response::new(pb::RegisterWorkerResponse {
+            worker_id: id,
+            lease_ttl_ms: ttl,
+            heartbeat_interval_ms: (ttl / 4).max(10),
+        }))
+    }
+
+    async fn lease_cells(
+        &self,
+        req: Request<pb::LeaseCellsRequest>,
+    ) -> Result<Response<pb::LeaseCellsResponse>, Status> {
+        let r = req.into_inner();
+        let grants = self
+            .handle
+            .call(|reply| Event::Lease {
+                worker: r.worker_id,
+                capacity: r.capacity,
+                wait_ms: r.wait_ms.min(MAX_WAIT_MS),
+                reply,
+            })
+            .await
+            .map_err(st)?
+            .map_err(st)?;
+        Ok(Response::new(pb::LeaseCellsResponse {
+            leases: grants.into_iter().map(lease_pb).collect(),
+        }))
+    }
+
+    async fn heartbeat(
+        &self,
+        req: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        let r = req.into_inner();
+        let revoked = self
+            .handle
+            .call(|reply| Event::Heartbeat {
+                fences: r.fences,
+                reply,
+            })
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::HeartbeatResponse { revoked }))
+    }
+
+    async fn complete_cells(
+        &self,
+        req: Request<pb::CompleteCellsRequest>,
+    ) -> Result<Response<pb::CompleteCellsResponse>, Status> {
+        let r = req.into_inner();
+        let results = r
+            .results
+            .into_iter()
+            .map(|c| (c.fence, c.output_json, c.wall_seconds))
+            .collect();
+        let orphaned = self
+            .handle
+            .call(|reply| Event::Complete {
+                worker: r.worker_id,
+                results,
+                reply,
+            })
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::CompleteCellsResponse { orphaned }))
+    }
+
+    async fn fail_cells(
+        &self,
+        req: Request<pb::FailCellsRequest>,
+    ) -> Result<Response<pb::FailCellsResponse>, Status> {
+        let r = req.into_inner();
+        let failures = r
+            .failures
+            .into_iter()
+            .map(|f| {
+                let kind = match pb::FailureKind::try_from(f.kind) {
+                    Ok(pb::FailureKind::TimedOut) => FailureKind::TimedOut,
+                    Ok(pb::FailureKind::UserError) => FailureKind::UserError,
+                    _ => FailureKind::Crashed,
+                };
+                (f.fence, kind, f.message)
+            })
+            .collect();
+        self.handle
+            .call(|reply| Event::Fail { failures, reply })
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::FailCellsResponse {}))
+    }
+
+    async fn release_cells(
+        &self,
+        req: Request<pb::ReleaseCellsRequest>,
+    ) -> Result<Response<pb::ReleaseCellsResponse>, Status> {
+        let r = req.into_inner();
+        let kind = match pb::ReleaseReason::try_from(r.reason) {
+            Ok(pb::ReleaseReason::Refused) => FailureKind::Refused,
+            _ => FailureKind::Preempted,
+        };
+        self.handle
+            .call(|reply| Event::Release {
+                fences: r.fences,
+                kind,
+                reply,
+            })
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::ReleaseCellsResponse {}))
+    }
+
+    async fn submit_sweep(
+        &self,
+        req: Request<pb::SubmitSweepRequest>,
+    ) -> Result<Response<pb::SubmitSweepResponse>, Status> {
+        let r = req.into_inner();
+        let spec = Spec::parse(&r.spec_text, Path::new(&r.spec_path))
+            .map_err(|e| st(CoordError::Spec(e.to_string())))?;
+        let sub = self
+            .handle
+            .call(|reply| Event::Submit {
+                spec: Box::new(spec),
+                text: r.spec_text,
+                reply,
+            })
+            .await
+            .map_err(st)?
+            .map_err(st)?;
+        let outcome = if sub.created {
+            pb::SubmitOutcome::Created
+        } else if sub.new_cells > 0 {
+            pb::SubmitOutcome::Extended
+        } else {
+            pb::SubmitOutcome::Unchanged
+        };
+        Ok(Response::new(pb::SubmitSweepResponse {
+            sweep: sub.sweep,
+            spec_hash: sub.spec_hash,
+            outcome: outcome as i32,
+            total_cells: sub.total,
+            new_cells: sub.new_cells,
+            already_done: sub.already_done,
+        }))
+    }
+
+    type WatchStatusStream = StatusStream;
+
+    async fn watch_status(
+        &self,
+        req: Request<pb::WatchStatusRequest>,
+    ) -> Result<Response<StatusStream>, Status> {
+        let r = req.into_inner();
+        let mut rx = self.handle.status.clone();
+        let dir = self.handle.dir.clone();
+        let (tx, out) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            loop {
+                let msg = status_pb(&rx.borrow_and_update().clone(), &r.sweep, &dir);
+                if tx.send(Ok(msg)).await.is_err() || !r.follow {
+                    return;
+                }
+                // Throttle: a busy coordinator changes state thousands of times a second.
+                tokio::time::sleep(STATUS_EVERY).await;
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(out),
+        )))
+    }
+
+    async fn cancel_sweep(
+        &self,
+        req: Request<pb::CancelSweepRequest>,
+    ) -> Result<Response<pb::CancelSweepResponse>, Status> {
+        let r = req.into_inner();
+        let n = self
+            .handle
+            .call(|reply| Event::Cancel {
+                sweep: r.sweep,
+                reply,
+            })
+            .await
+            .map_err(st)?
+            .map_err(st)?;
+        Ok(Response::new(pb::CancelSweepResponse { cancelled: n }))
+    }
+}
