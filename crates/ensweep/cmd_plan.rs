@@ -1,12 +1,133 @@
-//! `ensweep plan`.
+//! `ensweep plan`: show what a sweep file expands to, without running anything.
 
+use anyhow::Context;
 use clap::Args;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use ensweep_core::config::TrainerConfig;
+use ensweep_core::spec::{Cell, Spec};
+use std::path::PathBuf;
 
 /// Arguments of `ensweep plan`.
 #[derive(Args)]
-pub struct PlanArgs {}
+pub struct PlanArgs {
+    /// The sweep file.
+    pub spec: PathBuf,
+    /// How many cells to list (all with --all).
+    #[arg(long, default_value_t = 20)]
+    pub show: usize,
+    /// List every cell.
+    #[arg(long)]
+    pub all: bool,
+    /// Print the cells as JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Runs `ensweep plan`.
-pub fn run(_args: PlanArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`ensweep plan` is not built yet")
+pub fn run(args: PlanArgs) -> anyhow::Result<()> {
+    let spec = Spec::load(&args.spec).context("planning sweep")?;
+    let cells = spec.cells();
+    if args.json {
+        for c in &cells {
+            let line = serde_json::json!({
+                "key": c.key, "kind": c.kind, "replicate": c.replicate,
+                "axes": c.axes, "config": serde_json::from_str::<serde_json::Value>(&c.config_json)?,
+            });
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    let total_cost: f64 = cells
+        .iter()
+        .map(|c| estimate_seconds(c).unwrap_or(0.0))
+        .sum();
+    println!("sweep      {}  (spec hash {})", spec.name, spec.spec_hash);
+    println!("trainer    {} ({})", spec.kind, cells[0].trainer_version);
+    println!(
+        "cells      {} = {} configs x {} seeds {:?}",
+        cells.len(),
+        cells.len() / spec.seeds.len(),
+        spec.seeds.len(),
+        spec.seeds
+    );
+    if spec.axis_names.is_empty() {
+        println!("axes       none");
+    } else {
+        for name in &spec.axis_names {
+            let mut values: Vec<String> = cells.iter().map(|c| c.axes[name].to_string()).collect();
+            values.dedup();
+            let mut distinct = values.clone();
+            distinct.sort();
+            distinct.dedup();
+            println!(
+                "axis       {name}: {} values [{}]",
+                distinct.len(),
+                distinct.join(", ")
+            );
+        }
+    }
+    println!(
+        "cost       ~{} of CPU in all, one core per cell (rough estimate from the trainer's size)",
+        human_seconds(total_cost)
+    );
+
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    let mut header = vec!["#".to_owned(), "key".to_owned(), "seed".to_owned()];
+    header.extend(spec.axis_names.iter().cloned());
+    header.push("est. time".to_owned());
+    table.set_header(header);
+    let shown = if args.all {
+        cells.len()
+    } else {
+        args.show.min(cells.len())
+    };
+    for (i, c) in cells.iter().take(shown).enumerate() {
+        let mut row = vec![
+            i.to_string(),
+            c.key[..12].to_owned(),
+            c.replicate.to_string(),
+        ];
+        row.extend(spec.axis_names.iter().map(|a| c.axes[a].to_string()));
+        row.push(estimate_seconds(c).map_or("?".into(), human_seconds));
+        table.add_row(row);
+    }
+    println!("{table}");
+    if shown < cells.len() {
+        println!(
+            "... {} more cells (--all to list them)",
+            cells.len() - shown
+        );
+    }
+    Ok(())
+}
+
+/// A rough single-core time for a cell, from its size. The rates are calibrated on the
+/// benchmarks in docs/PERFORMANCE.md; they only need to be right within a factor of two to
+/// tell a ten-minute sweep from a ten-hour one.
+fn estimate_seconds(cell: &Cell) -> Option<f64> {
+    Some(match cell.config().ok()? {
+        TrainerConfig::Synthetic(c) => c.sleep_ms as f64 / 1000.0,
+        TrainerConfig::SasMlp(c) => {
+            let mut widths = vec![784];
+            widths.extend(&c.hidden);
+            widths.push(10);
+            let weights: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
+            // ~8 multiply-adds per weight per sample (two forward, six backward products),
+            // at ~40 GFLOP/s sustained on one core.
+            let flops = 16.0 * weights as f64 * c.train_size as f64 * c.epochs as f64;
+            flops / 40e9
+        }
+        TrainerConfig::SasRnn(_) | TrainerConfig::TanhRnn(_) => return None,
+    })
+}
+
+fn human_seconds(s: f64) -> String {
+    if s < 90.0 {
+        format!("{s:.1} s")
+    } else if s < 5400.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
 }

@@ -975,4 +975,23 @@ sampled_nets = 1
             "s.toml:15:1: key `sas_mlp.optimizer.kind`: unknown variant `adamw`, expected one of `adam`, `rmsprop`, `sgd`",
         );
     }
+
+    /// Every shipped experiment file is a valid sweep (the README promises they run).
+    #[test]
+    fn every_experiment_file_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let spec = Spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                assert!(!spec.is_empty(), "{}", path.display());
+                for cell in spec.cells() {
+                    cell.config().unwrap();
+                }
+                n += 1;
+            }
+        }
+        assert!(n >= 7, "found only {n} experiment files");
+    }
 }
