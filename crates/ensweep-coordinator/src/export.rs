@@ -8,7 +8,7 @@
 use crate::event_loop::Event;
 use crate::ledger;
 use crate::machine::ExportJob;
-use ensweep_results::tables::{CompletedRun, write_part};
+use ensweep_results::tables::{CompletedRun, write_part, write_weights_part};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
 
@@ -67,6 +67,14 @@ fn export_one(
             })
         })
         .collect::<Result<Vec<_>, serde_json::Error>>()?;
-    write_part(&dir.join(&job.sweep), job.part, &runs)?;
+    let mut runs = runs;
+    // Weight matrices go to their own table (large, and only diversity analyses read them).
+    let weights: Vec<_> = runs
+        .iter_mut()
+        .map(|r| (r.cell_key.clone(), std::mem::take(&mut r.output.weights)))
+        .collect();
+    let sweep_dir = dir.join(&job.sweep);
+    write_part(&sweep_dir, job.part, &runs)?;
+    write_weights_part(&sweep_dir, job.part, &weights)?;
     Ok(())
 }

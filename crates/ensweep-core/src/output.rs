@@ -26,6 +26,41 @@ pub struct RunOutput {
     pub spectra: Vec<SpectrumRow>,
     /// Hidden-state trajectories on a fixed probe set, for diversity analyses across seeds.
     pub trajectories: Vec<TrajectoryRow>,
+    /// Final weight matrices, for weight-space diversity (hidden-unit alignment across seeds)
+    /// and, for spike-and-slab nets, overlaps of important-connection sets.
+    #[serde(default)]
+    pub weights: Vec<WeightMatrix>,
+}
+
+/// One trained weight matrix, row-major `rows x cols` (`out x in`).
+///
+/// Layer names follow the trainers: `in`, `rec`, `out` for RNNs (hidden units are the rows of
+/// `in` and `rec`, the columns of `rec` and `out`); `l1`, `l2`, ... for MLPs (hidden layer k's
+/// units are the rows of `lk` and the columns of `l(k+1)`). Spike-and-slab nets store the
+/// posterior mean `m` under the plain name and the spike probability under `<name>.pi`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WeightMatrix {
+    /// Layer name.
+    pub layer: String,
+    /// Rows (output units).
+    pub rows: u32,
+    /// Columns (input units).
+    pub cols: u32,
+    /// `rows * cols` values, row-major.
+    pub values: Vec<f32>,
+}
+
+impl WeightMatrix {
+    /// A matrix from row-major values; `values.len()` must be `rows * cols`.
+    pub fn new(layer: &str, rows: usize, cols: usize, values: Vec<f32>) -> Self {
+        debug_assert_eq!(values.len(), rows * cols, "weight matrix {layer}");
+        Self {
+            layer: layer.to_string(),
+            rows: rows as u32,
+            cols: cols as u32,
+            values,
+        }
+    }
 }
 
 /// One point of a learning curve.

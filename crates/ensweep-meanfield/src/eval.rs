@@ -6,7 +6,7 @@ use crate::float::gemm;
 use crate::model::{self, Layer, Mode, Net, SparseRows, Work};
 use crate::train::{Prepared, for_each, mean_std};
 use ensweep_core::config::sas_mlp::SasMlpConfig;
-use ensweep_core::output::{LayerRow, PruningRow, RunOutput, Values};
+use ensweep_core::output::{LayerRow, PruningRow, RunOutput, Values, WeightMatrix};
 use ensweep_core::seed::RunSeed;
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
@@ -556,5 +556,26 @@ pub fn evaluate(
         "eval_perturb_seconds".into(),
         t_perturb.elapsed().as_secs_f64(),
     );
+    out.weights = weight_matrices(net);
+    out
+}
+
+/// Mean weights `mu = (1-pi) m` (`l1`, `l2`, ...) and spike probabilities (`l1.pi`, ...) of
+/// every layer as `n_out x n_in` matrices, for weight-space diversity across seeds.
+pub fn weight_matrices(net: &Net<f32>) -> Vec<WeightMatrix> {
+    let transposed = |x: &[f32], n_in: usize, n_out: usize| -> Vec<f32> {
+        (0..n_out)
+            .flat_map(|o| (0..n_in).map(move |i| x[i * n_out + o]))
+            .collect()
+    };
+    let mut out = Vec::with_capacity(2 * net.layers.len());
+    for (l, layer) in net.layers.iter().enumerate() {
+        let (n_in, n_out) = (layer.n_in, layer.n_out);
+        let name = format!("l{}", l + 1);
+        let mu = transposed(&layer.mu, n_in, n_out);
+        out.push(WeightMatrix::new(&name, n_out, n_in, mu));
+        let pi = transposed(&layer.pi, n_in, n_out);
+        out.push(WeightMatrix::new(&format!("{name}.pi"), n_out, n_in, pi));
+    }
     out
 }

@@ -282,6 +282,7 @@ pub fn render_table(df: &DataFrame) -> String {
             v.push(match c.get(i) {
                 Ok(AnyValue::Null) => "null".into(),
                 Ok(AnyValue::String(s)) => s.to_string(),
+                Ok(AnyValue::StringOwned(s)) => s.to_string(),
                 Ok(AnyValue::Float64(f)) => format_float(f),
                 Ok(AnyValue::Float32(f)) => format_float(f as f64),
                 Ok(other) => other.to_string(),

@@ -216,6 +216,7 @@ pub fn sweep(
                     pruning,
                     spectra,
                     trajectories,
+                    weights: Vec::new(),
                 },
                 wall_seconds: 0.1,
                 worker: "synthetic".into(),

@@ -13,7 +13,9 @@ use crate::tasks::msi::{self, Msi};
 use crate::tasks::{Batch, Trial};
 use ensweep_core::config::optim::ParamGroup;
 use ensweep_core::config::sas_rnn::{MRecInit, SasRnnConfig, SasTask};
-use ensweep_core::output::{EpochRow, LayerRow, RunOutput, TrainSink, TrajectoryRow, Values};
+use ensweep_core::output::{
+    EpochRow, LayerRow, RunOutput, TrainSink, TrajectoryRow, Values, WeightMatrix,
+};
 use ensweep_core::seed::RunSeed;
 use ensweep_meanfield::mnist::{self, Split as Mnist};
 use ensweep_meanfield::optim::Optimizer;
@@ -672,6 +674,7 @@ fn analyse(
     let osc = probe_batch
         .as_ref()
         .is_some_and(|pb| 2 * oscillating > pb.b);
+    out.weights = net_weights(net, &mom);
     let s = &mut out.scalars;
     s.insert("eig_outside".into(), s1.outside as f64);
     s.insert("eig_outside_init".into(), s0.outside as f64);
@@ -684,6 +687,34 @@ fn analyse(
         metrics::dynamics_class(&s1, osc, 4.0 * std::f64::consts::PI / steps.max(1) as f64),
     );
     s.insert("w_change_fro".into(), metrics::fro_diff(&mom.rec.mu, &rec0));
+}
+
+/// The mean weights E[w] of every layer (`in`, `rec`, `out`) and, for stochastic layers, their
+/// spike probabilities (`<name>.pi`), for weight-space diversity across seeds.
+fn net_weights(net: &SasNet, mom: &NetMoments) -> Vec<WeightMatrix> {
+    let mut out = Vec::new();
+    for (name, layer, m) in [
+        ("in", &net.input, &mom.input),
+        ("rec", &net.rec, &mom.rec),
+        ("out", &net.out, &mom.out),
+    ] {
+        out.push(WeightMatrix::new(
+            name,
+            layer.rows,
+            layer.cols,
+            m.mu.clone(),
+        ));
+        if layer.stochastic {
+            let pi = format!("{name}.pi");
+            out.push(WeightMatrix::new(
+                &pi,
+                layer.rows,
+                layer.cols,
+                layer.pi.clone(),
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

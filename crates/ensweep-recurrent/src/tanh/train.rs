@@ -10,7 +10,9 @@ use crate::metrics::{self, Prune};
 use crate::tasks::{Batch, TaskGen, Trial, tanh_task};
 use ensweep_core::config::tanh_rnn::{RecInit, TanhRnnConfig};
 use ensweep_core::output::TrainSink;
-use ensweep_core::output::{EpochRow, LayerRow, PruningRow, RunOutput, TrajectoryRow, Values};
+use ensweep_core::output::{
+    EpochRow, LayerRow, PruningRow, RunOutput, TrajectoryRow, Values, WeightMatrix,
+};
 use ensweep_core::seed::RunSeed;
 use ensweep_meanfield::optim::Optimizer;
 use rand::RngExt;
@@ -240,6 +242,11 @@ fn evaluate(
         }
     }
     let oscillating = 2 * osc_votes > probes.len() && !probes.is_empty();
+    out.weights = vec![
+        WeightMatrix::new("in", n, l.n_in, p[l.w_in()].to_vec()),
+        WeightMatrix::new("rec", n, n, p[l.w_rec()].to_vec()),
+        WeightMatrix::new("out", l.n_out, n, p[l.w_out()].to_vec()),
+    ];
     let s = &mut out.scalars;
     s.insert("eig_outside".into(), s1.outside as f64);
     s.insert("eig_outside_init".into(), s0.outside as f64);

@@ -41,7 +41,8 @@ pub struct DiversityOptions {
     pub rank: usize,
     /// Metric of the `runs` table whose spread across seeds is reported.
     pub behaviour_metric: String,
-    /// Inclusion probability above which a connection counts as important (`<layer>.pi` weights).
+    /// Spike probability at or below which a connection counts as important (`<layer>.pi`
+    /// weights hold the spike probability pi; science.md uses pi <= 0.1 for RNNs).
     pub important_pi: f64,
     /// Bootstrap of the summaries.
     pub bootstrap: Bootstrap,
@@ -53,7 +54,7 @@ impl Default for DiversityOptions {
             delays: 2,
             rank: 6,
             behaviour_metric: "ood_loss".into(),
-            important_pi: 0.5,
+            important_pi: 0.1,
             bootstrap: Bootstrap {
                 resamples: 1000,
                 confidence: 0.95,
@@ -257,7 +258,7 @@ fn important_mask(layers: &BTreeMap<String, Mat>, threshold: f64) -> Vec<bool> {
     layers
         .iter()
         .filter(|(k, _)| k.ends_with(".pi"))
-        .flat_map(|(_, m)| m.iter().map(|v| *v > threshold).collect::<Vec<_>>())
+        .flat_map(|(_, m)| m.iter().map(|v| *v <= threshold).collect::<Vec<_>>())
         .collect()
 }
 

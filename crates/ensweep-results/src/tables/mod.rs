@@ -37,22 +37,8 @@ pub const ALL_TABLES: [&str; 7] = [
     "weights",
 ];
 
-/// One trained weight matrix, row-major, for weight-space diversity (unit alignment).
-///
-/// Layer names follow the trainers: `in`, `rec`, `out` for RNNs (hidden units are the rows of
-/// `in` and `rec`, the columns of `rec` and `out`); `l1`, `l2`, ... for MLPs (hidden layer k's
-/// units are the rows of `lk` and the columns of `l(k+1)`). Matrices are `out x in`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct WeightRow {
-    /// Layer name.
-    pub layer: String,
-    /// Rows (output units).
-    pub rows: u32,
-    /// Columns (input units).
-    pub cols: u32,
-    /// `rows * cols` values, row-major (for spike-and-slab nets: the posterior mean weight).
-    pub values: Vec<f32>,
-}
+/// One trained weight matrix (see [`ensweep_core::output::WeightMatrix`] for layer names).
+pub type WeightRow = ensweep_core::output::WeightMatrix;
 
 /// A finished run with everything needed for its rows in every table.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -62,6 +62,7 @@ fn run(key: &str, replicate: u64, lr: f64, extra_metric: bool) -> CompletedRun {
                 units: 2,
                 states: vec![0.0, 1.0, 2.0, 3.5],
             }],
+            weights: Vec::new(),
         },
         wall_seconds: 1.5,
         worker: "w1".into(),
