@@ -3,6 +3,7 @@
 //! target-perturbation experiments (science.md 1.6-1.9).
 
 use crate::float::gemm;
+use crate::kernels::{self, NormalState};
 use crate::model::{self, Layer, Mode, Net, SparseRows, Work};
 use crate::train::{Prepared, for_each, mean_std};
 use ensweep_core::config::sas_mlp::SasMlpConfig;
@@ -32,14 +33,11 @@ fn count_correct(
     let n_chunks = n.div_ceil(EVAL_CHUNK);
     let one = |w: &mut Work<f32>, c: usize| -> usize {
         let (s, e) = (c * EVAL_CHUNK, ((c + 1) * EVAL_CHUNK).min(n));
-        w.inputs[0].clear();
-        for i in s..e {
-            let (idx, val) = x.row(i);
-            w.inputs[0].push_sparse(idx, val);
-        }
-        let mut rng = seed.rng_indexed("eval-noise", draw * 4096 + c as u64);
-        model::forward(net, w, mode, Some(&y[s..e]), &mut |eps| {
-            model::fill_normal(&mut rng, eps)
+        let rows: Vec<(&[u32], &[f32])> = (s..e).map(|i| x.row(i)).collect();
+        let mut st =
+            NormalState::from_rng(&mut seed.rng_indexed("eval-noise", draw * 4096 + c as u64));
+        model::forward_rows(net, w, &rows, mode, Some(&y[s..e]), &mut |eps| {
+            kernels::fill_normals(&mut st, eps)
         });
         w.correct
     };
@@ -271,12 +269,8 @@ fn forward_all(net: &Net<f32>, x: &SparseRows<f32>, n: usize) -> Vec<Vec<f32>> {
     let mut w = Work::new(net, EVAL_CHUNK);
     for s in (0..n).step_by(EVAL_CHUNK) {
         let e = (s + EVAL_CHUNK).min(n);
-        w.inputs[0].clear();
-        for i in s..e {
-            let (idx, val) = x.row(i);
-            w.inputs[0].push_sparse(idx, val);
-        }
-        model::forward(net, &mut w, Mode::Deterministic, None, &mut |_| {});
+        let rows: Vec<(&[u32], &[f32])> = (s..e).map(|i| x.row(i)).collect();
+        model::forward_rows(net, &mut w, &rows, Mode::Deterministic, None, &mut |_| {});
         for (o, (z, l)) in out.iter_mut().zip(w.z.iter().zip(&net.layers)) {
             o.extend_from_slice(&z[..(e - s) * l.n_out]);
         }

@@ -202,6 +202,8 @@ pub struct SparseCols<F> {
     ptr: Vec<usize>,
     row: Vec<u32>,
     val: Vec<F>,
+    /// Scratch of [`SparseCols::build_from`].
+    next: Vec<usize>,
 }
 
 impl<F: Float> SparseCols<F> {
@@ -228,6 +230,38 @@ impl<F: Float> SparseCols<F> {
                 *p += 1;
             }
         }
+    }
+    /// Rebuilds from rows `ids` of `src` (row `b` of the result is `src` row `ids[b]`), with
+    /// `n_cols` columns, without an intermediate row-major copy.
+    pub fn build_from(&mut self, src: &SparseRows<F>, ids: &[usize], n_cols: usize) {
+        self.ptr.clear();
+        self.ptr.resize(n_cols + 1, 0);
+        let mut nnz = 0;
+        for &i in ids {
+            let (idx, _) = src.row(i);
+            nnz += idx.len();
+            for &j in idx {
+                self.ptr[j as usize + 1] += 1;
+            }
+        }
+        for j in 0..n_cols {
+            self.ptr[j + 1] += self.ptr[j];
+        }
+        self.row.resize(nnz, 0);
+        self.val.resize(nnz, F::zero());
+        let mut next = std::mem::take(&mut self.next);
+        next.clear();
+        next.extend_from_slice(&self.ptr[..n_cols]);
+        for (b, &i) in ids.iter().enumerate() {
+            let (idx, val) = src.row(i);
+            for (&j, &v) in idx.iter().zip(val) {
+                let p = &mut next[j as usize];
+                self.row[*p] = b as u32;
+                self.val[*p] = v;
+                *p += 1;
+            }
+        }
+        self.next = next;
     }
     /// The raw arrays: column pointers, example indices, values.
     pub fn parts(&self) -> (&[usize], &[u32], &[F]) {
@@ -257,6 +291,8 @@ pub struct Work<F> {
     pub act2: Vec<Vec<F>>,
     /// Scratch of the largest `[b][n_in]`.
     tmp: Vec<F>,
+    /// Per-example cursors of the first-layer kernel.
+    cursors: Vec<usize>,
     /// Per layer: pre-activations `[b][n_out]` (with noise).
     pub z: Vec<Vec<F>>,
     /// Per layer: the noise `eps` drawn for each (example, unit).
@@ -301,6 +337,7 @@ impl<F: Float> Work<F> {
             act: per(&|l| l.n_in),
             act2: per(&|l| l.n_in),
             tmp: vec![F::zero(); cap * max_in],
+            cursors: vec![0; cap],
             z: per(&|l| l.n_out),
             eps: per(&|l| l.n_out),
             ratio: per(&|l| l.n_out),
@@ -325,8 +362,30 @@ pub fn forward<F: Float>(
     labels: Option<&[u8]>,
     noise: &mut dyn FnMut(&mut [F]),
 ) {
-    let n = w.inputs[0].rows();
+    w.cols.build(&w.inputs[0], net.layers[0].n_in);
+    let inputs = std::mem::take(&mut w.inputs[0]);
+    let rows: Vec<(&[u32], &[F])> = (0..inputs.rows()).map(|b| inputs.row(b)).collect();
+    forward_rows(net, w, &rows, mode, labels, noise);
+    drop(rows);
+    w.inputs[0] = inputs;
+}
+
+/// [`forward`] on first-layer inputs given as sparse rows (sorted pixel indices and values of
+/// each example of the chunk); neither reads `w.inputs` nor builds `w.cols` (the training loop
+/// builds those for the gradient products with [`SparseCols::build_from`]).
+pub fn forward_rows<F: Float>(
+    net: &Net<F>,
+    w: &mut Work<F>,
+    rows: &[(&[u32], &[F])],
+    mode: Mode,
+    labels: Option<&[u8]>,
+    noise: &mut dyn FnMut(&mut [F]),
+) {
+    let n = rows.len();
     w.n = n;
+    if w.cursors.len() < n {
+        w.cursors.resize(n, 0);
+    }
     let depth = net.layers.len();
     for (l, layer) in net.layers.iter().enumerate() {
         let (n_in, n_out) = (layer.n_in, layer.n_out);
@@ -336,13 +395,8 @@ pub fn forward<F: Float>(
         let ratio = &mut w.ratio[l][..n * n_out];
         // G = mu.a into z and (mean-field) S = v.(a*a) into ratio.
         if l == 0 {
-            // Pixel-major: each parameter row is read once for the whole chunk.
-            w.cols.build(&w.inputs[0], n_in);
-            z.fill(F::zero());
-            ratio.fill(F::zero());
             let v = mf.then_some(&layer.v[..]);
-            let (ptr, rows, val) = w.cols.parts();
-            kernels::scatter_cols(n_out, ptr, rows, val, &layer.mu, v, z, ratio);
+            kernels::forward_rows(n_out, rows, &layer.mu, v, z, ratio, &mut w.cursors);
         } else {
             let (act, act2) = (&w.act[l][..n * n_in], &w.act2[l][..n * n_in]);
             let rm = (n_in, 1);
@@ -352,21 +406,23 @@ pub fn forward<F: Float>(
                 gemm(n, n_in, n_out, act2, rm, &layer.v, ro, F::zero(), ratio, ro);
             }
         }
+        let (act, act2): (&mut [F], &mut [F]) = if l + 1 < depth {
+            let (a, a2) = (&mut w.act[l + 1], &mut w.act2[l + 1]);
+            (&mut a[..n * n_out], &mut a2[..n * n_out])
+        } else {
+            (&mut [], &mut [])
+        };
         if mf {
             let eps = &mut w.eps[l][..n * n_out];
             noise(eps);
-            kernels::mean_field_finish(z, ratio, eps, scale);
-        } else {
-            z.iter_mut().for_each(|x| *x = *x * scale);
-            ratio.fill(F::zero());
-        }
-        if l + 1 < depth {
-            let act = &mut w.act[l + 1][..n * n_out];
-            let act2 = &mut w.act2[l + 1][..n * n_out];
-            for ((a, a2), &zv) in act.iter_mut().zip(act2.iter_mut()).zip(z.iter()) {
-                *a = zv.max(F::zero());
-                *a2 = *a * *a;
+            if act.is_empty() {
+                kernels::mean_field_finish(z, ratio, eps, scale);
+            } else {
+                kernels::mean_field_finish_relu(z, ratio, eps, scale, act, act2);
             }
+        } else {
+            kernels::scaled_relu(z, scale, act, act2);
+            ratio.fill(F::zero());
         }
     }
     // Softmax, loss, accuracy.
@@ -424,9 +480,7 @@ pub fn backward<F: Float>(net: &Net<F>, w: &mut Work<F>, labels: &[u8]) {
     for l in (0..depth).rev() {
         let n_out = net.layers[l].n_out;
         let (d, r) = (&w.delta[l][..n * n_out], &w.ratio[l][..n * n_out]);
-        for ((s, &d), &r) in w.s[l][..n * n_out].iter_mut().zip(d).zip(r) {
-            *s = d * r;
-        }
+        kernels::mul_into(&mut w.s[l][..n * n_out], d, r);
         if l > 0 {
             let layer = &net.layers[l];
             let n_in = layer.n_in;
@@ -489,22 +543,7 @@ fn backprop_dense<F: Float>(
         tmp,
         (n_in, 1),
     );
-    match z_prev {
-        Some(z) => {
-            for (((o, &q), &a), &z) in out.iter_mut().zip(tmp.iter()).zip(a_prev).zip(z) {
-                *o = if z >= F::zero() {
-                    scale * (*o + a * q)
-                } else {
-                    F::zero()
-                };
-            }
-        }
-        None => {
-            for ((o, &q), &a) in out.iter_mut().zip(tmp.iter()).zip(a_prev) {
-                *o = scale * (*o + a * q);
-            }
-        }
-    }
+    kernels::backprop_finish(out, tmp, a_prev, z_prev, scale);
 }
 
 /// Gradient of the summed loss with respect to the network's inputs (dense `[b][784]`) after
@@ -592,6 +631,7 @@ pub fn accumulate_products<F: Float>(
 ///
 /// (science.md 1.3; all slices element-aligned).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub fn param_grads<F: Float>(
     k: F,
     pi: &[F],

@@ -114,6 +114,7 @@ impl StepRule {
     ///
     /// # Panics
     /// If the lengths do not match.
+    #[inline(always)]
     pub fn apply(
         &self,
         params: &mut [f32],
