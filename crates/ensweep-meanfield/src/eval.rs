@@ -4,7 +4,7 @@
 
 use crate::float::gemm;
 use crate::kernels::{self, NormalState};
-use crate::model::{self, Layer, Mode, Net, SparseRows, Work};
+use crate::model::{self, Layer, Mode, Net, SparseCols, SparseRows, Work};
 use crate::train::{Prepared, for_each, mean_std};
 use ensweep_core::config::sas_mlp::SasMlpConfig;
 use ensweep_core::output::{LayerRow, PruningRow, RunOutput, Values, WeightMatrix};
@@ -384,6 +384,9 @@ pub fn perturbation(
         vec![vec![vec![0.0f64; repeats]; fracs.len()]; 3];
         net.layers.len()
     ]);
+    let mut test_cols = SparseCols::default();
+    let ids: Vec<usize> = (0..n).collect();
+    test_cols.build_from(&data.test_x, &ids, net.layers[0].n_in);
     let reps: Vec<usize> = (0..repeats).collect();
     for_each(pool, reps, |r| {
         let sampled = sample_net(
@@ -395,16 +398,20 @@ pub fn perturbation(
         for (l, layer) in sampled.layers.iter().enumerate() {
             let n_out = layer.n_out;
             let scale = sampled.scale(l);
+            // The layer's inputs pixel-/unit-major: an increment touches only the examples
+            // where its input units are non-zero.
             let hidden;
             let inputs = if l == 0 {
-                &data.test_x
+                &test_cols
             } else {
                 let mut act = SparseRows::new();
                 let width = sampled.layers[l - 1].n_out;
                 for b in 0..n {
                     act.push_relu(&z[l - 1][b * width..(b + 1) * width]);
                 }
-                hidden = act;
+                let mut cols = SparseCols::default();
+                cols.build(&act, width);
+                hidden = cols;
                 &hidden
             };
             let base_err = error_from(&sampled, l, &z[l], y);
@@ -425,14 +432,13 @@ pub fn perturbation(
                     })
                     .collect();
                 let mut zl = z[l].clone();
-                let mut ptr = vec![0usize; layer.n_in + 1];
                 let (mut applied, mut err) = (0, base_err);
                 for &fi in &by_size {
                     let k = count(l, crit, fracs[fi]);
                     if k > applied {
-                        // The increment as compressed rows (input unit -> (output, dw)), then
-                        // one pass over the examples, each example's row of z staying in cache.
-                        ptr.iter_mut().for_each(|p| *p = 0);
+                        // The increment sorted by (input unit, output unit), applied column by
+                        // column: per element of z the terms are added in increasing input
+                        // order, as a row-by-row pass would.
                         let mut entries: Vec<(u32, u32, f32)> = (applied..k)
                             .map(|t| {
                                 let e = order[t];
@@ -442,20 +448,10 @@ pub fn perturbation(
                             .filter(|x| x.2 != 0.0)
                             .collect();
                         entries.sort_unstable_by_key(|x| (x.0, x.1));
-                        for x in &entries {
-                            ptr[x.0 as usize + 1] += 1;
-                        }
-                        for q in 0..layer.n_in {
-                            ptr[q + 1] += ptr[q];
-                        }
-                        for b in 0..n {
-                            let (idx, val) = inputs.row(b);
-                            let row = &mut zl[b * n_out..(b + 1) * n_out];
-                            for (&j, &x) in idx.iter().zip(val) {
-                                let (s0, s1) = (ptr[j as usize], ptr[j as usize + 1]);
-                                for &(_, o, dw) in &entries[s0..s1] {
-                                    row[o as usize] += dw * x;
-                                }
+                        for &(j, o, dw) in &entries {
+                            let (bs, xs) = inputs.col(j as usize);
+                            for (&b, &x) in bs.iter().zip(xs) {
+                                zl[b as usize * n_out + o as usize] += dw * x;
                             }
                         }
                         applied = k;
