@@ -279,37 +279,57 @@ fn forward_all(net: &Net<f32>, x: &SparseRows<f32>, n: usize) -> Vec<Vec<f32>> {
 }
 
 /// Test error of the layers after `l` of the deterministic `net` fed with pre-activations
-/// `z_l` (`n x n_out`), computed densely (one GEMM per layer over all examples).
-fn error_from(net: &Net<f32>, l: usize, z_l: &[f32], y: &[u8]) -> f64 {
+/// `zt_l` stored unit-major (`[n_out][n]`, so that a perturbation's updates of one unit touch
+/// one contiguous row), computed densely (one GEMM per layer over all examples). `bufs` is
+/// scratch (two buffers, grown as needed and reused across calls).
+fn error_from(net: &Net<f32>, l: usize, zt_l: &[f32], y: &[u8], bufs: &mut [Vec<f32>; 2]) -> f64 {
     let n = y.len();
     let mut width = net.layers[l].n_out;
-    let mut cur: Vec<f32>;
-    let mut z = z_l;
+    let [act, out] = bufs;
+    // Whether the current pre-activations are `zt_l` (unit-major) or `out` (example-major).
+    let mut from_z = true;
     for (k, layer) in net.layers.iter().enumerate().skip(l + 1) {
-        let a: Vec<f32> = z[..n * width].iter().map(|&v| v.max(0.0)).collect();
-        let mut out = vec![0.0f32; n * layer.n_out];
+        let src: &[f32] = if from_z { zt_l } else { out };
+        act.clear();
+        act.extend(src[..n * width].iter().map(|&v| v.max(0.0)));
+        out.resize(n * layer.n_out, 0.0);
         let o = (layer.n_out, 1);
+        // Element (b, i) of the activations: unit-major at i n + b, else b width + i.
+        let strides = if from_z { (1, n) } else { (width, 1) };
         gemm(
             n,
             width,
             layer.n_out,
-            &a,
-            (width, 1),
+            act,
+            strides,
             &layer.mu,
             o,
             0.0,
-            &mut out,
+            &mut out[..n * layer.n_out],
             o,
         );
         let scale = net.scale(k);
-        out.iter_mut().for_each(|v| *v *= scale);
-        cur = out;
-        z = &cur;
+        out[..n * layer.n_out].iter_mut().for_each(|v| *v *= scale);
+        from_z = false;
         width = layer.n_out;
     }
-    let wrong = (0..n)
-        .filter(|&b| model::argmax(&z[b * width..(b + 1) * width]) != y[b] as usize)
-        .count();
+    let wrong = if from_z {
+        (0..n)
+            .filter(|&b| {
+                let mut best = 0;
+                for o in 1..width {
+                    if zt_l[o * n + b] > zt_l[best * n + b] {
+                        best = o;
+                    }
+                }
+                best != y[b] as usize
+            })
+            .count()
+    } else {
+        (0..n)
+            .filter(|&b| model::argmax(&out[b * width..(b + 1) * width]) != y[b] as usize)
+            .count()
+    };
     wrong as f64 / n as f64
 }
 
@@ -394,6 +414,8 @@ pub fn perturbation(
             &mut seed.rng_indexed("perturb", (1u64 << 40) + r as u64),
         );
         let z = forward_all(&sampled, &data.test_x, n);
+        let mut bufs: [Vec<f32>; 2] = Default::default();
+        let mut zl: Vec<f32> = Vec::new();
         let mut local = vec![vec![vec![0.0f64; fracs.len()]; 3]; net.layers.len()];
         for (l, layer) in sampled.layers.iter().enumerate() {
             let n_out = layer.n_out;
@@ -414,7 +436,14 @@ pub fn perturbation(
                 hidden = cols;
                 &hidden
             };
-            let base_err = error_from(&sampled, l, &z[l], y);
+            // This layer's pre-activations unit-major.
+            let mut zt = vec![0.0f32; n * n_out];
+            for (b, row) in z[l].chunks_exact(n_out).take(n).enumerate() {
+                for (o, &v) in row.iter().enumerate() {
+                    zt[o * n + b] = v;
+                }
+            }
+            let base_err = error_from(&sampled, l, &zt, y, &mut bufs);
             for crit in 0..3 {
                 let k_max = fracs.iter().map(|&f| count(l, crit, f)).max().unwrap_or(0);
                 let mut rng =
@@ -431,7 +460,8 @@ pub fn perturbation(
                         }
                     })
                     .collect();
-                let mut zl = z[l].clone();
+                zl.clear();
+                zl.extend_from_slice(&zt);
                 let (mut applied, mut err) = (0, base_err);
                 for &fi in &by_size {
                     let k = count(l, crit, fracs[fi]);
@@ -450,12 +480,13 @@ pub fn perturbation(
                         entries.sort_unstable_by_key(|x| (x.0, x.1));
                         for &(j, o, dw) in &entries {
                             let (bs, xs) = inputs.col(j as usize);
+                            let zo = &mut zl[o as usize * n..(o as usize + 1) * n];
                             for (&b, &x) in bs.iter().zip(xs) {
-                                zl[b as usize * n_out + o as usize] += dw * x;
+                                zo[b as usize] += dw * x;
                             }
                         }
                         applied = k;
-                        err = error_from(&sampled, l, &zl, y);
+                        err = error_from(&sampled, l, &zl, y, &mut bufs);
                     }
                     local[l][crit][fi] = err;
                 }
