@@ -2,7 +2,8 @@
 //! file for one replicate seed (optionally overriding the epoch count) and prints the curve,
 //! the scalars and the removal curves.
 //!
-//! `cargo run --release -p ensweep-recurrent --example sas_try -- experiments/X.toml SEED [EPOCHS]`
+//! `cargo run --release -p ensweep-recurrent --example sas_try -- experiments/X.toml SEED [EPOCHS [THREADS]]`
+//! (the results do not depend on THREADS, default 1).
 use ensweep_core::config::SasRnnConfig;
 use ensweep_core::output::{EpochRow, TrainSink};
 use ensweep_core::seed::RunSeed;
@@ -31,9 +32,19 @@ fn main() {
     if let Some(e) = args.get(3) {
         cfg.epochs = e.parse().expect("epochs");
     }
-    let out =
-        ensweep_recurrent::train_sas_rnn(&cfg, &RunSeed::derive(2023, &args[1], seed), &mut Print)
-            .expect("run");
+    let threads: usize = args
+        .get(4)
+        .map(|s| s.parse().expect("threads"))
+        .unwrap_or(1);
+    let data = ensweep_recurrent::sas::train::TaskData::load(&cfg).expect("data");
+    let out = ensweep_recurrent::sas::train::train_sas_rnn_threads(
+        &cfg,
+        &data,
+        &RunSeed::derive(2023, &args[1], seed),
+        &mut Print,
+        threads,
+    )
+    .expect("run");
     for (k, v) in &out.scalars {
         println!("{k} = {v:.4}");
     }

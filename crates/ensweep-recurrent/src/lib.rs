@@ -7,9 +7,12 @@
 //! cell per core.
 #![warn(missing_docs)]
 
+pub mod bench;
 mod experiments;
+mod kernel;
 pub mod linalg;
 pub mod metrics;
+pub mod normal;
 pub mod sas;
 pub mod tanh;
 pub mod tasks;

@@ -27,19 +27,91 @@ pub fn gemm(
     beta: f32,
     c: &mut [f32],
 ) {
-    assert!(a.len() >= m * k, "gemm: A too short");
-    assert!(b.len() >= k * n, "gemm: B too short");
-    assert!(c.len() >= m * n, "gemm: C too short");
+    let (a_rs, a_cs) = if ta { (1, m) } else { (k, 1) };
+    let (b_rs, b_cs) = if tb { (1, k) } else { (n, 1) };
+    gemm_strided(
+        m,
+        k,
+        n,
+        alpha,
+        Mat::new(a, a_rs, a_cs),
+        Mat::new(b, b_rs, b_cs),
+        beta,
+        c,
+        n,
+    );
+}
+
+/// A read-only strided matrix view: element (i, j) is `data[i * rs + j * cs]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Mat<'a> {
+    data: &'a [f32],
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a> Mat<'a> {
+    /// View of `data` with row stride `rs` and column stride `cs`.
+    pub fn new(data: &'a [f32], rs: usize, cs: usize) -> Self {
+        Mat { data, rs, cs }
+    }
+
+    /// Row-major `rows x cols` matrix whose rows are `ld` apart.
+    pub fn rows(data: &'a [f32], ld: usize) -> Self {
+        Mat {
+            data,
+            rs: ld,
+            cs: 1,
+        }
+    }
+
+    /// The transpose of a row-major matrix with rows `ld` apart.
+    pub fn t(data: &'a [f32], ld: usize) -> Self {
+        Mat {
+            data,
+            rs: 1,
+            cs: ld,
+        }
+    }
+
+    fn check(&self, rows: usize, cols: usize, what: &str) {
+        if rows > 0 && cols > 0 {
+            let last = (rows - 1) * self.rs + (cols - 1) * self.cs;
+            assert!(last < self.data.len(), "gemm: {what} too short");
+        }
+    }
+}
+
+/// `C (m x n) = alpha * A (m x k) * B (k x n) + beta * C` on strided views; C is row-major with
+/// rows `ldc` apart. With `beta = 0` the old contents of C are ignored (may be garbage).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_strided(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    a.check(m, k, "A");
+    b.check(k, n, "B");
     if m == 0 || n == 0 {
         return;
     }
+    assert!(
+        ldc >= n && c.len() >= (m - 1) * ldc + n,
+        "gemm: C too short"
+    );
     if k == 0 {
-        c[..m * n].iter_mut().for_each(|v| *v *= beta);
+        for row in c.chunks_mut(ldc).take(m) {
+            row[..n].iter_mut().for_each(|v| *v *= beta);
+        }
         return;
     }
-    let (lhs_rs, lhs_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
-    let (rhs_rs, rhs_cs) = if tb { (1, k as isize) } else { (n as isize, 1) };
-    // SAFETY: the asserts above guarantee that every index the kernel touches
+    // SAFETY: the checks above guarantee that every index the kernel touches
     // (i*rs + j*cs for i < rows, j < cols) lies inside the slices; C does not alias A or B
     // because it is borrowed mutably. `gemm` computes dst := a*dst + b*lhs*rhs, so our beta
     // goes first; with read_dst = false the old contents of C are ignored.
@@ -50,14 +122,14 @@ pub fn gemm(
             k,
             c.as_mut_ptr(),
             1,
-            n as isize,
+            ldc as isize,
             beta != 0.0,
-            a.as_ptr(),
-            lhs_cs,
-            lhs_rs,
-            b.as_ptr(),
-            rhs_cs,
-            rhs_rs,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
             beta,
             alpha,
             false,

@@ -89,4 +89,50 @@ mod tests {
         );
         assert_eq!(out.trajectories[0].steps, 28);
     }
+
+    #[test]
+    fn results_are_bit_identical_for_any_thread_count() {
+        use super::train::{TaskData, train_sas_rnn_threads};
+        let mut cfg = experiment("pre2023_smnist_row.toml");
+        cfg.epochs = 2;
+        cfg.n_hidden = 20;
+        if let ensweep_core::config::sas_rnn::SasTask::RowMnist(t) = &mut cfg.task {
+            t.batch_size = 150; // three parts, the last one short
+            t.batches_per_epoch = 3;
+            t.test_size = 300;
+            t.test_every = 0;
+        }
+        cfg.eval.mean_field_draws = 1;
+        cfg.eval.sampled_nets = 0;
+        cfg.eval.per_step_draws = 0;
+        cfg.eval.removal_fractions = vec![];
+        cfg.eval.damage_fractions = vec![];
+        cfg.eval.probe_trials = 2;
+        let data = TaskData::load(&cfg).unwrap();
+        let run = |threads| {
+            train_sas_rnn_threads(&cfg, &data, &RunSeed::from_u64(4), &mut NullSink, threads)
+                .unwrap()
+        };
+        let one = run(1);
+        for threads in [2, 3] {
+            let other = run(threads);
+            for (a, b) in one.epochs.iter().zip(&other.epochs) {
+                assert_eq!(
+                    a.values["train_loss"].to_bits(),
+                    b.values["train_loss"].to_bits()
+                );
+            }
+            assert_eq!(
+                one.scalars["acc_mf_mean"].to_bits(),
+                other.scalars["acc_mf_mean"].to_bits()
+            );
+            let states = |o: &ensweep_core::output::RunOutput| -> Vec<u32> {
+                o.trajectories
+                    .iter()
+                    .flat_map(|t| t.states.iter().map(|v| v.to_bits()))
+                    .collect()
+            };
+            assert_eq!(states(&one), states(&other), "{threads} threads");
+        }
+    }
 }

@@ -8,9 +8,9 @@
 //! finite-difference check can replay the exact same noise.
 
 use super::layer::{Moments, SasLayer};
-use crate::linalg::gemm;
+use crate::kernel::gemm_rows;
+use crate::normal::fill_normal;
 use crate::tasks::Batch;
-use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64Mcg;
 
 /// The network: three layers and the dynamics constants.
@@ -67,16 +67,25 @@ impl SasNet {
 }
 
 /// Activations and noise of one pass.
+///
+/// The input and the previous rates of a step sit side by side in one row, so the input and
+/// recurrent products of a step are one GEMM for the means and one for the variances, and the
+/// weight gradients of both layers are one GEMM each over all `T x B` rows.
 #[derive(Clone, Debug, Default)]
 pub struct Forward {
-    /// `[(T+1) x B x N]`, block 0 = h(0).
-    pub h: Vec<f32>,
-    /// relu(h).
-    pub r: Vec<f32>,
-    /// r^2.
-    pub r2: Vec<f32>,
-    /// x^2, `[T x B x K]`.
-    pub x2: Vec<f32>,
+    /// Steps of the last pass.
+    pub t: usize,
+    /// Trials of the last pass.
+    pub b: usize,
+    /// Inputs.
+    pub k: usize,
+    /// Hidden units.
+    pub n: usize,
+    /// `[(T+1) x B x (K+N)]`: row j of block s is `[x_s, r_s]`, the input of step s and the
+    /// rates entering it (r_0 = relu(h0)); block T holds r_T after a zero input.
+    pub a: Vec<f32>,
+    /// Element-wise squares of `a`.
+    pub a2: Vec<f32>,
     /// Unit noise eps, `[T x B x N]`.
     pub eps: Vec<f32>,
     /// Delta, `[T x B x N]`.
@@ -87,36 +96,47 @@ pub struct Forward {
     pub eps_o: Vec<f32>,
     /// Read-out Delta, `[T x B x O]`.
     pub d_o: Vec<f32>,
-    /// Outputs, `[T x B x O]`.
+    /// Outputs, `[T x B x O]` (in training passes only the steps with a loss).
     pub y: Vec<f32>,
-}
-
-fn fill_normal(v: &mut Vec<f32>, n: usize, rng: &mut Pcg64Mcg) {
-    v.clear();
-    v.extend((0..n).map(|_| -> f32 { StandardNormal.sample(rng) }));
+    h: Vec<f32>,
+    g: Vec<f32>,
+    s2: Vec<f32>,
+    so: Vec<f32>,
+    /// `[mu_in | mu_rec]^T`, `(K+N) x N`.
+    w_mu: Vec<f32>,
+    /// `[v_in | v_rec]^T` (empty without variance).
+    w_v: Vec<f32>,
+    /// `mu_out^T`, `N x O`.
+    out_mu: Vec<f32>,
+    /// `v_out^T` (empty without variance).
+    out_v: Vec<f32>,
 }
 
 impl Forward {
+    /// Rates r_s of trial `j` after `s` steps (`s = 0` is the initial state).
+    pub fn rates(&self, s: usize, j: usize) -> &[f32] {
+        let w = self.k + self.n;
+        &self.a[(s * self.b + j) * w + self.k..][..self.n]
+    }
+
     /// Draws all the noise of a pass over `batch` (mean-field mode).
     pub fn draw_noise(&mut self, net: &SasNet, batch: &Batch, rng: &mut Pcg64Mcg) {
         let (t, b, n, o) = (batch.t, batch.b, net.rec.rows, net.out.rows);
         let any_var = net.input.stochastic || net.rec.stochastic;
+        self.eps.clear();
+        self.eps.resize(t * b * n, 0.0);
         if any_var {
-            fill_normal(&mut self.eps, t * b * n, rng);
-        } else {
-            self.eps.clear();
-            self.eps.resize(t * b * n, 0.0);
+            fill_normal(rng, &mut self.eps);
         }
+        self.noise.clear();
         if net.sigma_rec > 0.0 {
-            fill_normal(&mut self.noise, t * b * n, rng);
-        } else {
-            self.noise.clear();
+            self.noise.resize(t * b * n, 0.0);
+            fill_normal(rng, &mut self.noise);
         }
+        self.eps_o.clear();
+        self.eps_o.resize(t * b * o, 0.0);
         if net.out.stochastic {
-            fill_normal(&mut self.eps_o, t * b * o, rng);
-        } else {
-            self.eps_o.clear();
-            self.eps_o.resize(t * b * o, 0.0);
+            fill_normal(rng, &mut self.eps_o);
         }
     }
 
@@ -129,143 +149,232 @@ impl Forward {
         self.eps_o.clear();
         self.eps_o.resize(t * b * o, 0.0);
     }
+
+    /// The weights of the forward products, transposed so that their rows are contiguous.
+    fn pack(&mut self, m: &NetMoments, k: usize, n: usize, o: usize) {
+        let w = k + n;
+        let has_var = !(m.input.v.is_empty() && m.rec.v.is_empty());
+        transpose_into(&mut self.w_mu, &[(&m.input.mu, k), (&m.rec.mu, n)], n, w);
+        self.w_v.clear();
+        if has_var {
+            let zi = vec![0.0; if m.input.v.is_empty() { n * k } else { 0 }];
+            let zr = vec![0.0; if m.rec.v.is_empty() { n * n } else { 0 }];
+            let vi = if m.input.v.is_empty() {
+                &zi
+            } else {
+                &m.input.v
+            };
+            let vr = if m.rec.v.is_empty() { &zr } else { &m.rec.v };
+            transpose_into(&mut self.w_v, &[(vi, k), (vr, n)], n, w);
+        }
+        transpose_into(&mut self.out_mu, &[(&m.out.mu, n)], o, n);
+        self.out_v.clear();
+        if !m.out.v.is_empty() {
+            transpose_into(&mut self.out_v, &[(&m.out.v, n)], o, n);
+        }
+    }
 }
 
-fn sqrt_guard(v: f32) -> f32 {
-    if v > 0.0 { v.sqrt() } else { 0.0 }
+/// `dst (w x rows)` = the transpose of the row-major `rows x w` matrix whose columns are the
+/// blocks `(matrix, width)` side by side.
+fn transpose_into(dst: &mut Vec<f32>, blocks: &[(&Vec<f32>, usize)], rows: usize, w: usize) {
+    dst.clear();
+    dst.resize(w * rows, 0.0);
+    let mut col = 0;
+    for &(mat, width) in blocks {
+        for i in 0..rows {
+            for c in 0..width {
+                dst[(col + c) * rows + i] = mat[i * width + c];
+            }
+        }
+        col += width;
+    }
+}
+
+/// Whether the pass has variance terms (sampled weights have none).
+fn m_has_var(w: &Weights<'_>) -> bool {
+    match w {
+        Weights::Fixed(m) => !(m.input.v.is_empty() && m.rec.v.is_empty()),
+        Weights::Resample(..) => false,
+    }
+}
+
+/// Whether any trial of `batch` has a loss at step `s`.
+fn step_has_loss(batch: &Batch, s: usize) -> bool {
+    batch.mask[s * batch.b..(s + 1) * batch.b]
+        .iter()
+        .any(|&m| m != 0.0)
+}
+
+/// Where the weights of a pass come from.
+enum Weights<'a> {
+    Fixed(&'a NetMoments),
+    Resample(&'a mut NetMoments, &'a mut Pcg64Mcg),
 }
 
 /// Runs the dynamics with the noise already in `f`. With `resample`, the weights are redrawn
 /// from the ensemble before every step (the authors' "sampling" test) and `m` is overwritten.
+/// The read-out is computed at every step.
 pub fn forward(
     net: &SasNet,
     m: &mut NetMoments,
     batch: &Batch,
     f: &mut Forward,
-    mut resample: Option<&mut Pcg64Mcg>,
+    resample: Option<&mut Pcg64Mcg>,
 ) {
+    let w = match resample {
+        Some(rng) => Weights::Resample(m, rng),
+        None => Weights::Fixed(m),
+    };
+    run_forward(net, w, batch, f, true);
+}
+
+/// The training pass: as [`forward`] with fixed moments, but the read-out only at the steps
+/// where some trial has a loss (all that [`loss`] and [`backward`] read).
+pub fn forward_train(net: &SasNet, m: &NetMoments, batch: &Batch, f: &mut Forward) {
+    run_forward(net, Weights::Fixed(m), batch, f, false);
+}
+
+fn run_forward(net: &SasNet, mut wts: Weights<'_>, batch: &Batch, f: &mut Forward, all: bool) {
     let (t, b, n, k, o) = (batch.t, batch.b, net.rec.rows, net.input.cols, net.out.rows);
-    let bn = b * n;
-    f.h.clear();
-    f.h.resize((t + 1) * bn, net.h0);
-    f.r.clear();
-    f.r.resize((t + 1) * bn, net.h0.max(0.0));
-    f.r2.clear();
-    f.r2.extend(f.r.iter().map(|v| v * v));
-    f.x2.clear();
-    f.x2.extend(batch.x.iter().map(|v| v * v));
-    f.d.clear();
-    f.d.resize(t * bn, 0.0);
-    f.d_o.clear();
+    let w = k + n;
+    let (bn, bw) = (b * n, b * w);
+    (f.t, f.b, f.k, f.n) = (t, b, k, n);
+    f.a.resize((t + 1) * bw, 0.0);
+    f.a2.resize((t + 1) * bw, 0.0);
+    let r0 = net.h0.max(0.0);
+    for s in 0..=t {
+        for j in 0..b {
+            let row = (s * b + j) * w;
+            let (x, x2) = (&mut f.a[row..row + k], &mut f.a2[row..row + k]);
+            if s < t {
+                x.copy_from_slice(&batch.x[(s * b + j) * k..(s * b + j + 1) * k]);
+                for (q, &v) in x2.iter_mut().zip(x.iter()) {
+                    *q = v * v;
+                }
+            } else {
+                x.fill(0.0);
+                x2.fill(0.0);
+            }
+        }
+    }
+    for j in 0..b {
+        f.a[j * w + k..(j + 1) * w].fill(r0);
+        f.a2[j * w + k..(j + 1) * w].fill(r0 * r0);
+    }
+    if m_has_var(&wts) {
+        f.d.resize(t * bn, 0.0); // every entry is written below
+    } else {
+        zeros(&mut f.d, t * bn);
+    }
     f.d_o.resize(t * b * o, 0.0);
     f.y.clear();
     f.y.resize(t * b * o, 0.0);
-    let mut g = vec![0.0f32; bn];
-    let mut s2 = vec![0.0f32; bn];
-    let mut so = vec![0.0f32; b * o];
+    f.h.clear();
+    f.h.resize(bn, net.h0);
+    f.g.resize(bn, 0.0);
+    f.s2.resize(bn, 0.0);
+    f.so.resize(b * o, 0.0);
+    if let Weights::Fixed(m) = &wts {
+        f.pack(m, k, n, o);
+    }
     let alpha = net.alpha;
     let noise_scale = (2.0 * alpha).sqrt() * net.sigma_rec;
     for s in 0..t {
-        if let Some(rng) = resample.as_deref_mut() {
+        if let Weights::Resample(m, rng) = &mut wts {
             net.sample(rng, m);
+            f.pack(m, k, n, o);
         }
-        let x = &batch.x[s * b * k..(s + 1) * b * k];
-        let x2 = &f.x2[s * b * k..(s + 1) * b * k];
-        let prev = s * bn..(s + 1) * bn;
-        gemm(b, k, n, 1.0, x, false, &m.input.mu, true, 0.0, &mut g);
-        gemm(
+        let blk = s * bw..(s + 1) * bw;
+        gemm_rows(
             b,
+            w,
             n,
-            n,
-            1.0,
-            &f.r[prev.clone()],
+            (&f.a[blk.clone()], w, 1),
+            (&f.w_mu, n),
             false,
-            &m.rec.mu,
-            true,
-            1.0,
-            &mut g,
+            &mut f.g,
+            n,
         );
-        let has_var = !m.input.v.is_empty() || !m.rec.v.is_empty();
+        let has_var = !f.w_v.is_empty();
         if has_var {
-            s2.iter_mut().for_each(|v| *v = 0.0);
-            if !m.input.v.is_empty() {
-                gemm(b, k, n, 1.0, x2, false, &m.input.v, true, 0.0, &mut s2);
-            }
-            if !m.rec.v.is_empty() {
-                gemm(
-                    b,
-                    n,
-                    n,
-                    1.0,
-                    &f.r2[prev.clone()],
-                    false,
-                    &m.rec.v,
-                    true,
-                    1.0,
-                    &mut s2,
-                );
-            }
+            gemm_rows(
+                b,
+                w,
+                n,
+                (&f.a2[blk], w, 1),
+                (&f.w_v, n),
+                false,
+                &mut f.s2,
+                n,
+            );
         }
-        let cur = (s + 1) * bn;
-        // Element-wise update, written as zipped slices so that it vectorises.
-        let d = &mut f.d[s * bn..cur];
-        if has_var {
-            for (dv, &v) in d.iter_mut().zip(&s2) {
-                *dv = sqrt_guard(v);
+        // Element-wise update, row by row, written as zipped slices so that it vectorises.
+        let next = &mut f.a[(s + 1) * bw..];
+        let next2 = &mut f.a2[(s + 1) * bw..];
+        for j in 0..b {
+            let u = j * n..(j + 1) * n;
+            let e = s * bn + j * n..s * bn + (j + 1) * n;
+            let g = &mut f.g[u.clone()];
+            if has_var {
+                let d = &mut f.d[e.clone()];
+                for ((dv, gv), (&v, &ep)) in d
+                    .iter_mut()
+                    .zip(g.iter_mut())
+                    .zip(f.s2[u.clone()].iter().zip(&f.eps[e.clone()]))
+                {
+                    *dv = v.max(0.0).sqrt();
+                    *gv += ep * *dv;
+                }
             }
-            for ((gv, &e), &dv) in g.iter_mut().zip(&f.eps[s * bn..cur]).zip(d.iter()) {
-                *gv += e * dv;
+            let h = &mut f.h[u];
+            for (hv, &gv) in h.iter_mut().zip(g.iter()) {
+                *hv = (1.0 - alpha) * *hv + alpha * gv;
             }
-        }
-        let (h_prev, h_cur) = f.h.split_at_mut(cur);
-        let (h_prev, h_cur) = (&h_prev[s * bn..], &mut h_cur[..bn]);
-        for ((hc, &hp), &u) in h_cur.iter_mut().zip(h_prev).zip(&g) {
-            *hc = (1.0 - alpha) * hp + alpha * u;
-        }
-        if !f.noise.is_empty() {
-            for (hc, &z) in h_cur.iter_mut().zip(&f.noise[s * bn..cur]) {
-                *hc += noise_scale * z;
+            if !f.noise.is_empty() {
+                for (hv, &z) in h.iter_mut().zip(&f.noise[e]) {
+                    *hv += noise_scale * z;
+                }
             }
-        }
-        for ((r, r2), &h) in f.r[cur..cur + bn]
-            .iter_mut()
-            .zip(&mut f.r2[cur..cur + bn])
-            .zip(h_cur.iter())
-        {
-            *r = h.max(0.0);
-            *r2 = *r * *r;
+            let r = &mut next[j * w + k..(j + 1) * w];
+            let r2 = &mut next2[j * w + k..(j + 1) * w];
+            for ((rv, r2v), &hv) in r.iter_mut().zip(r2.iter_mut()).zip(h.iter()) {
+                *rv = hv.max(0.0);
+                *r2v = *rv * *rv;
+            }
         }
         // Read-out of r_t.
+        if !(all || step_has_loss(batch, s)) {
+            continue;
+        }
+        let nb = (s + 1) * bw + k..(s + 2) * bw;
         let ys = &mut f.y[s * b * o..(s + 1) * b * o];
-        gemm(
+        gemm_rows(
             b,
             n,
             o,
-            1.0,
-            &f.r[cur..cur + bn],
+            (&f.a[nb.clone()], w, 1),
+            (&f.out_mu, o),
             false,
-            &m.out.mu,
-            true,
-            0.0,
             ys,
+            o,
         );
-        if !m.out.v.is_empty() {
-            gemm(
+        if !f.out_v.is_empty() {
+            gemm_rows(
                 b,
                 n,
                 o,
-                1.0,
-                &f.r2[cur..cur + bn],
+                (&f.a2[nb], w, 1),
+                (&f.out_v, o),
                 false,
-                &m.out.v,
-                true,
-                0.0,
-                &mut so,
+                &mut f.so,
+                o,
             );
-            for i in 0..b * o {
-                let d = sqrt_guard(so[i]);
-                f.d_o[s * b * o + i] = d;
-                ys[i] += f.eps_o[s * b * o + i] * d;
+            let d_o = &mut f.d_o[s * b * o..(s + 1) * b * o];
+            let e_o = &f.eps_o[s * b * o..(s + 1) * b * o];
+            for (((yv, dv), &v), &ep) in ys.iter_mut().zip(d_o).zip(&f.so).zip(e_o) {
+                *dv = v.max(0.0).sqrt();
+                *yv += ep * *dv;
             }
         }
     }
@@ -309,7 +418,7 @@ pub fn loss(kind: LossKind, batch: &Batch, f: &Forward) -> f64 {
     }
 }
 
-/// Gradients of the nine parameter groups.
+/// Gradients of the nine parameter groups, and the gradients of the moments they come from.
 #[derive(Clone, Debug, Default)]
 pub struct Grads {
     /// (pi, m, Xi) of the input layer.
@@ -318,15 +427,23 @@ pub struct Grads {
     pub rec: [Vec<f32>; 3],
     /// (pi, m, Xi) of the read-out.
     pub out: [Vec<f32>; 3],
+    /// dL/d[mu_in | mu_rec], `N x (K+N)`.
+    g_mu: Vec<f32>,
+    /// dL/d[v_in | v_rec].
+    g_v: Vec<f32>,
+    /// dL/d mu_out, `O x N`.
+    g_mu_out: Vec<f32>,
+    /// dL/d v_out.
+    g_v_out: Vec<f32>,
     dy: Vec<f32>,
     ds_o: Vec<f32>,
     dr: Vec<f32>,
     dg: Vec<f32>,
     ds: Vec<f32>,
-    dh_next: Vec<f32>,
+    dh: Vec<f32>,
     tmp: Vec<f32>,
-    g_mu: Vec<f32>,
-    g_v: Vec<f32>,
+    split_mu: Vec<f32>,
+    split_v: Vec<f32>,
 }
 
 impl Grads {
@@ -342,21 +459,45 @@ impl Grads {
         }
     }
 
-    /// Adds `a` times the parameter gradients of `other`.
-    pub fn add_scaled(&mut self, other: &Grads, a: f32) {
-        let mine = self
-            .input
-            .iter_mut()
-            .chain(self.rec.iter_mut())
-            .chain(self.out.iter_mut());
-        let theirs = other
-            .input
-            .iter()
-            .chain(other.rec.iter())
-            .chain(other.out.iter());
-        for (g, o) in mine.zip(theirs) {
-            g.iter_mut().zip(o).for_each(|(x, &y)| *x += a * y);
+    /// Adds the moment gradients of `other` (a part of the same batch) to these.
+    pub fn add_moments(&mut self, other: &Grads) {
+        for (g, o) in [
+            (&mut self.g_mu, &other.g_mu),
+            (&mut self.g_v, &other.g_v),
+            (&mut self.g_mu_out, &other.g_mu_out),
+            (&mut self.g_v_out, &other.g_v_out),
+        ] {
+            g.iter_mut().zip(o).for_each(|(x, &y)| *x += y);
         }
+    }
+
+    /// Parameter gradients from the moment gradients (the chain rule of every layer).
+    pub fn finish(&mut self, net: &SasNet) {
+        let (n, k, o) = (net.rec.rows, net.input.cols, net.out.rows);
+        let w = k + n;
+        let split = |src: &[f32], dst: &mut Vec<f32>, lo: usize, len: usize| {
+            dst.clear();
+            for row in src.chunks(w) {
+                dst.extend_from_slice(&row[lo..lo + len]);
+            }
+        };
+        for (layer, lo, len, out) in [
+            (&net.input, 0, k, &mut self.input),
+            (&net.rec, k, n, &mut self.rec),
+        ] {
+            split(&self.g_mu, &mut self.split_mu, lo, len);
+            split(&self.g_v, &mut self.split_v, lo, len);
+            for v in out.iter_mut() {
+                zeros(v, n * len);
+            }
+            let [gp, gm, gx] = out;
+            layer.chain(&self.split_mu, &self.split_v, gp, gm, gx);
+        }
+        for v in self.out.iter_mut() {
+            zeros(v, o * n);
+        }
+        let [gp, gm, gx] = &mut self.out;
+        net.out.chain(&self.g_mu_out, &self.g_v_out, gp, gm, gx);
     }
 }
 
@@ -374,19 +515,43 @@ pub fn backward(
     f: &Forward,
     gr: &mut Grads,
 ) {
+    backward_moments(net, m, kind, batch, f, gr, batch.b);
+    gr.finish(net);
+}
+
+/// The moment gradients of the loss of a batch of `norm_b` trials, of which `batch` (already
+/// run through `f`) is a part: summing [`Grads::add_moments`] over the parts and calling
+/// [`Grads::finish`] gives the gradient of the whole batch.
+pub fn backward_moments(
+    net: &SasNet,
+    m: &NetMoments,
+    kind: LossKind,
+    batch: &Batch,
+    f: &Forward,
+    gr: &mut Grads,
+    norm_b: usize,
+) {
     let (t, b, n, k, o) = (batch.t, batch.b, net.rec.rows, net.input.cols, net.out.rows);
-    let bn = b * n;
-    // dL/dy.
-    zeros(&mut gr.dy, t * b * o);
-    for s in 0..t {
+    let w = k + n;
+    let (bn, bw, bo) = (b * n, b * w, b * o);
+    let out_var = !m.out.v.is_empty();
+    let in_var = !(m.input.v.is_empty() && m.rec.v.is_empty());
+    // dL/dy and the read-out's dL/ds' at the steps with a loss.
+    gr.dy.resize(t * bo, 0.0);
+    gr.ds_o.resize(t * bo, 0.0);
+    zeros(&mut gr.g_mu_out, o * n);
+    zeros(&mut gr.g_v_out, o * n);
+    for s in (0..t).filter(|&s| step_has_loss(batch, s)) {
         for j in 0..b {
             let mk = batch.mask[s * b + j];
-            if mk == 0.0 {
-                continue;
-            }
             let base = (s * b + j) * o;
             let y = &f.y[base..base + o];
             let tg = &batch.y[base..base + o];
+            let dy = &mut gr.dy[base..base + o];
+            if mk == 0.0 {
+                dy.fill(0.0);
+                continue;
+            }
             match kind {
                 LossKind::CrossEntropy => {
                     let mx = y.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
@@ -394,221 +559,142 @@ pub fn backward(
                     let ts: f32 = tg.iter().sum();
                     for c in 0..o {
                         let p = (y[c] - mx).exp() / z;
-                        gr.dy[base + c] = mk * (ts * p - tg[c]) / b as f32;
+                        dy[c] = mk * (ts * p - tg[c]) / norm_b as f32;
                     }
                 }
                 LossKind::Mse => {
                     for c in 0..o {
-                        gr.dy[base + c] = mk * (y[c] - tg[c]) / (b * t) as f32;
+                        dy[c] = mk * (y[c] - tg[c]) / (norm_b * t) as f32;
                     }
                 }
             }
         }
-    }
-    // Read-out layer over all steps at once (rows = T*B, activity r_1..r_T).
-    let r_all = &f.r[bn..];
-    let r2_all = &f.r2[bn..];
-    zeros(&mut gr.g_mu, o * n);
-    zeros(&mut gr.g_v, o * n);
-    gemm(
-        o,
-        t * b,
-        n,
-        1.0,
-        &gr.dy,
-        true,
-        r_all,
-        false,
-        0.0,
-        &mut gr.g_mu,
-    );
-    zeros(&mut gr.dr, t * bn);
-    gemm(
-        t * b,
-        o,
-        n,
-        1.0,
-        &gr.dy,
-        false,
-        &m.out.mu,
-        false,
-        0.0,
-        &mut gr.dr,
-    );
-    if !m.out.v.is_empty() {
-        zeros(&mut gr.ds_o, t * b * o);
-        for i in 0..t * b * o {
-            if f.d_o[i] > 0.0 {
-                gr.ds_o[i] = gr.dy[i] * f.eps_o[i] / (2.0 * f.d_o[i]);
-            }
-        }
-        gemm(
+        let blk = s * bo..(s + 1) * bo;
+        let rr = (s + 1) * bw + k..(s + 2) * bw;
+        let dy = (&gr.dy[blk.clone()], 1, o);
+        gemm_rows(
             o,
-            t * b,
+            b,
             n,
-            1.0,
-            &gr.ds_o,
+            dy,
+            (&f.a[rr.clone()], w),
             true,
-            r2_all,
-            false,
-            0.0,
-            &mut gr.g_v,
-        );
-        zeros(&mut gr.tmp, t * bn);
-        gemm(
-            t * b,
-            o,
+            &mut gr.g_mu_out,
             n,
-            1.0,
-            &gr.ds_o,
-            false,
-            &m.out.v,
-            false,
-            0.0,
-            &mut gr.tmp,
         );
-        for ((d, &r), &tm) in gr.dr.iter_mut().zip(r_all).zip(&gr.tmp) {
-            *d += 2.0 * r * tm;
+        if out_var {
+            for ((q, &dy), (&e, &d)) in gr.ds_o[blk.clone()]
+                .iter_mut()
+                .zip(&gr.dy[blk.clone()])
+                .zip(f.eps_o[blk.clone()].iter().zip(&f.d_o[blk.clone()]))
+            {
+                *q = if d > 0.0 { dy * e / (2.0 * d) } else { 0.0 };
+            }
+            let dso = (&gr.ds_o[blk], 1, o);
+            gemm_rows(o, b, n, dso, (&f.a2[rr], w), true, &mut gr.g_v_out, n);
         }
     }
-    for v in gr.out.iter_mut() {
-        zeros(v, o * n);
-    }
-    let [gp, gm, gx] = &mut gr.out;
-    net.out.chain(&gr.g_mu, &gr.g_v, gp, gm, gx);
 
-    // Back through time.
-    zeros(&mut gr.dg, t * bn);
-    zeros(&mut gr.ds, t * bn);
-    zeros(&mut gr.dh_next, bn);
-    zeros(&mut gr.tmp, bn);
+    // Back through time; the weight gradients of the input and recurrent layers (rows
+    // [x_s, r_s]) are accumulated step by step while dG_s, dS_s and the rows are in cache.
+    for v in [&mut gr.dg, &mut gr.ds, &mut gr.dr, &mut gr.tmp] {
+        v.resize(2 * bn, 0.0);
+    }
+    zeros(&mut gr.dh, bn);
+    zeros(&mut gr.g_mu, n * w);
+    zeros(&mut gr.g_v, n * w);
     let alpha = net.alpha;
     let rec_var = !m.rec.v.is_empty();
     for s in (0..t).rev() {
-        let blk = s * bn..(s + 1) * bn;
-        if s + 1 < t {
-            let nb = (s + 1) * bn..(s + 2) * bn;
-            gemm(
+        let rr = (s + 1) * bw..(s + 2) * bw; // rows [x, r_{s+1}]
+        // dG, dS of step s go to half `cur` of their buffers; step s + 1's are in `nxt`.
+        let (cur, nxt) = if s % 2 == 0 {
+            (0..bn, bn..2 * bn)
+        } else {
+            (bn..2 * bn, 0..bn)
+        };
+        let dr = &mut gr.dr[..bn];
+        let tmp = &mut gr.tmp[..bn];
+        let mut have = false;
+        if step_has_loss(batch, s) {
+            let blk = s * bo..(s + 1) * bo;
+            gemm_rows(
                 b,
+                o,
                 n,
+                (&gr.dy[blk.clone()], o, 1),
+                (&m.out.mu, n),
+                false,
+                dr,
                 n,
-                1.0,
-                &gr.dg[nb.clone()],
-                false,
-                &m.rec.mu,
-                false,
-                1.0,
-                &mut gr.dr[blk.clone()],
             );
+            if out_var {
+                gemm_rows(b, o, n, (&gr.ds_o[blk], o, 1), (&m.out.v, n), false, tmp, n);
+                add_2r_tmp(dr, &f.a[rr.clone()], tmp, k, n);
+            }
+            have = true;
+        }
+        if s + 1 < t {
+            let dgn = (&gr.dg[nxt.clone()], n, 1);
+            gemm_rows(b, n, n, dgn, (&m.rec.mu, n), have, dr, n);
+            have = true;
             if rec_var {
-                gemm(
-                    b,
-                    n,
-                    n,
-                    1.0,
-                    &gr.ds[nb],
-                    false,
-                    &m.rec.v,
-                    false,
-                    0.0,
-                    &mut gr.tmp,
-                );
-                let r_now = &f.r[(s + 1) * bn..(s + 2) * bn];
-                for ((d, &r), &tm) in gr.dr[blk.clone()].iter_mut().zip(r_now).zip(&gr.tmp) {
-                    *d += 2.0 * r * tm;
-                }
+                let dsn = (&gr.ds[nxt], n, 1);
+                gemm_rows(b, n, n, dsn, (&m.rec.v, n), false, tmp, n);
+                add_2r_tmp(dr, &f.a[rr.clone()], tmp, k, n);
             }
         }
-        let h_now = &f.h[(s + 1) * bn..(s + 2) * bn];
-        let dr = &gr.dr[blk.clone()];
-        for (((dhn, dg), &h), &r) in gr
-            .dh_next
-            .iter_mut()
-            .zip(&mut gr.dg[blk.clone()])
-            .zip(h_now)
-            .zip(dr)
-        {
-            let relu_d = if h > 0.0 { 1.0 } else { 0.0 };
-            *dhn = r * relu_d + (1.0 - alpha) * *dhn;
-            *dg = alpha * *dhn;
+        if !have {
+            dr.fill(0.0);
         }
-        for (((ds, &dg), &d), &e) in gr.ds[blk.clone()]
-            .iter_mut()
-            .zip(&gr.dg[blk.clone()])
-            .zip(&f.d[blk.clone()])
-            .zip(&f.eps[blk])
-        {
-            *ds = if d > 0.0 { dg * e / (2.0 * d) } else { 0.0 };
+        let blk = s * bn..(s + 1) * bn;
+        let (dg, ds) = (&mut gr.dg[cur.clone()], &mut gr.ds[cur]);
+        let (d, e) = (&f.d[blk.clone()], &f.eps[blk]);
+        for j in 0..b {
+            let u = j * n..(j + 1) * n;
+            let r = &f.a[rr.start + j * w + k..rr.start + (j + 1) * w];
+            for ((dh, dgv), (&drv, &rv)) in gr.dh[u.clone()]
+                .iter_mut()
+                .zip(dg[u.clone()].iter_mut())
+                .zip(dr[u.clone()].iter().zip(r))
+            {
+                let relu_d = if rv > 0.0 { drv } else { 0.0 };
+                *dh = relu_d + (1.0 - alpha) * *dh;
+                *dgv = alpha * *dh;
+            }
+            for ((dsv, &dgv), (&dv, &ev)) in ds[u.clone()]
+                .iter_mut()
+                .zip(&dg[u.clone()])
+                .zip(d[u.clone()].iter().zip(&e[u]))
+            {
+                *dsv = if dv > 0.0 { dgv * ev / (2.0 * dv) } else { 0.0 };
+            }
+        }
+        let rows = s * bw..(s + 1) * bw; // [x_s, r_s]
+        gemm_rows(
+            n,
+            b,
+            w,
+            (dg, 1, n),
+            (&f.a[rows.clone()], w),
+            true,
+            &mut gr.g_mu,
+            w,
+        );
+        if in_var {
+            gemm_rows(n, b, w, (ds, 1, n), (&f.a2[rows], w), true, &mut gr.g_v, w);
         }
     }
-    // Recurrent layer: activity r_0 .. r_{T-1}.
-    zeros(&mut gr.g_mu, n * n);
-    zeros(&mut gr.g_v, n * n);
-    gemm(
-        n,
-        t * b,
-        n,
-        1.0,
-        &gr.dg,
-        true,
-        &f.r[..t * bn],
-        false,
-        0.0,
-        &mut gr.g_mu,
-    );
-    if rec_var {
-        gemm(
-            n,
-            t * b,
-            n,
-            1.0,
-            &gr.ds,
-            true,
-            &f.r2[..t * bn],
-            false,
-            0.0,
-            &mut gr.g_v,
-        );
+}
+
+/// `dr += 2 r * tmp` where r is the rate block of the rows `a` (`[x, r]`, `k` inputs).
+fn add_2r_tmp(dr: &mut [f32], a: &[f32], tmp: &[f32], k: usize, n: usize) {
+    let w = k + n;
+    for ((d, t), row) in dr.chunks_mut(n).zip(tmp.chunks(n)).zip(a.chunks(w)) {
+        for ((dv, &tv), &rv) in d.iter_mut().zip(t).zip(&row[k..]) {
+            *dv += 2.0 * rv * tv;
+        }
     }
-    for v in gr.rec.iter_mut() {
-        zeros(v, n * n);
-    }
-    let [gp, gm, gx] = &mut gr.rec;
-    net.rec.chain(&gr.g_mu, &gr.g_v, gp, gm, gx);
-    // Input layer.
-    zeros(&mut gr.g_mu, n * k);
-    zeros(&mut gr.g_v, n * k);
-    gemm(
-        n,
-        t * b,
-        k,
-        1.0,
-        &gr.dg,
-        true,
-        &batch.x,
-        false,
-        0.0,
-        &mut gr.g_mu,
-    );
-    if !m.input.v.is_empty() {
-        gemm(
-            n,
-            t * b,
-            k,
-            1.0,
-            &gr.ds,
-            true,
-            &f.x2,
-            false,
-            0.0,
-            &mut gr.g_v,
-        );
-    }
-    for v in gr.input.iter_mut() {
-        zeros(v, n * k);
-    }
-    let [gp, gm, gx] = &mut gr.input;
-    net.input.chain(&gr.g_mu, &gr.g_v, gp, gm, gx);
 }
 
 #[cfg(test)]
@@ -643,9 +729,14 @@ mod tests {
         }
     }
 
-    fn check(kind: LossKind, input_stochastic: bool, sigma_rec: f32) {
+    fn setup(
+        kind: LossKind,
+        input_stochastic: bool,
+        sigma_rec: f32,
+        b: usize,
+    ) -> (SasNet, Batch, Pcg64Mcg) {
         let mut rng = Pcg64Mcg::seed_from_u64(11);
-        let (n, k, o, t, b) = (6, 3, 2, 7, 4);
+        let (n, k, o, t) = (6, 3, 2, 7);
         let net = SasNet {
             input: layer(n, k, &mut rng, input_stochastic),
             rec: layer(n, n, &mut rng, true),
@@ -679,6 +770,12 @@ mod tests {
             .collect();
         let refs: Vec<&Trial> = trials.iter().collect();
         let batch = Batch::from_trials(&refs, t, k, o);
+        (net, batch, rng)
+    }
+
+    fn check(kind: LossKind, input_stochastic: bool, sigma_rec: f32) {
+        let (net, batch, mut rng) = setup(kind, input_stochastic, sigma_rec, 4);
+        let (n, k, o) = (net.rec.rows, net.input.cols, net.out.rows);
         let mut f = Forward::default();
         f.draw_noise(&net, &batch, &mut rng);
         let mut mom = NetMoments::default();
@@ -728,5 +825,82 @@ mod tests {
     #[test]
     fn gbptt_matches_finite_differences_mse_with_recurrent_noise() {
         check(LossKind::Mse, false, 0.15);
+    }
+
+    /// Trials `js` of a batch and of the noise drawn for it.
+    fn part(batch: &Batch, f: &Forward, js: std::ops::Range<usize>) -> (Batch, Forward) {
+        let (t, b) = (batch.t, batch.b);
+        let rows = |v: &[f32], width: usize| -> Vec<f32> {
+            (0..t)
+                .flat_map(|s| v[(s * b + js.start) * width..(s * b + js.end) * width].to_vec())
+                .collect()
+        };
+        let pb = Batch {
+            b: js.len(),
+            t,
+            n_in: batch.n_in,
+            n_out: batch.n_out,
+            x: rows(&batch.x, batch.n_in),
+            y: rows(&batch.y, batch.n_out),
+            mask: rows(&batch.mask, 1),
+            conditions: vec![String::new(); js.len()],
+        };
+        let n = f.eps.len() / (t * b);
+        let pf = Forward {
+            eps: rows(&f.eps, n),
+            noise: if f.noise.is_empty() {
+                Vec::new()
+            } else {
+                rows(&f.noise, n)
+            },
+            eps_o: rows(&f.eps_o, batch.n_out),
+            ..Forward::default()
+        };
+        (pb, pf)
+    }
+
+    /// The training pass (read-out only where there is a loss) gives the same loss as the full
+    /// pass, and gradients of parts of a batch, summed, give the batch's gradient.
+    #[test]
+    fn training_pass_and_batch_parts_agree_with_the_full_batch() {
+        for (kind, sigma) in [(LossKind::CrossEntropy, 0.0), (LossKind::Mse, 0.15)] {
+            let (net, batch, mut rng) = setup(kind, true, sigma, 5);
+            let mut f = Forward::default();
+            f.draw_noise(&net, &batch, &mut rng);
+            let mut mom = NetMoments::default();
+            net.moments(&mut mom);
+            let mut full = f.clone();
+            forward(&net, &mut mom, &batch, &mut full, None);
+            let mut g = Grads::default();
+            backward(&net, &mom, kind, &batch, &full, &mut g);
+            forward_train(&net, &mom, &batch, &mut f);
+            assert_eq!(
+                loss(kind, &batch, &f).to_bits(),
+                loss(kind, &batch, &full).to_bits()
+            );
+            let (b0, mut f0) = part(&batch, &f, 0..3);
+            let (b1, mut f1) = part(&batch, &f, 3..5);
+            forward_train(&net, &mom, &b0, &mut f0);
+            forward_train(&net, &mom, &b1, &mut f1);
+            let total = loss(kind, &b0, &f0) * 3.0 + loss(kind, &b1, &f1) * 2.0;
+            assert!((total / 5.0 - loss(kind, &batch, &f)).abs() < 1e-9);
+            let (mut g0, mut g1) = (Grads::default(), Grads::default());
+            backward_moments(&net, &mom, kind, &b0, &f0, &mut g0, 5);
+            backward_moments(&net, &mom, kind, &b1, &f1, &mut g1, 5);
+            g0.add_moments(&g1);
+            g0.finish(&net);
+            for (a, b) in [&g.input, &g.rec, &g.out]
+                .into_iter()
+                .flatten()
+                .zip([&g0.input, &g0.rec, &g0.out].into_iter().flatten())
+            {
+                for (x, y) in a.iter().zip(b) {
+                    assert!(
+                        (x - y).abs() <= 1e-5 * (1.0 + x.abs()),
+                        "{kind:?}: {x} vs {y}"
+                    );
+                }
+            }
+        }
     }
 }

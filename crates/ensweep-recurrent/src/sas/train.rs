@@ -5,7 +5,9 @@
 
 use super::eval::{self, Mode, Score};
 use super::layer::SasLayer;
-use super::model::{Forward, Grads, LossKind, NetMoments, SasNet, backward, forward, loss};
+use super::model::{
+    Forward, Grads, LossKind, NetMoments, SasNet, backward_moments, forward, forward_train, loss,
+};
 use crate::RnnError;
 use crate::linalg::spectral_norm;
 use crate::metrics;
@@ -104,28 +106,39 @@ fn image(d: &Mnist, i: usize) -> &[f32] {
 
 /// A sequential-MNIST batch: targets one-hot and mask 1 only at the last step.
 pub fn mnist_batch(d: &Mnist, idx: &[usize], row: bool) -> Batch {
+    let mut b = Batch {
+        b: 0,
+        t: 0,
+        n_in: 0,
+        n_out: 10,
+        x: Vec::new(),
+        y: Vec::new(),
+        mask: Vec::new(),
+        conditions: Vec::new(),
+    };
+    mnist_batch_into(&mut b, d, idx, row);
+    b.conditions = idx.iter().map(|&i| d.labels[i].to_string()).collect();
+    b
+}
+
+/// As [`mnist_batch`], reusing the buffers of `out` (without condition labels).
+pub fn mnist_batch_into(out: &mut Batch, d: &Mnist, idx: &[usize], row: bool) {
     let (t, k) = if row { (28, 28) } else { (784, 1) };
     let b = idx.len();
-    let mut x = vec![0.0f32; t * b * k];
-    let mut y = vec![0.0f32; t * b * 10];
-    let mut mask = vec![0.0f32; t * b];
+    (out.b, out.t, out.n_in, out.n_out) = (b, t, k, 10);
+    out.x.resize(t * b * k, 0.0);
+    out.y.clear();
+    out.y.resize(t * b * 10, 0.0);
+    out.mask.clear();
+    out.mask.resize(t * b, 0.0);
+    out.conditions.clear();
     for (j, &i) in idx.iter().enumerate() {
         let img = image(d, i);
         for s in 0..t {
-            x[(s * b + j) * k..(s * b + j + 1) * k].copy_from_slice(&img[s * k..(s + 1) * k]);
+            out.x[(s * b + j) * k..(s * b + j + 1) * k].copy_from_slice(&img[s * k..(s + 1) * k]);
         }
-        y[((t - 1) * b + j) * 10 + d.labels[i] as usize] = 1.0;
-        mask[(t - 1) * b + j] = 1.0;
-    }
-    Batch {
-        b,
-        t,
-        n_in: k,
-        n_out: 10,
-        x,
-        y,
-        mask,
-        conditions: idx.iter().map(|&i| d.labels[i].to_string()).collect(),
+        out.y[((t - 1) * b + j) * 10 + d.labels[i] as usize] = 1.0;
+        out.mask[(t - 1) * b + j] = 1.0;
     }
 }
 
@@ -292,6 +305,33 @@ fn update(cfg: &SasRnnConfig, net: &mut SasNet, gr: &mut Grads, opt: &mut Optimi
     }
 }
 
+/// Floating-point operations of one training epoch as implemented (multiply-add = 2;
+/// element-wise work, noise and the optimiser not counted): per step one mean and one variance
+/// product of the rows `[x, r]` (K + N inputs); the read-out and its gradients only at steps
+/// with a loss (MNIST: the last); the recurrent back-propagation products at T - 1 steps; the
+/// mean and variance weight-gradient products over all T x B rows.
+pub fn epoch_flops(cfg: &SasRnnConfig, data: &TaskData) -> f64 {
+    let (k, o) = data.dims();
+    let n = cfg.n_hidden as f64;
+    let (k, o) = (k as f64, o as f64);
+    let (t, loss_steps, b, batches) = match (&cfg.task, data) {
+        (SasTask::RowMnist(tk) | SasTask::PixelMnist(tk), TaskData::Mnist { row, .. }) => {
+            let t = if *row { 28.0 } else { 784.0 };
+            (t, 1.0, tk.batch_size as f64, tk.batches_per_epoch as f64)
+        }
+        (SasTask::Msi(m), TaskData::Msi { train, .. }) => {
+            let t = gen_steps(train) as f64;
+            (t, t, (m.catch_trials + 24) as f64, 1.0)
+        }
+        _ => return f64::NAN,
+    };
+    let fwd = t * 2.0 * 2.0 * b * (k + n) * n + loss_steps * 2.0 * 2.0 * b * n * o;
+    let bwd_out = loss_steps * 4.0 * 2.0 * b * o * n;
+    let bwd_rec = (t - 1.0) * 2.0 * 2.0 * b * n * n;
+    let wgrad = 2.0 * 2.0 * n * t * b * (k + n);
+    batches * (fwd + bwd_out + bwd_rec + wgrad)
+}
+
 /// Trains one spike-and-slab RNN and analyses it.
 pub fn train_sas_rnn(
     cfg: &SasRnnConfig,
@@ -312,9 +352,50 @@ pub fn train_sas_rnn_on(
     train_sas_rnn_threads(cfg, data, seed, sink, 1)
 }
 
-/// As [`train_sas_rnn_on`], splitting every mini-batch into `threads` data-parallel parts
-/// (for benchmarks: cells run single-threaded). Parts after the first draw their noise from
-/// their own streams, so results depend on `threads`; `threads = 1` is the reference.
+/// Trials per part of a mini-batch. Every mini-batch is cut into parts of this size (fixed,
+/// whatever the thread count); each part runs forward and back through time on its own with
+/// its own noise stream, and the parts' gradients are summed in part order, so results are
+/// bit-identical for any number of threads.
+pub const PART: usize = 64;
+
+/// One part of a mini-batch and its buffers.
+#[derive(Default)]
+struct Part {
+    batch: Option<Batch>,
+    f: Forward,
+    gr: Grads,
+    loss: f64,
+    correct: usize,
+}
+
+/// Runs `job(part index, part)` for every part, on up to `threads` threads (contiguous groups
+/// of parts; the calling thread takes the first group).
+fn run_parts(parts: &mut [Part], threads: usize, job: &(dyn Fn(usize, &mut Part) + Sync)) {
+    let per = parts.len().div_ceil(threads.max(1)).max(1);
+    if per >= parts.len() {
+        parts.iter_mut().enumerate().for_each(|(i, p)| job(i, p));
+        return;
+    }
+    std::thread::scope(|sc| {
+        let mut groups = parts.chunks_mut(per).enumerate();
+        let first = groups.next();
+        for (gi, g) in groups {
+            sc.spawn(move || {
+                for (o, p) in g.iter_mut().enumerate() {
+                    job(gi * per + o, p);
+                }
+            });
+        }
+        if let Some((_, g)) = first {
+            for (o, p) in g.iter_mut().enumerate() {
+                job(o, p);
+            }
+        }
+    });
+}
+
+/// As [`train_sas_rnn_on`], running the parts of every mini-batch (see [`PART`]) on up to
+/// `threads` threads. The results do not depend on `threads`.
 pub fn train_sas_rnn_threads(
     cfg: &SasRnnConfig,
     data: &TaskData,
@@ -343,11 +424,8 @@ pub fn train_sas_rnn_threads(
             .collect(),
     );
     let mut out = RunOutput::default();
-    let (mut f, mut gr, mut mom) = (Forward::default(), Grads::default(), NetMoments::default());
-    let mut mom_main = NetMoments::default();
-    let mut workers: Vec<(Forward, Grads, NetMoments)> = (1..threads)
-        .map(|_| (Forward::default(), Grads::default(), NetMoments::default()))
-        .collect();
+    let mut mom = NetMoments::default();
+    let mut parts: Vec<Part> = Vec::new();
     let start = Instant::now();
     let mut last_loss = f64::NAN;
     let mut epochs_run = 0;
@@ -360,23 +438,14 @@ pub fn train_sas_rnn_threads(
             opt.0.iter_mut().for_each(|o| o.reset());
         }
         let ep_start = Instant::now();
-        let mut noise_rng = seed.rng_indexed("noise", epoch as u64);
         let mut batch_rng = seed.rng_indexed("batches", epoch as u64);
-        let batches: Vec<Vec<Batch>> = match data {
-            TaskData::Mnist { train, row, .. } => {
-                let (SasTask::RowMnist(t) | SasTask::PixelMnist(t)) = &cfg.task else {
-                    unreachable!()
-                };
+        // The epoch's mini-batches: MNIST image indices (batches are built inside the parts),
+        // or the MSI trials (drawn here, in order, from the batch stream).
+        let (mnist_idx, msi_batches): (Vec<usize>, Vec<Batch>) = match data {
+            TaskData::Mnist { train, .. } => {
                 let mut idx: Vec<usize> = (0..train.len()).collect();
                 idx.shuffle(&mut batch_rng);
-                idx.chunks(t.batch_size.max(1))
-                    .take(t.batches_per_epoch)
-                    .map(|c| {
-                        c.chunks(c.len().div_ceil(threads))
-                            .map(|p| mnist_batch(train, p, *row))
-                            .collect()
-                    })
-                    .collect()
+                (idx, Vec::new())
             }
             TaskData::Msi { train: msi_gen, .. } => {
                 let SasTask::Msi(m) = &cfg.task else {
@@ -384,67 +453,68 @@ pub fn train_sas_rnn_threads(
                 };
                 let trials = msi::training_batch(msi_gen, m.catch_trials, &mut batch_rng);
                 let refs: Vec<&Trial> = trials.iter().collect();
-                let part = refs.len().div_ceil(threads);
-                vec![
-                    refs.chunks(part)
-                        .map(|p| Batch::from_trials(p, gen_steps(msi_gen), msi::N_IN, msi::N_OUT))
-                        .collect(),
-                ]
+                let parts = refs
+                    .chunks(PART)
+                    .map(|p| Batch::from_trials(p, gen_steps(msi_gen), msi::N_IN, msi::N_OUT))
+                    .collect();
+                (Vec::new(), parts)
             }
         };
+        let batch_lists: Vec<&[usize]> = match &cfg.task {
+            SasTask::RowMnist(t) | SasTask::PixelMnist(t) => mnist_idx
+                .chunks(t.batch_size.max(1))
+                .take(t.batches_per_epoch)
+                .collect(),
+            SasTask::Msi(_) => vec![&[][..]],
+        };
         let (mut lsum, mut correct, mut count) = (0.0, 0usize, 0usize);
-        for parts in &batches {
-            let batch = &parts[0];
-            f.draw_noise(&net, batch, &mut noise_rng);
+        for (bi, list) in batch_lists.iter().enumerate() {
+            let n_parts = match data {
+                TaskData::Mnist { .. } => list.len().div_ceil(PART),
+                TaskData::Msi { .. } => msi_batches.len(),
+            };
+            if parts.len() < n_parts {
+                parts.resize_with(n_parts, Part::default);
+            }
+            let total_b = match data {
+                TaskData::Mnist { .. } => list.len(),
+                TaskData::Msi { .. } => msi_batches.iter().map(|b| b.b).sum(),
+            };
             net.moments(&mut mom);
-            let total_b: usize = parts.iter().map(|p| p.b).sum();
-            let extra = std::thread::scope(|sc| {
-                let handles: Vec<_> = parts[1..]
-                    .iter()
-                    .zip(workers.iter_mut())
-                    .enumerate()
-                    .map(|(i, (p, w))| {
-                        let (net, mom) = (&net, &mom);
-                        let mut rng =
-                            seed.rng_indexed("noise_part", (epoch as u64) << 8 | (i as u64 + 1));
-                        sc.spawn(move || {
-                            let (wf, wg, wm) = w;
-                            wm.clone_from(mom);
-                            wf.draw_noise(net, p, &mut rng);
-                            forward(net, wm, p, wf, None);
-                            backward(net, wm, kind, p, wf, wg);
-                            let c = if kind == LossKind::CrossEntropy {
-                                eval::correct_last(p, &wf.y)
-                            } else {
-                                0
-                            };
-                            (loss(kind, p, wf) * p.b as f64, c)
-                        })
-                    })
-                    .collect();
-                mom_main.clone_from(&mom);
-                forward(&net, &mut mom_main, batch, &mut f, None);
-                backward(&net, &mom, kind, batch, &f, &mut gr);
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("worker thread"))
-                    .collect::<Vec<_>>()
+            let (net_r, mom_r) = (&net, &mom);
+            let msi_r = &msi_batches;
+            run_parts(&mut parts[..n_parts], threads, &|pi, p: &mut Part| {
+                let batch: &Batch = match data {
+                    TaskData::Mnist { train, row, .. } => {
+                        let idx = &list[pi * PART..((pi + 1) * PART).min(list.len())];
+                        let b = p.batch.get_or_insert_with(|| mnist_batch(train, &[], *row));
+                        mnist_batch_into(b, train, idx, *row);
+                        b
+                    }
+                    TaskData::Msi { .. } => &msi_r[pi],
+                };
+                let mut rng = seed.rng(&format!("noise/{epoch}/{bi}/{pi}"));
+                p.f.draw_noise(net_r, batch, &mut rng);
+                forward_train(net_r, mom_r, batch, &mut p.f);
+                backward_moments(net_r, mom_r, kind, batch, &p.f, &mut p.gr, total_b);
+                p.loss = loss(kind, batch, &p.f) * batch.b as f64;
+                p.correct = if kind == LossKind::CrossEntropy {
+                    eval::correct_last(batch, &p.f.y)
+                } else {
+                    0
+                };
             });
-            lsum += loss(kind, batch, &f) * batch.b as f64;
-            if kind == LossKind::CrossEntropy {
-                correct += eval::correct_last(batch, &f.y);
+            let (first, rest) = parts[..n_parts].split_first_mut().expect("one part");
+            for p in rest.iter() {
+                first.gr.add_moments(&p.gr);
+            }
+            for p in std::iter::once(&*first).chain(rest.iter()) {
+                lsum += p.loss;
+                correct += p.correct;
             }
             count += total_b;
-            if parts.len() > 1 {
-                // Each part's gradient is normalised by its own size; reweight to the batch.
-                gr.scale(batch.b as f32 / total_b as f32);
-                for ((p, (_, wg, _)), (l, c)) in parts[1..].iter().zip(workers.iter()).zip(extra) {
-                    gr.add_scaled(wg, p.b as f32 / total_b as f32);
-                    lsum += l;
-                    correct += c;
-                }
-            }
-            update(cfg, &mut net, &mut gr, &mut opt, epoch);
+            first.gr.finish(&net);
+            update(cfg, &mut net, &mut first.gr, &mut opt, epoch);
         }
         last_loss = lsum / count.max(1) as f64;
         epochs_run = epoch + 1;
@@ -651,8 +721,7 @@ fn analyse(
         for j in 0..b {
             let mut states = Vec::with_capacity(steps * n);
             for st in 0..steps {
-                let off = ((st + 1) * b + j) * n;
-                states.extend_from_slice(&f.r[off..off + n]);
+                states.extend_from_slice(f.rates(st + 1, j));
             }
             if metrics::activity_oscillates(&states, steps, n) {
                 oscillating += 1;
