@@ -1,10 +1,12 @@
-//! Runs an experiment file's [sas_mlp] section for its seeds and prints accuracy, categories
-//! and timings: `cargo run --release -p ensweep-meanfield --example prl -- FILE [THREADS] [SEEDS]`.
+//! Runs an experiment file's [sas_mlp] cells (the same run seeds as `ensweep bench mlp`) and
+//! prints accuracy, categories and timings, without building the whole `ensweep` binary:
+//! `cargo run --release -p ensweep-meanfield --example prl -- FILE [THREADS] [SEEDS]`.
 
-use ensweep_core::config::sas_mlp::SasMlpConfig;
+use ensweep_core::config::TrainerConfig;
 use ensweep_core::output::NullSink;
-use ensweep_core::seed::RunSeed;
+use ensweep_core::spec::Spec;
 use ensweep_meanfield::{mnist, train};
+use std::path::Path;
 use std::time::Instant;
 
 fn main() {
@@ -14,19 +16,28 @@ fn main() {
         .map_or("experiments/prl2020_mnist.toml", String::as_str);
     let threads: usize = args.get(2).map_or(2, |s| s.parse().expect("threads"));
     let text = std::fs::read_to_string(file).expect("read experiment file");
-    let doc: toml::Table = toml::from_str(&text).expect("toml");
-    let cfg: SasMlpConfig = doc["sas_mlp"].clone().try_into().expect("sas_mlp section");
-    let seeds: u64 = args.get(3).map_or_else(
-        || doc["sweep"]["seeds"].as_integer().unwrap_or(1) as u64,
-        |s| s.parse().expect("seeds"),
-    );
-    let sweep_seed = doc["sweep"]["seed"].as_integer().unwrap_or(0) as u64;
+    // The experiment file's cells, exactly as `ensweep bench mlp` expands them (same run seeds).
+    let spec = Spec::parse(&text, Path::new(file)).expect("experiment file");
+    let mut cells = spec.cells();
+    if let Some(n) = args.get(3).map(|s| s.parse::<u64>().expect("seeds")) {
+        let first = cells[0].clone();
+        cells = (0..n)
+            .map(|r| {
+                let mut c = first.clone();
+                c.replicate = r;
+                c
+            })
+            .collect();
+    }
+    let TrainerConfig::SasMlp(cfg) = cells[0].config().expect("config") else {
+        panic!("{file} is not a sas_mlp experiment");
+    };
     let dir = mnist::resolve_data_dir(cfg.data_dir.as_deref()).expect("data");
     let data = mnist::load(&dir, cfg.train_size, cfg.test_size).expect("mnist");
     let prepared = train::Prepared::new(&data);
     let opts = train::TrainOptions { threads };
-    for r in 0..seeds {
-        let seed = RunSeed::derive(sweep_seed, "", r);
+    for cell in &cells {
+        let (r, seed) = (cell.replicate, cell.run_seed());
         let t0 = Instant::now();
         let out = train::train_on(&cfg, &seed, &mut NullSink, &opts, &prepared).expect("train");
         let wall = t0.elapsed().as_secs_f64();
