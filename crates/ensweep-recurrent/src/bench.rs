@@ -20,7 +20,8 @@ pub struct SasEpochs {
     pub train_acc: Vec<f64>,
     /// Training loss of every epoch.
     pub train_loss: Vec<f64>,
-    /// Process CPU seconds (user + system) spent in the training call.
+    /// Process CPU seconds (user + system) of the training call, including its final mean-field
+    /// test pass.
     pub cpu_seconds: f64,
     /// Floating-point operations of one epoch (multiply-add = 2, see [`epoch_flops`]).
     pub flops_per_epoch: f64,

@@ -105,20 +105,23 @@ mod avx2 {
                     let rpj = rp.add(j0);
                     let cpi = cp.add(i0 * ldc + j0);
                     let a = (lpi, l_rs, l_cs, rpj, r_rs, cpi, ldc, acc, masks);
-                    match (mr, nr == NR) {
-                        (6, true) => micro::<6, false>(k, a),
-                        (5, true) => micro::<5, false>(k, a),
-                        (4, true) => micro::<4, false>(k, a),
-                        (3, true) => micro::<3, false>(k, a),
-                        (2, true) => micro::<2, false>(k, a),
-                        (1, true) => micro::<1, false>(k, a),
-                        (6, false) => micro::<6, true>(k, a),
-                        (5, false) => micro::<5, true>(k, a),
-                        (4, false) => micro::<4, true>(k, a),
-                        (3, false) => micro::<3, true>(k, a),
-                        (2, false) => micro::<2, true>(k, a),
-                        _ => micro::<1, true>(k, a),
+                    // 1 or 2 vectors of 8 columns, masked where the tile sticks out.
+                    let nv = if nr > 8 { 2 } else { 1 };
+                    let masked = nr != 8 * nv;
+                    macro_rules! go {
+                        ($($mr:literal)*) => {
+                            match (mr, nv, masked) {
+                                $(
+                                    ($mr, 2, false) => micro::<$mr, 2, false>(k, a),
+                                    ($mr, 2, true) => micro::<$mr, 2, true>(k, a),
+                                    ($mr, 1, false) => micro::<$mr, 1, false>(k, a),
+                                    ($mr, _, _) => micro::<$mr, 1, true>(k, a),
+                                )*
+                                _ => unreachable!(),
+                            }
+                        };
                     }
+                    go!(1 2 3 4 5 6);
                 }
                 i0 += mr;
             }
@@ -164,50 +167,67 @@ mod avx2 {
         (__m256i, __m256i),
     );
 
-    /// One `MR x 16` tile of C: `MR x 2` accumulators in registers over the whole k range.
+    /// One `MR x 8 NV` tile of C: `MR x NV` accumulators in registers over the whole k range.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn micro<const MR: usize, const MASKED: bool>(k: usize, a: Args) {
+    unsafe fn micro<const MR: usize, const NV: usize, const MASKED: bool>(k: usize, a: Args) {
         let (l, l_rs, l_cs, r, r_rs, c, ldc, acc, (m0, m1)) = a;
         let mut c0 = [_mm256_setzero_ps(); MR];
         let mut c1 = [_mm256_setzero_ps(); MR];
-        // SAFETY: see the caller; every pointer stays inside its slice.
+        // SAFETY: see the caller; every pointer that is dereferenced stays inside its slice
+        // (masked lanes are not accessed); the others are computed with wrapping arithmetic.
         unsafe {
             let mut lk = l;
             let mut rk = r;
             for _ in 0..k {
-                let (b0, b1) = if MASKED {
-                    (
-                        _mm256_maskload_ps(rk, m0),
-                        _mm256_maskload_ps(rk.wrapping_add(8), m1),
-                    )
+                let b0 = if MASKED && NV == 1 {
+                    _mm256_maskload_ps(rk, m0)
                 } else {
-                    (_mm256_loadu_ps(rk), _mm256_loadu_ps(rk.wrapping_add(8)))
+                    _mm256_loadu_ps(rk)
+                };
+                let b1 = if NV == 1 {
+                    b0
+                } else if MASKED {
+                    _mm256_maskload_ps(rk.wrapping_add(8), m1)
+                } else {
+                    _mm256_loadu_ps(rk.wrapping_add(8))
                 };
                 for i in 0..MR {
                     let av = _mm256_broadcast_ss(&*lk.wrapping_add(i * l_rs));
                     c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
-                    c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
+                    if NV == 2 {
+                        c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
+                    }
                 }
                 lk = lk.wrapping_add(l_cs);
                 rk = rk.wrapping_add(r_rs);
             }
             for i in 0..MR {
                 let ci = c.wrapping_add(i * ldc);
-                if MASKED {
+                let c8 = ci.wrapping_add(8);
+                if MASKED && NV == 1 {
                     if acc {
                         c0[i] = _mm256_add_ps(_mm256_maskload_ps(ci, m0), c0[i]);
-                        c1[i] = _mm256_add_ps(_mm256_maskload_ps(ci.wrapping_add(8), m1), c1[i]);
                     }
                     _mm256_maskstore_ps(ci, m0, c0[i]);
-                    _mm256_maskstore_ps(ci.wrapping_add(8), m1, c1[i]);
                 } else {
                     if acc {
                         c0[i] = _mm256_add_ps(_mm256_loadu_ps(ci), c0[i]);
-                        c1[i] = _mm256_add_ps(_mm256_loadu_ps(ci.wrapping_add(8)), c1[i]);
                     }
                     _mm256_storeu_ps(ci, c0[i]);
-                    _mm256_storeu_ps(ci.wrapping_add(8), c1[i]);
+                }
+                if NV == 2 {
+                    if MASKED {
+                        if acc {
+                            c1[i] = _mm256_add_ps(_mm256_maskload_ps(c8, m1), c1[i]);
+                        }
+                        _mm256_maskstore_ps(c8, m1, c1[i]);
+                    } else {
+                        if acc {
+                            c1[i] = _mm256_add_ps(_mm256_loadu_ps(c8), c1[i]);
+                        }
+                        _mm256_storeu_ps(c8, c1[i]);
+                    }
                 }
             }
         }

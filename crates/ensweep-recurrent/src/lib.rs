@@ -3,13 +3,13 @@
 //! (Jarne & Laje 2023; Huang et al. 2024/25), with their temporal tasks and post-training
 //! analyses (spectra, damage curves, trajectories). See `docs/RNN.md`.
 //!
-//! All numerics are single-threaded and deterministic given a `RunSeed`: a worker runs one
-//! cell per core.
+//! All numerics are deterministic given a `RunSeed` and do not depend on the number of
+//! threads; a worker runs one cell per core, single-threaded (only benchmarks use threads).
 #![warn(missing_docs)]
 
 pub mod bench;
 mod experiments;
-mod kernel;
+pub mod kernel;
 pub mod linalg;
 pub mod metrics;
 pub mod normal;
