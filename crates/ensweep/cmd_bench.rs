@@ -25,6 +25,10 @@ pub struct BenchArgs {
 enum BenchWhat {
     /// Spike-and-slab MLP on MNIST under a PRL protocol (training + full evaluation per seed).
     Mlp(MlpArgs),
+    /// Spike-and-slab RNN, row-by-row sequential MNIST (experiments/pre2023_smnist_row.toml): s/epoch.
+    RnnSmnist(RnnSmnistArgs),
+    /// Tanh RNN, Jarne & Laje AND task (experiments/jarne_laje_and_damage.toml): sequences/s.
+    TanhRnn(TanhRnnArgs),
     /// Sweep machinery: no-op cells/s through coordinator + 4 workers (gRPC, ledger, Parquet).
     SweepNoop(crate::cmd_run::bench::NoopArgs),
     /// Sweep machinery: sleeping cells on N slots, overhead over the ideal wall time.
@@ -68,6 +72,8 @@ const PRL2022: &str = include_str!("../../experiments/prl2022_mnist60k.toml");
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
         BenchWhat::Mlp(a) => mlp(a),
+        BenchWhat::RnnSmnist(a) => rnn_smnist(a),
+        BenchWhat::TanhRnn(a) => tanh_rnn(a),
         BenchWhat::SweepNoop(a) => crate::cmd_run::bench::noop(a),
         BenchWhat::SweepSleep(a) => crate::cmd_run::bench::sleep(a),
     }
@@ -176,6 +182,111 @@ fn mlp(a: MlpArgs) -> anyhow::Result<()> {
         sampled.len(),
         100.0 * m,
         100.0 * sd
+    );
+    Ok(())
+}
+
+// ---- recurrent trainers (docs/PERFORMANCE.md, "Recurrent trainers") ----
+
+const SMNIST_ROW: &str = include_str!("../../experiments/pre2023_smnist_row.toml");
+const JARNE_AND: &str = include_str!("../../experiments/jarne_laje_and_damage.toml");
+
+#[derive(Args)]
+struct RnnSmnistArgs {
+    /// Epochs to time (each 200 batches of 128 under the reference protocol).
+    #[arg(long, default_value_t = 3)]
+    epochs: u32,
+    /// Threads (results are identical for any thread count).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// MNIST directory (default: ENSWEEP_DATA, ../shared/data/mnist, data/mnist).
+    #[arg(long)]
+    data_dir: Option<String>,
+}
+
+#[derive(Args)]
+struct TanhRnnArgs {
+    /// Epochs per seed (no early stop), each `train_trials` sequences.
+    #[arg(long, default_value_t = 3)]
+    epochs: u32,
+    /// Replicate seeds.
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+}
+
+fn rnn_smnist(a: RnnSmnistArgs) -> anyhow::Result<()> {
+    let name = "experiments/pre2023_smnist_row.toml";
+    let spec = Spec::parse(SMNIST_ROW, Path::new(name)).context("parsing the built-in protocol")?;
+    let cell = spec.cells()[0].clone();
+    let TrainerConfig::SasRnn(mut cfg) = cell.config()? else {
+        anyhow::bail!("{name} is not a sas_rnn experiment");
+    };
+    if let Some(d) = &a.data_dir {
+        let (ensweep_core::config::sas_rnn::SasTask::RowMnist(t)
+        | ensweep_core::config::sas_rnn::SasTask::PixelMnist(t)) = &mut cfg.task
+        else {
+            anyhow::bail!("{name} is not an MNIST task");
+        };
+        t.data_dir = Some(d.clone());
+    }
+    let load0 = ensweep_recurrent::bench::load_average();
+    let r = ensweep_recurrent::bench::sas_epochs(&cfg, a.epochs, a.threads, &cell.run_seed())?;
+    let load1 = ensweep_recurrent::bench::load_average();
+    println!(
+        "{name}: N = {}, {} epoch(s), {} thread(s), data loaded in {:.2} s, {:.1} GFLOP per epoch",
+        cfg.n_hidden,
+        a.epochs,
+        a.threads,
+        r.load_seconds,
+        r.flops_per_epoch / 1e9
+    );
+    for (i, s) in r.epoch_seconds.iter().enumerate() {
+        println!(
+            "epoch {i}: {s:.3} s ({:.1} GFLOP/s), train loss {:.4}, train acc {:.2} %",
+            r.flops_per_epoch / 1e9 / s,
+            r.train_loss[i],
+            100.0 * r.train_acc[i]
+        );
+    }
+    let total: f64 = r.epoch_seconds.iter().sum();
+    let best = r
+        .epoch_seconds
+        .iter()
+        .cloned()
+        .fold(f64::INFINITY, f64::min);
+    let mean = total / r.epoch_seconds.len().max(1) as f64;
+    println!(
+        "summary: mean {mean:.3} s/epoch, best {best:.3} s/epoch ({:.1} GFLOP/s at the mean), process CPU {:.2} s (training + one 10k test pass) for {total:.2} s of training, mean-field test acc {:.2} %, load average {load0:.2} -> {load1:.2}",
+        r.flops_per_epoch / 1e9 / mean,
+        r.cpu_seconds,
+        100.0 * r.test_acc_mf
+    );
+    Ok(())
+}
+
+fn tanh_rnn(a: TanhRnnArgs) -> anyhow::Result<()> {
+    let name = "experiments/jarne_laje_and_damage.toml";
+    let spec = Spec::parse(JARNE_AND, Path::new(name)).context("parsing the built-in protocol")?;
+    let TrainerConfig::TanhRnn(cfg) = spec.cells()[0].config()? else {
+        anyhow::bail!("{name} is not a tanh_rnn experiment");
+    };
+    let load0 = ensweep_recurrent::bench::load_average();
+    let r = ensweep_recurrent::bench::tanh_throughput(&cfg, a.epochs, a.seeds)?;
+    let load1 = ensweep_recurrent::bench::load_average();
+    println!(
+        "{name}: N = {}, batch {}, {} trials per epoch, {} epoch(s) per seed, one thread",
+        cfg.n_hidden, cfg.batch_size, cfg.train_trials, a.epochs
+    );
+    for (s, (v, t)) in r.sequences_per_s.iter().zip(&r.train_seconds).enumerate() {
+        println!("seed {s}: {v:.0} sequences/s ({t:.2} s of training)");
+    }
+    let mut v = r.sequences_per_s.clone();
+    v.sort_by(f64::total_cmp);
+    println!(
+        "summary: median {:.0} sequences/s (min {:.0}, max {:.0}), load average {load0:.2} -> {load1:.2}",
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN),
+        v.first().copied().unwrap_or(f64::NAN),
+        v.last().copied().unwrap_or(f64::NAN),
     );
     Ok(())
 }
