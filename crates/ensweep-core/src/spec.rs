@@ -942,6 +942,18 @@ sleep_ms = 0
     }
 
     #[test]
+    fn unknown_task_names_the_task_key_and_the_known_tasks() {
+        let text = "[sweep]\nname = \"t\"\n\n[tanh_rnn]\nn_hidden = 10\n\n[tanh_rnn.task]\nname = \"andd\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("s.toml:8:1: key `tanh_rnn.task.name`: unknown variant `andd`"),
+            "{err}"
+        );
+        assert!(err.contains("`and`, `or`, `xor`"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+
+    #[test]
     fn nested_wrong_type_points_at_the_nested_key() {
         let text = r#"[sweep]
 name = "m"

@@ -177,6 +177,14 @@ pub fn crossing(points: &[(f64, f64)], drop: f64, higher_is_better: bool) -> f64
 
 type CurveKey = (String, String, String); // group, layer, criterion
 
+/// Whether larger values of a metric are better: errors, losses and target-output distances
+/// are not.
+pub fn higher_is_better(metric: &str) -> bool {
+    !["err", "loss", "distance"]
+        .iter()
+        .any(|bad| metric.contains(bad))
+}
+
 /// Runs the analysis on a sweep directory.
 pub fn analyse(dir: &Path, opts: &DegradationOptions) -> Result<Degradation, DegradationError> {
     let runs = read_table(dir, "runs")?;
@@ -190,7 +198,7 @@ pub fn analyse(dir: &Path, opts: &DegradationOptions) -> Result<Degradation, Deg
     if pruning.column(&metric).is_err() {
         return Err(DegradationError::NoMetric(metric));
     }
-    let higher_is_better = !(metric.contains("err") || metric.contains("loss"));
+    let higher_is_better = higher_is_better(&metric);
     let groups = frames::groups(&runs)?;
     let member: BTreeMap<&str, (&Group, u64)> = groups
         .iter()
@@ -393,6 +401,14 @@ impl Degradation {
 mod tests {
     use super::*;
     use crate::tables::write_part;
+
+    #[test]
+    fn direction_of_metrics() {
+        assert!(higher_is_better("test_acc"));
+        assert!(!higher_is_better("test_err"));
+        assert!(!higher_is_better("distance"));
+        assert!(!higher_is_better("ood_loss"));
+    }
 
     #[test]
     fn auc_and_crossing_by_hand() {

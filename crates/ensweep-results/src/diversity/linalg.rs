@@ -1,10 +1,7 @@
-//! The little dense linear algebra the diversity metrics need: a row-major matrix, products and
-//! a symmetric Jacobi eigensolver (from which PCA, pseudo-inverses and the polar factor of
-//! Procrustes follow).
-//!
-//! Written here rather than taken from nalgebra because nalgebra's dependency tree changes the
-//! features of crates polars shares, which forces a full polars rebuild (tens of minutes on the
-//! 2-core CI machine). Matrices here are at most a few dozen columns wide.
+//! The little dense linear algebra the diversity metrics need: a row-major matrix with
+//! products and a symmetric eigensolver (from which PCA, pseudo-inverses and the polar factor of
+//! Procrustes follow). Products and eigen-decompositions are nalgebra's (matrixmultiply GEMM,
+//! symmetric QR); this type only keeps the metrics' code short and row-major like the tables.
 
 use std::ops::{Index, IndexMut, Mul, Sub};
 
@@ -111,53 +108,23 @@ impl Mat {
         out
     }
 
-    /// Eigen-decomposition of a symmetric matrix by cyclic Jacobi rotations: eigenvalues in
-    /// decreasing order and the eigenvectors as the matching columns.
+    fn to_nalgebra(&self) -> nalgebra::DMatrix<f64> {
+        nalgebra::DMatrix::from_row_slice(self.rows, self.cols, &self.data)
+    }
+
+    fn from_nalgebra(m: &nalgebra::DMatrix<f64>) -> Mat {
+        Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)])
+    }
+
+    /// Eigen-decomposition of a symmetric matrix: eigenvalues in decreasing order and the
+    /// eigenvectors as the matching columns.
     pub fn symmetric_eigen(&self) -> (Vec<f64>, Mat) {
         let n = self.rows;
-        let mut a = self.clone();
-        let mut v = Mat::from_fn(n, n, |i, j| f64::from(u8::from(i == j)));
-        for _sweep in 0..100 {
-            let off: f64 = (0..n)
-                .flat_map(|i| (0..n).filter(move |j| *j != i).map(move |j| (i, j)))
-                .map(|(i, j)| a[(i, j)].powi(2))
-                .sum();
-            if off <= 1e-30 * a.norm_squared().max(1e-300) {
-                break;
-            }
-            for p in 0..n {
-                for q in p + 1..n {
-                    let apq = a[(p, q)];
-                    if apq.abs() < 1e-300 {
-                        continue;
-                    }
-                    let theta = (a[(q, q)] - a[(p, p)]) / (2.0 * apq);
-                    let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                    let t = if theta == 0.0 { 1.0 } else { t };
-                    let c = 1.0 / (t * t + 1.0).sqrt();
-                    let s = t * c;
-                    for k in 0..n {
-                        let (akp, akq) = (a[(k, p)], a[(k, q)]);
-                        a[(k, p)] = c * akp - s * akq;
-                        a[(k, q)] = s * akp + c * akq;
-                    }
-                    for k in 0..n {
-                        let (apk, aqk) = (a[(p, k)], a[(q, k)]);
-                        a[(p, k)] = c * apk - s * aqk;
-                        a[(q, k)] = s * apk + c * aqk;
-                    }
-                    for k in 0..n {
-                        let (vkp, vkq) = (v[(k, p)], v[(k, q)]);
-                        v[(k, p)] = c * vkp - s * vkq;
-                        v[(k, q)] = s * vkp + c * vkq;
-                    }
-                }
-            }
-        }
+        let eig = nalgebra::SymmetricEigen::new(self.to_nalgebra());
         let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|x, y| a[(*y, *y)].total_cmp(&a[(*x, *x)]));
-        let vals = order.iter().map(|i| a[(*i, *i)]).collect();
-        let vecs = Mat::from_fn(n, n, |i, j| v[(i, order[j])]);
+        order.sort_by(|x, y| eig.eigenvalues[*y].total_cmp(&eig.eigenvalues[*x]));
+        let vals = order.iter().map(|i| eig.eigenvalues[*i]).collect();
+        let vecs = Mat::from_fn(n, n, |i, j| eig.eigenvectors[(i, order[j])]);
         (vals, vecs)
     }
 
@@ -190,19 +157,7 @@ impl Mul for &Mat {
     type Output = Mat;
     fn mul(self, rhs: &Mat) -> Mat {
         assert_eq!(self.cols, rhs.rows, "matrix product shapes");
-        let mut out = Mat::zeros(self.rows, rhs.cols);
-        for i in 0..self.rows {
-            for k in 0..self.cols {
-                let a = self[(i, k)];
-                if a == 0.0 {
-                    continue;
-                }
-                for j in 0..rhs.cols {
-                    out.data[i * rhs.cols + j] += a * rhs.data[k * rhs.cols + j];
-                }
-            }
-        }
-        out
+        Mat::from_nalgebra(&(self.to_nalgebra() * rhs.to_nalgebra()))
     }
 }
 
@@ -228,7 +183,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn jacobi_eigen_reconstructs_a_symmetric_matrix() {
+    fn eigen_reconstructs_a_symmetric_matrix() {
         let s = Mat::from_row_slice(3, 3, &[4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 1.0]);
         let (vals, vecs) = s.symmetric_eigen();
         assert!(vals[0] >= vals[1] && vals[1] >= vals[2]);
