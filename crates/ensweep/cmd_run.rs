@@ -302,6 +302,9 @@ pub mod bench {
         /// Training slots.
         #[arg(long, default_value_t = 32)]
         pub slots: usize,
+        /// Cells each worker leases beyond its slots (default: as many as its slots).
+        #[arg(long)]
+        pub prefetch: Option<usize>,
     }
 
     /// (a) no-op cells per second, coordinator + 4 workers.
@@ -320,7 +323,7 @@ pub mod bench {
     /// (b) overhead over the ideal wall time of sleeping cells on a fixed number of slots.
     pub fn sleep(args: SleepArgs) -> anyhow::Result<()> {
         let (cells, sleep_ms, slots) = (args.cells, args.sleep_ms, args.slots);
-        let r = sweep(cells, sleep_ms, 1, slots, slots)?;
+        let r = sweep(cells, sleep_ms, 1, slots, args.prefetch.unwrap_or(slots))?;
         let ideal = cells as f64 * sleep_ms as f64 / 1e3 / slots as f64;
         let rounds = cells.div_ceil(slots as u64) as f64 * sleep_ms as f64 / 1e3;
         println!(

@@ -33,9 +33,10 @@ pub async fn serve(
     let svc = CoordinatorServer::new(Service { handle })
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // The builder's `tcp_nodelay` only reaches sockets tonic binds itself; accepted sockets of
+    // our own listener need it here, or Nagle + delayed ACKs add ~40 ms to small replies.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
-        .tcp_nodelay(true)
         .add_service(svc)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

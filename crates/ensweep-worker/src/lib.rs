@@ -170,9 +170,13 @@ async fn lease_loop(
     shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> Result<(), WorkerError> {
     let cap = shared.config.slots.max(1) + shared.config.prefetch;
+    // Lease in batches of at least half the prefetch: every lease is a ledger commit (an
+    // fsync) at the coordinator, so one request per freed slot would cost a commit per cell.
+    // The cells still in hand (at least slots + prefetch / 2) keep every slot busy meanwhile.
+    let low_water = (shared.config.prefetch / 2).clamp(1, cap);
     loop {
         let room = cap.saturating_sub(shared.in_flight.load(Ordering::SeqCst));
-        if room == 0 {
+        if room < low_water {
             tokio::select! {
                 () = shared.freed.notified() => continue,
                 () = &mut *shutdown => return Ok(()),
