@@ -33,6 +33,8 @@ enum BenchWhat {
     SweepNoop(crate::cmd_run::bench::NoopArgs),
     /// Sweep machinery: sleeping cells on N slots, overhead over the ideal wall time.
     SweepSleep(crate::cmd_run::bench::SleepArgs),
+    /// `ensweep query`: a group-by over a large synthetic `runs` table.
+    Query(QueryArgs),
 }
 
 /// Which reference protocol.
@@ -76,6 +78,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::TanhRnn(a) => tanh_rnn(a),
         BenchWhat::SweepNoop(a) => crate::cmd_run::bench::noop(a),
         BenchWhat::SweepSleep(a) => crate::cmd_run::bench::sleep(a),
+        BenchWhat::Query(a) => query(a),
     }
 }
 
@@ -287,6 +290,39 @@ fn tanh_rnn(a: TanhRnnArgs) -> anyhow::Result<()> {
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN),
         v.first().copied().unwrap_or(f64::NAN),
         v.last().copied().unwrap_or(f64::NAN),
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+struct QueryArgs {
+    /// Rows of the synthetic `runs` table.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: usize,
+    /// Parquet parts it is written in.
+    #[arg(long, default_value_t = 10)]
+    parts: usize,
+    /// Timed repeats of the query.
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+}
+
+/// Writes a synthetic `runs` table and times the group-by SQL through the `ensweep query` path.
+fn query(a: QueryArgs) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("ensweep-bench-query-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let b = ensweep_results::bench::bench_query(&dir, a.rows, a.parts, a.repeats);
+    let _ = std::fs::remove_dir_all(&dir);
+    let b = b?;
+    let all: Vec<String> = b.query_seconds.iter().map(|s| format!("{s:.3}")).collect();
+    println!(
+        "query: {} rows in {} parts, {} groups: median {:.3} s (repeats {} s); writing the table {:.2} s",
+        b.rows,
+        b.parts,
+        b.groups,
+        b.median(),
+        all.join(" / "),
+        b.write_seconds
     );
     Ok(())
 }
