@@ -255,7 +255,7 @@ pub mod bench {
                 lease_ttl_ms: 30_000,
                 retries: 3,
                 export_batch: 100_000,
-                export_interval_ms: 1_000,
+                export_interval_ms: 250,
             },
             workers,
             slots,
