@@ -650,7 +650,11 @@ mod tests {
     use ensweep_core::config::sas_mlp::{SasInit, SasMlpEval};
     use ensweep_core::output::NullSink;
 
+    /// `$ENSWEEP_DATA` when set (a checkout elsewhere), else the shared copy beside the checkout.
     fn data_dir() -> String {
+        if let Ok(d) = std::env::var("ENSWEEP_DATA") {
+            return d;
+        }
         let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
         d.to_str().expect("utf-8 path").to_string()
     }
