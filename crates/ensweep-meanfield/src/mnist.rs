@@ -349,11 +349,10 @@ mod tests {
     /// The project's real copy of MNIST (gzip) reads with the expected shapes and statistics.
     #[test]
     fn reads_the_real_files() {
-        let dir = std::env::var("ENSWEEP_DATA")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist")
-            });
+        let dir = match std::env::var(DATA_ENV) {
+            Ok(d) if !d.is_empty() => PathBuf::from(d),
+            _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"),
+        };
         let m = load(&dir, 60_000, 10_000).unwrap();
         assert_eq!((m.train.len(), m.test.len()), (60_000, 10_000));
         assert_eq!(m.train.images.len(), 60_000 * PIXELS);

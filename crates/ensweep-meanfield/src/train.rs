@@ -652,7 +652,9 @@ mod tests {
 
     /// `$ENSWEEP_DATA` when set (a checkout elsewhere), else the shared copy beside the checkout.
     fn data_dir() -> String {
-        if let Ok(d) = std::env::var("ENSWEEP_DATA") {
+        if let Ok(d) = std::env::var("ENSWEEP_DATA")
+            && !d.is_empty()
+        {
             return d;
         }
         let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
