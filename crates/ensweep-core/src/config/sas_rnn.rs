@@ -9,7 +9,7 @@ use super::optim::ParamGroup;
 use serde::{Deserialize, Serialize};
 
 /// Trainer version of the spike-and-slab RNN. Bump when its numbers change.
-pub const TRAINER_VERSION: &str = "sas_rnn/1";
+pub const TRAINER_VERSION: &str = "sas_rnn/2";
 
 /// Everything that defines one spike-and-slab RNN run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
