@@ -5,7 +5,7 @@
 //! signed-rank on AUC differences): seed-to-seed variation in the trained network cancels out.
 
 use crate::frames::{self, Group};
-use crate::stats::{Bootstrap, CiMethod, StatsError, holm, mean, std_dev, wilcoxon_signed_rank};
+use crate::stats::{Bootstrap, StatsError, holm, mean, std_dev, wilcoxon_signed_rank};
 use crate::tables::{TablesError, read_table};
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -47,12 +47,7 @@ impl Default for DegradationOptions {
             metric: None,
             baseline: "random".into(),
             drop: 0.1,
-            bootstrap: Bootstrap {
-                resamples: 1000,
-                confidence: 0.95,
-                seed: 0,
-                method: CiMethod::Percentile,
-            },
+            bootstrap: Bootstrap::percentile_bands(),
         }
     }
 }

@@ -10,7 +10,7 @@ pub mod linalg;
 pub mod metrics;
 
 use crate::frames::{self, Group};
-use crate::stats::{Bootstrap, CiMethod, StatsError, std_dev};
+use crate::stats::{Bootstrap, StatsError, std_dev};
 use crate::tables::{TablesError, read_table};
 use linalg::Mat;
 use metrics::{Net, aligned_weight_distance, disagreement, dynamics_distance, jaccard, linear_cka};
@@ -55,12 +55,7 @@ impl Default for DiversityOptions {
             rank: 6,
             behaviour_metric: "ood_loss".into(),
             important_pi: 0.1,
-            bootstrap: Bootstrap {
-                resamples: 1000,
-                confidence: 0.95,
-                seed: 0,
-                method: CiMethod::Percentile,
-            },
+            bootstrap: Bootstrap::percentile_bands(),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::compare::{compare_groups, comparisons_frame};
 use crate::degradation::{self, DegradationOptions};
 use crate::diversity::{self, DiversityOptions};
 use crate::frames::{self, write_analysis};
-use crate::stats::{Bootstrap, CiMethod, mean};
+use crate::stats::{Bootstrap, mean};
 use crate::tables::{TablesError, read_table};
 use html::{Page, Section};
 use plots::Line;
@@ -70,12 +70,7 @@ impl Default for ReportOptions {
         Self {
             metric: "test_acc".into(),
             out_dir: None,
-            bootstrap: Bootstrap {
-                resamples: 1000,
-                confidence: 0.95,
-                seed: 0,
-                method: CiMethod::Percentile,
-            },
+            bootstrap: Bootstrap::percentile_bands(),
             max_heatmaps: 24,
         }
     }

@@ -46,6 +46,19 @@ impl Default for Bootstrap {
     }
 }
 
+impl Bootstrap {
+    /// 1,000 percentile resamples at 95 %, seed 0: the bands and intervals of the analyses
+    /// and the report (cheap enough for a band at every curve point).
+    pub fn percentile_bands() -> Self {
+        Self {
+            resamples: 1000,
+            confidence: 0.95,
+            seed: 0,
+            method: CiMethod::Percentile,
+        }
+    }
+}
+
 /// A point estimate with its interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Interval {
