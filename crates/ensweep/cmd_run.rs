@@ -114,9 +114,14 @@ pub fn run_embedded(
                 reply,
             })
             .await??;
+        // Cells left from an interrupted run are not new but still to run.
         let submission = format!(
-            "sweep `{}`: {} cells, {} to run, {} already done",
-            sub.sweep, sub.total, sub.new_cells, sub.already_done
+            "sweep `{}`: {} cells, {} to run, {} already done ({} new)",
+            sub.sweep,
+            sub.total,
+            sub.total - sub.already_done,
+            sub.already_done,
+            sub.new_cells
         );
         let bar = progress_bar(opts.progress, sub.total);
         let mut interrupted = false;
