@@ -43,7 +43,7 @@ fn main() {
         let wall = t0.elapsed().as_secs_f64();
         let s = &out.scalars;
         println!(
-            "seed {r}: sampled {:.4} +- {:.4}  mf {:.4} +- {:.4}  train_acc {:.4}  loss {:.4}  train {:.2}s eval {:.2}s wall {:.2}s  {:.0} samples/s",
+            "seed {r}: sampled {:.4} +- {:.4}  mf {:.4} +- {:.4}  train_acc {:.4}  loss {:.4}  train {:.2}s eval {:.2}s wall {:.2}s  {:.0} samples/s  {:.0} GFLOP, {:.1} GFLOP/s",
             s["test_acc_sampled_mean"],
             s["test_acc_sampled_std"],
             s["test_acc_mf_mean"],
@@ -53,7 +53,9 @@ fn main() {
             s["train_seconds"],
             s["eval_seconds"],
             wall,
-            s["samples_per_s"]
+            s["samples_per_s"],
+            s["train_gflop"],
+            s["train_gflops_per_s"]
         );
         println!(
             "  eval: accuracy {:.2}s, layer stats+entropy {:.2}s, perturbation {:.2}s",

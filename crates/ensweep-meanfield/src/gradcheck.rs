@@ -72,7 +72,15 @@ fn backward_matches_finite_differences_for_every_parameter_and_the_inputs() {
     for l in 0..net.layers.len() {
         let (n_in, n_out) = (net.layers[l].n_in, net.layers[l].n_out);
         let (mut a, mut b) = (vec![0.0; n_in * n_out], vec![0.0; n_in * n_out]);
-        model::accumulate_products(&w, l, (n_in, n_out), 0, n_in, &mut a, &mut b);
+        model::accumulate_products(
+            std::slice::from_ref(&w),
+            l,
+            (n_in, n_out),
+            0,
+            n_in,
+            &mut a,
+            &mut b,
+        );
         let k = net.scale(l) / n as f64;
         let len = n_in * n_out;
         let (mut gp, mut gm, mut gx) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);

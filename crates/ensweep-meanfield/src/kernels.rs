@@ -15,6 +15,7 @@
 #![allow(clippy::too_many_arguments)]
 
 use crate::float::Float;
+use crate::padded::padded_width;
 
 /// Instantiates `$body::<F>` for AVX-512, AVX2+FMA and baseline x86-64 (or other targets) and
 /// calls the best one the CPU supports.
@@ -81,10 +82,9 @@ pub(crate) use dispatch_plain;
 
 dispatch!(pub fn mean_field_finish<F>(z: &mut [F], ratio: &mut [F], eps: &[F], scale: F) => mean_field_finish_body);
 
-dispatch!(pub fn mean_field_finish_relu<F>(z: &mut [F], ratio: &mut [F], eps: &[F], scale: F, act: &mut [F], act2: &mut [F]) => mean_field_finish_relu_body);
+dispatch!(pub fn mean_field_finish_relu<F>(z: &mut [F], ratio: &mut [F], eps: &[F], scale: F, act: &mut [F]) => mean_field_finish_relu_body);
 
-/// [`mean_field_finish`] followed by the next layer's inputs `act = max(z, 0)` and
-/// `act2 = act^2`, in one pass.
+/// [`mean_field_finish`] followed by the next layer's inputs `act = max(z, 0)`, in one pass.
 #[inline(always)]
 fn mean_field_finish_relu_body<F: Float>(
     z: &mut [F],
@@ -92,12 +92,9 @@ fn mean_field_finish_relu_body<F: Float>(
     eps: &[F],
     scale: F,
     act: &mut [F],
-    act2: &mut [F],
 ) {
-    let n = z.len().min(ratio.len()).min(eps.len());
-    let n = n.min(act.len()).min(act2.len());
-    let (z, ratio, eps) = (&mut z[..n], &mut ratio[..n], &eps[..n]);
-    let (act, act2) = (&mut act[..n], &mut act2[..n]);
+    let n = z.len().min(ratio.len()).min(eps.len()).min(act.len());
+    let (z, ratio, eps, act) = (&mut z[..n], &mut ratio[..n], &eps[..n], &mut act[..n]);
     for i in 0..n {
         let delta = ratio[i].sqrt();
         let e = eps[i];
@@ -105,30 +102,26 @@ fn mean_field_finish_relu_body<F: Float>(
         z[i] = zv;
         let r = e / delta;
         ratio[i] = if delta > F::zero() { r } else { F::zero() };
-        let a = zv.max(F::zero());
-        act[i] = a;
-        act2[i] = a * a;
+        act[i] = zv.max(F::zero());
     }
 }
 
-dispatch!(pub fn scaled_relu<F>(z: &mut [F], scale: F, act: &mut [F], act2: &mut [F]) => scaled_relu_body);
+dispatch!(pub fn scaled_relu<F>(z: &mut [F], scale: F, act: &mut [F]) => scaled_relu_body);
 
-/// Deterministic layers: `z *= scale`, then `act = max(z, 0)`, `act2 = act^2` (the `act`
-/// outputs may be empty for the last layer).
+/// Deterministic layers: `z *= scale`, then `act = max(z, 0)` (`act` may be empty for the
+/// last layer).
 #[inline(always)]
-fn scaled_relu_body<F: Float>(z: &mut [F], scale: F, act: &mut [F], act2: &mut [F]) {
+fn scaled_relu_body<F: Float>(z: &mut [F], scale: F, act: &mut [F]) {
     if act.is_empty() {
         z.iter_mut().for_each(|x| *x = *x * scale);
         return;
     }
-    let n = z.len().min(act.len()).min(act2.len());
-    let (z, act, act2) = (&mut z[..n], &mut act[..n], &mut act2[..n]);
+    let n = z.len().min(act.len());
+    let (z, act) = (&mut z[..n], &mut act[..n]);
     for i in 0..n {
         let zv = z[i] * scale;
         z[i] = zv;
-        let a = zv.max(F::zero());
-        act[i] = a;
-        act2[i] = a * a;
+        act[i] = zv.max(F::zero());
     }
 }
 
@@ -321,111 +314,220 @@ fn mean_field_finish_body<F: Float>(z: &mut [F], ratio: &mut [F], eps: &[F], sca
     }
 }
 
-/// Input units per block of [`forward_rows`]: a block of 56 parameter rows (22 KB at 100
-/// columns) stays in L1 while every example of the chunk uses it.
+/// Input units per block of the row-blocked first-layer kernel ([`sparse_product`], used
+/// without AVX-512): a block of 56 parameter rows stays in L1 while every example of the chunk
+/// uses it.
 const ROW_BLOCK: usize = 56;
 
-dispatch!(pub fn forward_rows<F>(n_out: usize, rows: &[(&[u32], &[F])], mu: &[F], v: Option<&[F]>, z: &mut [F], s2: &mut [F], cur: &mut [usize]) => forward_rows_body);
+/// Whether the CPU has 32 vector registers of 512 bits (AVX-512): enough to keep both
+/// products' accumulators of a 112-wide padded row in registers at once.
+#[inline(always)]
+pub fn wide_registers() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
 
-/// The first-layer forward pass on example-major sparse input (`rows[b]` = sorted pixel
-/// indices and values of example `b`): `z[b] = sum_j x_bj mu_j`, `s2[b] = sum_j x_bj^2 v_j`
-/// (overwritten; `s2` untouched when `v` is `None`), one product at a time. Loops: column
-/// blocks (all 100 columns of a hidden layer at once: 13 vector registers), then blocks of
-/// [`ROW_BLOCK`] input units (that block of the parameters stays in L1), then examples; an
-/// example's partial sums stay in registers over its non-zero pixels in the block and are
-/// stored once per block (instead of once per non-zero pixel as a pixel-major scatter does).
-/// Per output element the terms are added in increasing pixel order with fused multiply-adds
-/// from 0. `cur` is scratch of at least `rows.len()` cursors.
+/// Runs `$call` for consecutive column blocks `o0..o0 + W` tiling `0..$n` exactly, widest
+/// first (100: a 100-unit layer in one block; then 64, 32, 16, 10, 8, 4, 2, 1), `W` being a
+/// constant so that the block's accumulators are a fixed-size array the compiler keeps in
+/// registers and every copy is of a known size (a variable-length copy of a register block
+/// becomes a spill plus a `memmove` call).
+macro_rules! column_blocks {
+    ($n:expr, |$o0:ident, $W:ident| $call:expr) => {{
+        let n = $n;
+        let mut $o0 = 0;
+        column_blocks!(@width 100, n, $o0, $W, $call);
+        column_blocks!(@width 64, n, $o0, $W, $call);
+        column_blocks!(@width 32, n, $o0, $W, $call);
+        column_blocks!(@width 16, n, $o0, $W, $call);
+        column_blocks!(@width 10, n, $o0, $W, $call);
+        column_blocks!(@width 8, n, $o0, $W, $call);
+        column_blocks!(@width 4, n, $o0, $W, $call);
+        column_blocks!(@width 2, n, $o0, $W, $call);
+        column_blocks!(@width 1, n, $o0, $W, $call);
+        debug_assert_eq!($o0, n);
+    }};
+    (@width $width:literal, $n:ident, $o0:ident, $W:ident, $call:expr) => {
+        while $n - $o0 >= $width {
+            const $W: usize = $width;
+            $call;
+            $o0 += $W;
+        }
+    };
+}
+
+dispatch!(pub fn forward_rows<F>(n_out: usize, rows: &[(&[u32], &[F])], pv: &[F], mean_field: bool, z: &mut [F], s2: &mut [F], cur: &mut [usize]) => forward_rows_body);
+
+/// A layer's forward products on example-major sparse input (`rows[b]` = sorted input-unit
+/// indices and values of example `b`): `z[b] = sum_j x_bj mu_j`, and when `mean_field`
+/// `s2[b] = sum_j x_bj^2 v_j` (outputs `[b][n_out]`, overwritten). `pv` holds `mu` and `v`
+/// row-interleaved and padded ([`crate::padded::interleave_rows`]). Per output element the
+/// terms are added in increasing input order with fused multiply-adds from 0, whichever
+/// kernel runs. `cur` is scratch of at least `rows.len()` cursors.
 #[inline(always)]
 fn forward_rows_body<F: Float>(
     n_out: usize,
     rows: &[(&[u32], &[F])],
-    mu: &[F],
-    v: Option<&[F]>,
+    pv: &[F],
+    mean_field: bool,
     z: &mut [F],
     s2: &mut [F],
     cur: &mut [usize],
 ) {
-    sparse_product::<F, false>(n_out, rows, mu, z, cur);
-    if let Some(v) = v {
-        sparse_product::<F, true>(n_out, rows, v, s2, cur);
+    let p = padded_width(n_out);
+    if mean_field && wide_registers() {
+        sparse_pair(n_out, p, rows, pv, z, s2);
+    } else {
+        sparse_product::<F, false>(n_out, p, 0, rows, pv, z, cur);
+        if mean_field {
+            sparse_product::<F, true>(n_out, p, p, rows, pv, s2, cur);
+        }
     }
 }
 
-/// `out[b] = sum_j x_bj p_j` (`x_bj^2` when `SQUARE`) over the non-zeros of `rows`.
+/// Both forward products in one walk over each example's non-zeros, no row blocks: both
+/// accumulator sets of a padded row fit AVX-512's 32 registers, and the interleaved `mu`/`v`
+/// rows of the first layer (700 KB) fit a Zen 4 core's 1 MB L2.
+#[inline(always)]
+fn sparse_pair<F: Float>(
+    n_out: usize,
+    p: usize,
+    rows: &[(&[u32], &[F])],
+    pv: &[F],
+    z: &mut [F],
+    s2: &mut [F],
+) {
+    for (b, &(idx, val)) in rows.iter().enumerate() {
+        let at = b * n_out;
+        column_blocks!(n_out, |o0, W| {
+            let mut g = [F::zero(); W];
+            let mut q = [F::zero(); W];
+            for (&j, &x) in idx.iter().zip(val) {
+                let base = j as usize * 2 * p + o0;
+                let mr: &[F; W] = pv[base..base + W].try_into().expect("block");
+                let vr: &[F; W] = pv[base + p..base + p + W].try_into().expect("block");
+                let x2 = x * x;
+                for t in 0..W {
+                    g[t] = x.mul_add(mr[t], g[t]);
+                    q[t] = x2.mul_add(vr[t], q[t]);
+                }
+            }
+            z[at + o0..at + o0 + W].copy_from_slice(&g);
+            s2[at + o0..at + o0 + W].copy_from_slice(&q);
+        });
+    }
+}
+
+/// One forward product, `out[b] = sum_j x_bj P_j` (`x_bj^2` when `SQUARE`), `P_j` being the
+/// padded row `pv[2 p j + off..]`. Loops: column blocks, then blocks of [`ROW_BLOCK`] input
+/// units (that block of the parameters stays in L1), then examples; an example's partial sums
+/// stay in registers over its non-zeros in the block and are stored once per block.
 #[inline(always)]
 fn sparse_product<F: Float, const SQUARE: bool>(
     n_out: usize,
+    p: usize,
+    off: usize,
     rows: &[(&[u32], &[F])],
-    p: &[F],
+    pv: &[F],
     out: &mut [F],
     cur: &mut [usize],
 ) {
+    let n_in = pv.len() / (2 * p);
     out[..rows.len() * n_out].fill(F::zero());
-    let mut o0 = 0;
-    while o0 + 100 <= n_out {
-        sparse_product_block::<F, SQUARE, 100>(n_out, o0, rows, p, out, cur);
-        o0 += 100;
-    }
-    while o0 + 64 <= n_out {
-        sparse_product_block::<F, SQUARE, 64>(n_out, o0, rows, p, out, cur);
-        o0 += 64;
-    }
-    while o0 + 32 <= n_out {
-        sparse_product_block::<F, SQUARE, 32>(n_out, o0, rows, p, out, cur);
-        o0 += 32;
-    }
-    while o0 + 8 <= n_out {
-        sparse_product_block::<F, SQUARE, 8>(n_out, o0, rows, p, out, cur);
-        o0 += 8;
-    }
-    while o0 + 4 <= n_out {
-        sparse_product_block::<F, SQUARE, 4>(n_out, o0, rows, p, out, cur);
-        o0 += 4;
-    }
-    while o0 < n_out {
-        sparse_product_block::<F, SQUARE, 1>(n_out, o0, rows, p, out, cur);
-        o0 += 1;
-    }
+    let cur = &mut cur[..rows.len()];
+    column_blocks!(n_out, |o0, W| {
+        cur.fill(0);
+        let mut p0 = 0;
+        while p0 < n_in {
+            let p1 = (p0 + ROW_BLOCK).min(n_in) as u32;
+            for (b, &(idx, val)) in rows.iter().enumerate() {
+                let mut c = cur[b];
+                let end = idx.len().min(val.len());
+                if c >= end || idx[c] >= p1 {
+                    continue;
+                }
+                let at = b * n_out + o0;
+                let mut acc = [F::zero(); W];
+                acc.copy_from_slice(&out[at..at + W]);
+                while c < end && idx[c] < p1 {
+                    let (base, x) = (idx[c] as usize * 2 * p + off + o0, val[c]);
+                    let x = if SQUARE { x * x } else { x };
+                    let row: &[F; W] = pv[base..base + W].try_into().expect("block");
+                    for t in 0..W {
+                        acc[t] = x.mul_add(row[t], acc[t]);
+                    }
+                    c += 1;
+                }
+                out[at..at + W].copy_from_slice(&acc);
+                cur[b] = c;
+            }
+            p0 = p1 as usize;
+        }
+    });
 }
 
-/// Columns `o0..o0 + W` of [`sparse_product`].
+dispatch!(pub fn dense_pair<F>(pair: bool, m: usize, n: usize, k: usize, a: &[F], b: &[F], pq: &[F], out1: &mut [F], out2: &mut [F]) => dense_pair_body);
+
+/// Two dense products sharing their shape: `out1 = a P` and `out2 = b Q` for `n` rows of `k`
+/// coefficients (`a`, `b`: `[n][k]`) and `k x m` matrices `P`, `Q` given row-interleaved and
+/// padded in `pq` ([`crate::padded::interleave_transposed`]), overwriting `out*` (`[n][m]`).
+/// Back-propagation through a hidden layer runs on the transposed moments, where the `m`
+/// outputs of a row are contiguous: each example's accumulators stay in registers over the `k`
+/// rows, and there is no packing (the products are only 50 x 100 x 100). Both products in one
+/// pass when `pair` (callers pass [`wide_registers`]: both accumulator sets then fit), else
+/// one after the other.
 #[inline(always)]
-fn sparse_product_block<F: Float, const SQUARE: bool, const W: usize>(
-    n_out: usize,
-    o0: usize,
-    rows: &[(&[u32], &[F])],
-    p: &[F],
-    out: &mut [F],
-    cur: &mut [usize],
+fn dense_pair_body<F: Float>(
+    pair: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[F],
+    b: &[F],
+    pq: &[F],
+    out1: &mut [F],
+    out2: &mut [F],
 ) {
-    let n_in = p.len() / n_out;
-    let cur = &mut cur[..rows.len()];
-    cur.fill(0);
-    let mut p0 = 0;
-    while p0 < n_in {
-        let p1 = (p0 + ROW_BLOCK).min(n_in) as u32;
-        for (b, &(idx, val)) in rows.iter().enumerate() {
-            let mut c = cur[b];
-            let end = idx.len().min(val.len());
-            if c >= end || idx[c] >= p1 {
-                continue;
-            }
-            let at = b * n_out + o0;
-            let mut acc: [F; W] = out[at..at + W].try_into().expect("block");
-            while c < end && idx[c] < p1 {
-                let (base, x) = (idx[c] as usize * n_out + o0, val[c]);
-                let x = if SQUARE { x * x } else { x };
-                let row: &[F; W] = p[base..base + W].try_into().expect("block");
-                for t in 0..W {
-                    acc[t] = x.mul_add(row[t], acc[t]);
+    let p = padded_width(m);
+    for e in 0..n {
+        let (ca, cb) = (&a[e * k..(e + 1) * k], &b[e * k..(e + 1) * k]);
+        let at = e * m;
+        column_blocks!(m, |o0, W| {
+            if pair {
+                let mut g = [F::zero(); W];
+                let mut h = [F::zero(); W];
+                for j in 0..k {
+                    let base = j * 2 * p + o0;
+                    let pr: &[F; W] = pq[base..base + W].try_into().expect("block");
+                    let qr: &[F; W] = pq[base + p..base + p + W].try_into().expect("block");
+                    let (x, y) = (ca[j], cb[j]);
+                    for t in 0..W {
+                        g[t] = x.mul_add(pr[t], g[t]);
+                        h[t] = y.mul_add(qr[t], h[t]);
+                    }
                 }
-                c += 1;
+                out1[at + o0..at + o0 + W].copy_from_slice(&g);
+                out2[at + o0..at + o0 + W].copy_from_slice(&h);
+            } else {
+                for (c, off, out) in [(ca, 0, &mut *out1), (cb, p, &mut *out2)] {
+                    let mut g = [F::zero(); W];
+                    for (j, &x) in c.iter().enumerate() {
+                        let base = j * 2 * p + off + o0;
+                        let r: &[F; W] = pq[base..base + W].try_into().expect("block");
+                        for t in 0..W {
+                            g[t] = x.mul_add(r[t], g[t]);
+                        }
+                    }
+                    out[at + o0..at + o0 + W].copy_from_slice(&g);
+                }
             }
-            out[at..at + W].copy_from_slice(&acc);
-            cur[b] = c;
-        }
-        p0 = p1 as usize;
+        });
     }
 }
 
@@ -515,96 +617,51 @@ fn scatter_cols_block<F: Float, const W: usize>(
     }
 }
 
-dispatch!(pub fn gather_cols<F>(n_out: usize, j0: usize, ptr: &[usize], rows: &[u32], val: &[F], d: &[F], s: &[F], acc_a: &mut [F], acc_b: &mut [F]) => gather_cols_body);
+/// One chunk's share of a layer's gradient products: its inputs input-unit-major (CSC column
+/// pointers, example indices, values) and its `delta` and `s` rows, interleaved and padded
+/// (`[b][2 padded_width(n_out)]`).
+pub type GatherPart<'a, F> = (&'a [usize], &'a [u32], &'a [F], &'a [F]);
 
-/// The first-layer gradient products on pixel-major input, for pixels `j0..j0 + acc_a.len() /
-/// n_out`: `A[j] += sum_b x_bj d_b`, `B[j] += sum_b x_bj^2 s_b` (rows of `acc_*` relative to
-/// `j0`). Column blocks outer (the chunk's block of `d`/`s` stays in L1), accumulators of one
-/// row block in registers; per element the examples are added in order.
+dispatch!(pub fn gather_cols<F>(n_out: usize, j0: usize, parts: &[GatherPart<'_, F>], acc_a: &mut [F], acc_b: &mut [F]) => gather_cols_body);
+
+/// A layer's gradient products for input units `j0..j0 + acc_a.len() / n_out`:
+/// `A[j] += sum_b x_bj d_b`, `B[j] += sum_b x_bj^2 s_b` over the examples of every part in
+/// order (rows of `acc_*` relative to `j0`). Chunk by chunk, one product at a time: the
+/// chunk's `d` (or `s`) rows, 22 KB for 50 examples of 100 units, stay in L1 while every input
+/// unit's accumulators walk its examples in registers (both products at once, or all chunks
+/// at once, would not fit L1 and run slower).
 #[inline(always)]
 fn gather_cols_body<F: Float>(
     n_out: usize,
     j0: usize,
-    ptr: &[usize],
-    rows: &[u32],
-    val: &[F],
-    d: &[F],
-    s: &[F],
+    parts: &[GatherPart<'_, F>],
     acc_a: &mut [F],
     acc_b: &mut [F],
 ) {
-    gather_one::<F, false>(n_out, j0, ptr, rows, val, d, acc_a);
-    gather_one::<F, true>(n_out, j0, ptr, rows, val, s, acc_b);
-}
-
-/// One product of [`gather_cols_body`]: `acc[j] += sum_b x_bj src_b` (`x_bj^2` when `SQUARE`),
-/// all 100 columns of a hidden layer at once (13 accumulators; the chunk's `src` stays in L1).
-#[inline(always)]
-fn gather_one<F: Float, const SQUARE: bool>(
-    n_out: usize,
-    j0: usize,
-    ptr: &[usize],
-    rows: &[u32],
-    val: &[F],
-    src: &[F],
-    acc: &mut [F],
-) {
-    let mut o0 = 0;
-    while o0 + 100 <= n_out {
-        gather_one_block::<F, SQUARE, 100>(n_out, o0, j0, ptr, rows, val, src, acc);
-        o0 += 100;
-    }
-    while o0 + 64 <= n_out {
-        gather_one_block::<F, SQUARE, 64>(n_out, o0, j0, ptr, rows, val, src, acc);
-        o0 += 64;
-    }
-    while o0 + 32 <= n_out {
-        gather_one_block::<F, SQUARE, 32>(n_out, o0, j0, ptr, rows, val, src, acc);
-        o0 += 32;
-    }
-    while o0 + 8 <= n_out {
-        gather_one_block::<F, SQUARE, 8>(n_out, o0, j0, ptr, rows, val, src, acc);
-        o0 += 8;
-    }
-    while o0 + 4 <= n_out {
-        gather_one_block::<F, SQUARE, 4>(n_out, o0, j0, ptr, rows, val, src, acc);
-        o0 += 4;
-    }
-    while o0 < n_out {
-        gather_one_block::<F, SQUARE, 1>(n_out, o0, j0, ptr, rows, val, src, acc);
-        o0 += 1;
-    }
-}
-
-/// Columns `o0..o0 + W` of [`gather_one`].
-#[inline(always)]
-fn gather_one_block<F: Float, const SQUARE: bool, const W: usize>(
-    n_out: usize,
-    o0: usize,
-    j0: usize,
-    ptr: &[usize],
-    rows: &[u32],
-    val: &[F],
-    src: &[F],
-    acc: &mut [F],
-) {
-    let n_rows = acc.len() / n_out;
-    for r in 0..n_rows {
-        let (st, en) = (ptr[j0 + r], ptr[j0 + r + 1]);
-        if st == en {
-            continue;
-        }
-        let at = r * n_out + o0;
-        let mut a: [F; W] = acc[at..at + W].try_into().expect("block");
-        for (&b, &x) in rows[st..en].iter().zip(&val[st..en]) {
-            let from = b as usize * n_out + o0;
-            let sb: &[F; W] = src[from..from + W].try_into().expect("block");
-            let x = if SQUARE { x * x } else { x };
-            for t in 0..W {
-                a[t] = x.mul_add(sb[t], a[t]);
+    let p = padded_width(n_out);
+    let n_rows = acc_a.len() / n_out;
+    for &(ptr, rows, val, ds) in parts {
+        for (off, acc) in [(0, &mut *acc_a), (p, &mut *acc_b)] {
+            for r in 0..n_rows {
+                let (st, en) = (ptr[j0 + r], ptr[j0 + r + 1]);
+                if st == en {
+                    continue;
+                }
+                let at = r * n_out;
+                column_blocks!(n_out, |o0, W| {
+                    let mut a: [F; W] = acc[at + o0..at + o0 + W].try_into().expect("block");
+                    for (&b, &x) in rows[st..en].iter().zip(&val[st..en]) {
+                        let from = b as usize * 2 * p + off + o0;
+                        let src: &[F; W] = ds[from..from + W].try_into().expect("block");
+                        let x = if off == 0 { x } else { x * x };
+                        for t in 0..W {
+                            a[t] = x.mul_add(src[t], a[t]);
+                        }
+                    }
+                    acc[at + o0..at + o0 + W].copy_from_slice(&a);
+                });
             }
         }
-        acc[at..at + W].copy_from_slice(&a);
     }
 }
 
@@ -760,7 +817,7 @@ mod tests {
 
     #[test]
     fn kernels_match_naive_loops() {
-        // 209 columns: blocks of 100, 64, 32, 8, 4 and 1 (forward) or 32, 8, 4, 1 (the others).
+        // 209 columns: column blocks of 100, 64, 32, 10, 2 and 1 (the references: 32, 8, 4, 1).
         let (n_in, n_out, n_ex) = (130, 209, 4);
         let f = |i: usize| ((i * 7919) % 101) as f64 / 50.0 - 1.0;
         let mu: Vec<f64> = (0..n_in * n_out).map(f).collect();
@@ -816,21 +873,62 @@ mod tests {
             })
             .collect();
         let views: Vec<(&[u32], &[f64])> = ex_rows.iter().map(|r| (&r.0[..], &r.1[..])).collect();
+        let p = padded_width(n_out);
+        let mut pv = crate::padded::Aligned::zeros(n_in * 2 * p);
+        crate::padded::interleave_rows(&mu, &v, n_out, pv.as_mut_slice());
+        let pv = pv.as_slice();
         let (mut z3, mut s3) = (vec![7.0; n_ex * n_out], vec![7.0; n_ex * n_out]);
         let mut cur = vec![0; n_ex];
-        forward_rows(n_out, &views, &mu, Some(&v), &mut z3, &mut s3, &mut cur);
+        forward_rows(n_out, &views, pv, true, &mut z3, &mut s3, &mut cur);
         assert_eq!((&z3, &s3), (&z, &s2));
         let mut z4 = vec![7.0; n_ex * n_out];
-        forward_rows(n_out, &views, &mu, None, &mut z4, &mut s3, &mut cur);
+        forward_rows(n_out, &views, pv, false, &mut z4, &mut s3, &mut cur);
         assert_eq!(z4, z);
+        // Both kernels behind the dispatch, whichever this CPU picks.
+        let (mut z5, mut s5) = (vec![7.0; n_ex * n_out], vec![7.0; n_ex * n_out]);
+        sparse_pair(n_out, p, &views, pv, &mut z5, &mut s5);
+        assert_eq!((&z5, &s5), (&z, &s2));
+        sparse_product::<f64, false>(n_out, p, 0, &views, pv, &mut z5, &mut cur);
+        sparse_product::<f64, true>(n_out, p, p, &views, pv, &mut s5, &mut cur);
+        assert_eq!((&z5, &s5), (&z, &s2));
         // Gradient products for pixels 2..7, accumulated onto existing values.
         let d: Vec<f64> = (0..n_ex * n_out).map(|i| f(i + 11)).collect();
         let s: Vec<f64> = (0..n_ex * n_out).map(|i| f(i + 17)).collect();
+        let mut ds = crate::padded::Aligned::zeros(n_ex * 2 * p);
+        crate::padded::interleave_rows(&d, &s, n_out, ds.as_mut_slice());
+        let ds = ds.as_slice();
         let (mut a, mut bq) = (vec![1.0; 5 * n_out], vec![2.0; 5 * n_out]);
-        gather_cols(n_out, 2, &ptr, &rows, &val, &d, &s, &mut a, &mut bq);
+        gather_cols(
+            n_out,
+            2,
+            &[(&ptr[..], &rows[..], &val[..], ds)],
+            &mut a,
+            &mut bq,
+        );
         let (mut a2, mut bq2) = (vec![1.0; 5 * n_out], vec![2.0; 5 * n_out]);
         gather_cols_pairs(n_out, 2, &ptr, &rows, &val, &d, &s, &mut a2, &mut bq2);
         assert_eq!((&a, &bq), (&a2, &bq2), "same bits as the pairwise kernel");
+        // The same examples as two chunks (examples 0..2 and 2..4): the same bits.
+        let split = |lo: u32, hi: u32| {
+            let (mut p2, mut r2, mut v2) = (vec![0usize], Vec::new(), Vec::new());
+            for c in &cols {
+                for &(b, x) in c.iter().filter(|(b, _)| (lo..hi).contains(b)) {
+                    r2.push(b - lo);
+                    v2.push(x);
+                }
+                p2.push(r2.len());
+            }
+            (p2, r2, v2)
+        };
+        let (h0, h1) = (split(0, 2), split(2, 4));
+        let half = 2 * 2 * p;
+        let parts = [
+            (&h0.0[..], &h0.1[..], &h0.2[..], &ds[..half]),
+            (&h1.0[..], &h1.1[..], &h1.2[..], &ds[half..]),
+        ];
+        let (mut a3, mut bq3) = (vec![1.0; 5 * n_out], vec![2.0; 5 * n_out]);
+        gather_cols(n_out, 2, &parts, &mut a3, &mut bq3);
+        assert_eq!((&a3, &bq3), (&a, &bq), "chunks add up in example order");
         for r in 0..5 {
             for o in 0..n_out {
                 let (mut ea, mut eb) = (1.0, 2.0);
@@ -842,12 +940,44 @@ mod tests {
                 assert!((bq[r * n_out + o] - eb).abs() < 1e-12);
             }
         }
+        // Back-propagation products on interleaved transposes, one pass or two.
+        let (m, k) = (n_out, 13);
+        let pm = padded_width(m);
+        let pt: Vec<f64> = (0..k * m).map(|i| f(i + 5)).collect();
+        let qt: Vec<f64> = (0..k * m).map(|i| f(i + 23)).collect();
+        let mut pq = crate::padded::Aligned::zeros(k * 2 * pm);
+        crate::padded::interleave_rows(&pt, &qt, m, pq.as_mut_slice());
+        let ca: Vec<f64> = (0..n_ex * k).map(|i| f(i + 29)).collect();
+        let cb: Vec<f64> = (0..n_ex * k).map(|i| f(i + 31)).collect();
+        let mut outs: Option<(Vec<f64>, Vec<f64>)> = None;
+        for kernel in 0..2 {
+            let (mut o1, mut o2) = (vec![7.0; n_ex * m], vec![7.0; n_ex * m]);
+            let (pq, o) = (pq.as_slice(), (&mut o1[..], &mut o2[..]));
+            match kernel {
+                0 => dense_pair(true, m, n_ex, k, &ca, &cb, pq, o.0, o.1),
+                _ => dense_pair(false, m, n_ex, k, &ca, &cb, pq, o.0, o.1),
+            }
+            let first = outs.get_or_insert_with(|| (o1.clone(), o2.clone()));
+            assert_eq!(
+                (&first.0, &first.1),
+                (&o1, &o2),
+                "kernel {kernel}: same bits"
+            );
+            for e in 0..n_ex {
+                for o in 0..m {
+                    let e1: f64 = (0..k).map(|j| ca[e * k + j] * pt[j * m + o]).sum();
+                    let e2: f64 = (0..k).map(|j| cb[e * k + j] * qt[j * m + o]).sum();
+                    assert!((o1[e * m + o] - e1).abs() < 1e-12);
+                    assert!((o2[e * m + o] - e2).abs() < 1e-12);
+                }
+            }
+        }
         // The fused finish gives the same bits plus the ReLU outputs.
         let (mut z2, mut r2) = (vec![1.0, -2.0], vec![4.0, 0.0]);
-        let (mut a, mut a2) = (vec![9.0; 2], vec![9.0; 2]);
-        mean_field_finish_relu(&mut z2, &mut r2, &[0.5, 0.7], 0.1, &mut a, &mut a2);
-        assert_eq!((z2[0], r2[0], a[0], a2[0]), (0.2, 0.25, 0.2, 0.2 * 0.2));
-        assert_eq!((z2[1], r2[1], a[1], a2[1]), (-0.2, 0.0, 0.0, 0.0));
+        let mut a = vec![9.0; 2];
+        mean_field_finish_relu(&mut z2, &mut r2, &[0.5, 0.7], 0.1, &mut a);
+        assert_eq!((z2[0], r2[0], a[0]), (0.2, 0.25, 0.2));
+        assert_eq!((z2[1], r2[1], a[1]), (-0.2, 0.0, 0.0));
         // The mean-field finish: z = (G + eps Delta) scale, ratio = eps / Delta or 0.
         let (mut zz, mut rr) = (vec![1.0, 2.0], vec![4.0, 0.0]);
         mean_field_finish(&mut zz, &mut rr, &[0.5, 0.7], 0.1);

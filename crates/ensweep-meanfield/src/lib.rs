@@ -25,6 +25,7 @@ mod kernels;
 pub mod mnist;
 pub mod model;
 pub mod optim;
+pub mod padded;
 pub mod train;
 
 pub use train::{MlpError, TrainOptions, train, train_with};

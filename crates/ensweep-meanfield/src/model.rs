@@ -5,8 +5,9 @@
 //! input unit's outgoing connections are one contiguous row (see `kernels`). Everything is generic
 //! over [`Float`] so that the finite-difference test runs this very code in `f64`.
 
-use crate::float::{Float, gemm};
+use crate::float::Float;
 use crate::kernels;
+use crate::padded::{self, Aligned, padded_width};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -27,6 +28,16 @@ pub struct Layer<F> {
     pub mu: Vec<F>,
     /// Cached variance `v = (1-pi)(Xi + pi m^2)`.
     pub v: Vec<F>,
+    /// `mu` and `v` row-interleaved and padded for the forward kernels
+    /// ([`padded::interleave_rows`]: `[n_in][2 padded_width(n_out)]`); kept current by
+    /// [`Layer::refresh`] and the training loop's update.
+    pub fwd: Aligned<F>,
+    /// The transposes of `mu` and `v`, interleaved and padded
+    /// ([`padded::interleave_transposed`]: `[n_out][2 padded_width(n_in)]`), for
+    /// back-propagation through this layer; set by [`Layer::refresh`] and
+    /// [`Layer::refresh_transposes`], emptied by [`Layer::drop_transposes`] (back-propagation
+    /// then transposes on the fly).
+    pub bwd: Aligned<F>,
 }
 
 /// The moments of one connection: `mu = (1-pi) m`, `v = (1-pi) Xi + pi (1-pi) m^2`.
@@ -48,6 +59,8 @@ impl<F: Float> Layer<F> {
             xi,
             mu: vec![F::zero(); n_in * n_out],
             v: vec![F::zero(); n_in * n_out],
+            fwd: Aligned::zeros(n_in * 2 * padded_width(n_out)),
+            bwd: Aligned::default(),
         };
         l.refresh();
         l
@@ -86,11 +99,30 @@ impl<F: Float> Layer<F> {
         Self::from_params(n_in, n_out, pi, m, xi)
     }
 
-    /// Recomputes the cached moments from (pi, m, Xi).
+    /// Recomputes the cached moments (and their transposes) from (pi, m, Xi).
     pub fn refresh(&mut self) {
         for i in 0..self.pi.len() {
             (self.mu[i], self.v[i]) = moments(self.pi[i], self.m[i], self.xi[i]);
         }
+        padded::interleave_rows(&self.mu, &self.v, self.n_out, self.fwd.as_mut_slice());
+        self.refresh_transposes();
+    }
+
+    /// Recomputes `mu_t` and `v_t` from `mu` and `v` (the training loop calls this after each
+    /// step for the layers it back-propagates through).
+    pub fn refresh_transposes(&mut self) {
+        let len = self.n_out * 2 * padded_width(self.n_in);
+        if self.bwd.len() != len {
+            self.bwd = Aligned::zeros(len);
+        }
+        let out = self.bwd.as_mut_slice();
+        padded::interleave_transposed(&self.mu, &self.v, self.n_in, self.n_out, out);
+    }
+
+    /// Forgets `mu_t` and `v_t` (for a layer whose transposes would only go stale: the
+    /// training loop never back-propagates to the network's inputs).
+    pub fn drop_transposes(&mut self) {
+        self.bwd = Aligned::default();
     }
 
     /// Number of connections.
@@ -168,15 +200,22 @@ impl<F: Float> SparseRows<F> {
         self.val.extend_from_slice(val);
         self.ptr.push(self.idx.len());
     }
-    /// Appends `max(row, 0)` (a ReLU layer's output).
+    /// Appends `max(row, 0)` (a ReLU layer's output). Branch-free: every entry is written
+    /// and the end advances only past positive ones (about half of a hidden layer's units
+    /// are on, in no predictable pattern, so a branch would mispredict every other unit).
     pub fn push_relu(&mut self, row: &[F]) {
+        let mut len = self.idx.len();
+        self.idx.resize(len + row.len(), 0);
+        self.val.resize(len + row.len(), F::zero());
+        let (idx, val) = (&mut self.idx[..], &mut self.val[..]);
         for (j, &x) in row.iter().enumerate() {
-            if x > F::zero() {
-                self.idx.push(j as u32);
-                self.val.push(x);
-            }
+            idx[len] = j as u32;
+            val[len] = x;
+            len += usize::from(x > F::zero());
         }
-        self.ptr.push(self.idx.len());
+        self.idx.truncate(len);
+        self.val.truncate(len);
+        self.ptr.push(len);
     }
     /// Row `b` as (indices, values).
     #[inline]
@@ -280,15 +319,15 @@ impl<F: Float> SparseCols<F> {
 pub struct Work<F> {
     /// Examples in the chunk.
     pub n: usize,
-    /// Per layer: its input activations, sparse (used for the first layer only; hidden
-    /// activations are dense, see `act`).
+    /// Per layer: its input activations, sparse. Pixels are ~81 % zeros and ReLU outputs
+    /// about half, so every layer's forward and gradient products skip the zeros. Layer 0's is
+    /// filled by the caller of [`forward`]; the others by the forward pass.
     pub inputs: Vec<SparseRows<F>>,
-    /// The first-layer inputs again, pixel-major (built by [`forward`]).
-    pub cols: SparseCols<F>,
+    /// Per layer: the same inputs input-unit-major, for the gradient products (layer 0's built
+    /// by [`forward`] or the training loop, the others by [`backward`]).
+    pub cols: Vec<SparseCols<F>>,
     /// Per layer `l >= 1`: its input activations `a = ReLU(z^{l-1})`, dense `[b][n_in]`.
     pub act: Vec<Vec<F>>,
-    /// Per layer `l >= 1`: `a * a`.
-    pub act2: Vec<Vec<F>>,
     /// Scratch of the largest `[b][n_in]`.
     tmp: Vec<F>,
     /// Per-example cursors of the first-layer kernel.
@@ -303,6 +342,9 @@ pub struct Work<F> {
     pub delta: Vec<Vec<F>>,
     /// Per layer: `s = delta eps / Delta`.
     pub s: Vec<Vec<F>>,
+    /// Per layer: `delta` and `s` row-interleaved and padded (`[b][2 padded_width(n_out)]`),
+    /// for the gradient products (built by [`backward`]).
+    pub ds: Vec<Aligned<F>>,
     /// Softmax output `[b][classes]`.
     pub probs: Vec<F>,
     /// Sum of the cross-entropies of the chunk.
@@ -333,9 +375,8 @@ impl<F: Float> Work<F> {
         Work {
             n: 0,
             inputs: net.layers.iter().map(|_| SparseRows::new()).collect(),
-            cols: SparseCols::default(),
+            cols: net.layers.iter().map(|_| SparseCols::default()).collect(),
             act: per(&|l| l.n_in),
-            act2: per(&|l| l.n_in),
             tmp: vec![F::zero(); cap * max_in],
             cursors: vec![0; cap],
             z: per(&|l| l.n_out),
@@ -343,6 +384,11 @@ impl<F: Float> Work<F> {
             ratio: per(&|l| l.n_out),
             delta: per(&|l| l.n_out),
             s: per(&|l| l.n_out),
+            ds: net
+                .layers
+                .iter()
+                .map(|l| Aligned::zeros(cap * 2 * padded_width(l.n_out)))
+                .collect(),
             probs: vec![F::zero(); cap * net.n_classes()],
             loss_sum: 0.0,
             correct: 0,
@@ -362,7 +408,7 @@ pub fn forward<F: Float>(
     labels: Option<&[u8]>,
     noise: &mut dyn FnMut(&mut [F]),
 ) {
-    w.cols.build(&w.inputs[0], net.layers[0].n_in);
+    w.cols[0].build(&w.inputs[0], net.layers[0].n_in);
     let inputs = std::mem::take(&mut w.inputs[0]);
     let rows: Vec<(&[u32], &[F])> = (0..inputs.rows()).map(|b| inputs.row(b)).collect();
     forward_rows(net, w, &rows, mode, labels, noise);
@@ -371,8 +417,8 @@ pub fn forward<F: Float>(
 }
 
 /// [`forward`] on first-layer inputs given as sparse rows (sorted pixel indices and values of
-/// each example of the chunk); neither reads `w.inputs` nor builds `w.cols` (the training loop
-/// builds those for the gradient products with [`SparseCols::build_from`]).
+/// each example of the chunk); neither reads `w.inputs[0]` nor builds `w.cols[0]` (the training
+/// loop builds those for the gradient products with [`SparseCols::build_from`]).
 pub fn forward_rows<F: Float>(
     net: &Net<F>,
     w: &mut Work<F>,
@@ -394,23 +440,22 @@ pub fn forward_rows<F: Float>(
         let z = &mut w.z[l][..n * n_out];
         let ratio = &mut w.ratio[l][..n * n_out];
         // G = mu.a into z and (mean-field) S = v.(a*a) into ratio.
+        let pv = layer.fwd.as_slice();
         if l == 0 {
-            let v = mf.then_some(&layer.v[..]);
-            kernels::forward_rows(n_out, rows, &layer.mu, v, z, ratio, &mut w.cursors);
+            kernels::forward_rows(n_out, rows, pv, mf, z, ratio, &mut w.cursors);
         } else {
-            let (act, act2) = (&w.act[l][..n * n_in], &w.act2[l][..n * n_in]);
-            let rm = (n_in, 1);
-            let ro = (n_out, 1);
-            gemm(n, n_in, n_out, act, rm, &layer.mu, ro, F::zero(), z, ro);
-            if mf {
-                gemm(n, n_in, n_out, act2, rm, &layer.v, ro, F::zero(), ratio, ro);
-            }
+            let sparse = &mut w.inputs[l];
+            sparse.clear();
+            w.act[l][..n * n_in]
+                .chunks_exact(n_in)
+                .for_each(|r| sparse.push_relu(r));
+            let hidden: Vec<(&[u32], &[F])> = (0..n).map(|b| sparse.row(b)).collect();
+            kernels::forward_rows(n_out, &hidden, pv, mf, z, ratio, &mut w.cursors);
         }
-        let (act, act2): (&mut [F], &mut [F]) = if l + 1 < depth {
-            let (a, a2) = (&mut w.act[l + 1], &mut w.act2[l + 1]);
-            (&mut a[..n * n_out], &mut a2[..n * n_out])
+        let act: &mut [F] = if l + 1 < depth {
+            &mut w.act[l + 1][..n * n_out]
         } else {
-            (&mut [], &mut [])
+            &mut []
         };
         if mf {
             let eps = &mut w.eps[l][..n * n_out];
@@ -418,10 +463,10 @@ pub fn forward_rows<F: Float>(
             if act.is_empty() {
                 kernels::mean_field_finish(z, ratio, eps, scale);
             } else {
-                kernels::mean_field_finish_relu(z, ratio, eps, scale, act, act2);
+                kernels::mean_field_finish_relu(z, ratio, eps, scale, act);
             }
         } else {
-            kernels::scaled_relu(z, scale, act, act2);
+            kernels::scaled_relu(z, scale, act);
             ratio.fill(F::zero());
         }
     }
@@ -477,10 +522,14 @@ pub fn backward<F: Float>(net: &Net<F>, w: &mut Work<F>, labels: &[u8]) {
             d[b * k + labels[b] as usize] = d[b * k + labels[b] as usize] - F::one();
         }
     }
+    for l in 1..depth {
+        w.cols[l].build(&w.inputs[l], net.layers[l].n_in);
+    }
     for l in (0..depth).rev() {
         let n_out = net.layers[l].n_out;
         let (d, r) = (&w.delta[l][..n * n_out], &w.ratio[l][..n * n_out]);
         kernels::mul_into(&mut w.s[l][..n * n_out], d, r);
+        padded::interleave_rows(d, &w.s[l][..n * n_out], n_out, w.ds[l].as_mut_slice());
         if l > 0 {
             let layer = &net.layers[l];
             let n_in = layer.n_in;
@@ -517,31 +566,26 @@ fn backprop_dense<F: Float>(
     tmp: &mut [F],
 ) {
     let (n_in, n_out) = (layer.n_in, layer.n_out);
-    // mu is [n_in][n_out]; as the n_out x n_in matrix mu^T its strides are (1, n_out).
-    let t = (1, n_out);
-    gemm(
+    let fresh;
+    let pq = if layer.bwd.is_empty() {
+        let mut t = Aligned::zeros(n_out * 2 * padded_width(n_in));
+        padded::interleave_transposed(&layer.mu, &layer.v, n_in, n_out, t.as_mut_slice());
+        fresh = t;
+        fresh.as_slice()
+    } else {
+        layer.bwd.as_slice()
+    };
+    // out = delta mu^T and tmp = s v^T: rows of the transposes, weighted per example.
+    kernels::dense_pair(
+        kernels::wide_registers(),
+        n_in,
         n,
         n_out,
-        n_in,
         delta,
-        (n_out, 1),
-        &layer.mu,
-        t,
-        F::zero(),
-        out,
-        (n_in, 1),
-    );
-    gemm(
-        n,
-        n_out,
-        n_in,
         s,
-        (n_out, 1),
-        &layer.v,
-        t,
-        F::zero(),
+        pq,
+        out,
         tmp,
-        (n_in, 1),
     );
     kernels::backprop_finish(out, tmp, a_prev, z_prev, scale);
 }
@@ -566,10 +610,11 @@ pub fn input_gradient<F: Float>(net: &Net<F>, w: &Work<F>, inputs_dense: &[F], o
 }
 
 /// Accumulates `A += a^T delta` and `B += (a*a)^T s` of layer `l` for the input rows `j0..j1`
-/// (`acc_*` hold rows `j0..j1` only), over the examples of `w` in order. Layer 0 uses the
-/// pixel-major inputs built by [`forward`].
+/// (`acc_*` hold rows `j0..j1` only), over the examples of `works` in order (a batch's chunks),
+/// from each chunk's input-unit-major inputs `w.cols[l]` (zeros skipped) and its interleaved
+/// `w.ds[l]`.
 pub fn accumulate_products<F: Float>(
-    w: &Work<F>,
+    works: &[Work<F>],
     l: usize,
     (n_in, n_out): (usize, usize),
     j0: usize,
@@ -577,47 +622,18 @@ pub fn accumulate_products<F: Float>(
     acc_a: &mut [F],
     acc_b: &mut [F],
 ) {
-    if l > 0 {
-        let (n, m) = (w.n, j1 - j0);
-        let a = &w.act[l][j0..];
-        let a2 = &w.act2[l][j0..];
-        let c = (n_out, 1);
-        gemm(
-            m,
-            n,
-            n_out,
-            a,
-            (1, n_in),
-            &w.delta[l][..n * n_out],
-            c,
-            F::one(),
-            acc_a,
-            c,
-        );
-        gemm(
-            m,
-            n,
-            n_out,
-            a2,
-            (1, n_in),
-            &w.s[l][..n * n_out],
-            c,
-            F::one(),
-            acc_b,
-            c,
-        );
-        return;
-    }
-    let (ptr, rows, val) = w.cols.parts();
-    let n = w.n;
+    debug_assert!(j1 <= n_in);
+    let parts: Vec<kernels::GatherPart<'_, F>> = works
+        .iter()
+        .map(|w| {
+            let (ptr, rows, val) = w.cols[l].parts();
+            (ptr, rows, val, w.ds[l].as_slice())
+        })
+        .collect();
     kernels::gather_cols(
         n_out,
         j0,
-        ptr,
-        rows,
-        val,
-        &w.delta[0][..n * n_out],
-        &w.s[0][..n * n_out],
+        &parts,
         &mut acc_a[..(j1 - j0) * n_out],
         &mut acc_b[..(j1 - j0) * n_out],
     );

@@ -11,6 +11,7 @@ use crate::kernels::{self, NormalState};
 use crate::mnist::{self, DataError, Mnist, PIXELS};
 use crate::model::{self, Layer, Mode, Net, SparseRows, Work};
 use crate::optim::{Optimizer, StepRule};
+use crate::padded::padded_width;
 use ensweep_core::config::optim::ParamGroup;
 use ensweep_core::config::sas_mlp::SasMlpConfig;
 use ensweep_core::output::{EpochRow, RunOutput, TrainSink, Values};
@@ -115,6 +116,8 @@ pub struct Trained {
     pub final_train_loss: f64,
     /// Mean-field accuracy on the batches of the last epoch.
     pub final_train_acc: f64,
+    /// Floating-point operations executed by the training loop (see [`executed_flops`]).
+    pub flops: f64,
 }
 
 /// Trains the spike-and-slab MLP of `cfg` and evaluates it: the ensweep trainer entry point
@@ -199,7 +202,7 @@ pub fn train_on(
         trained.samples as f64 / trained.train_seconds.max(1e-9),
     );
     s.insert("epochs_run".into(), trained.epochs.len() as f64);
-    let flops = trained.samples as f64 * train_flops_per_example(cfg, data);
+    let flops = trained.flops;
     s.insert("train_gflop".into(), flops * 1e-9);
     s.insert(
         "train_gflops_per_s".into(),
@@ -210,25 +213,26 @@ pub fn train_on(
     Ok(out)
 }
 
-/// Floating-point operations one training example costs as this trainer executes it
-/// (multiply-add = 2; element-wise work not counted): the sparse first layer does its two
-/// forward products and two gradient products over the non-zero pixels only (`8 nnz n_out`),
-/// every dense layer two forward, two back-propagation and two gradient products
-/// (`12 n_in n_out`). `nnz` is the mean number of non-zero pixels of the training images used.
-pub fn train_flops_per_example(cfg: &SasMlpConfig, data: &Prepared) -> f64 {
-    let n = cfg.train_size.min(data.train_y.len()).max(1);
-    let nnz = (0..n).map(|b| data.train_x.row(b).0.len()).sum::<usize>() as f64 / n as f64;
-    let mut sizes = sizes_in(cfg);
-    sizes.push(mnist::CLASSES);
+/// Floating-point operations the training loop executed (multiply-add = 2; element-wise work
+/// not counted), from the non-zero inputs it actually met: every layer does its two forward
+/// products (`mu.a`, `v.(a*a)`) and two gradient products (`A = a^T delta`,
+/// `B = (a*a)^T s`) over the non-zero entries of its input only (`8 nnz n_out`: MNIST pixels
+/// are ~81 % zeros, ReLU outputs about half); every layer after the first also back-propagates
+/// densely (`4 n_in n_out` per example). All parameter gradients are element-wise combinations
+/// of A and B (science.md 1.3), so no other matrix product is needed.
+fn executed_flops(sizes: &[usize], nnz_per_layer: &[u64], examples: u64) -> f64 {
     sizes
         .windows(2)
+        .zip(nnz_per_layer)
         .enumerate()
-        .map(|(l, w)| {
-            if l == 0 {
-                8.0 * nnz * w[1] as f64
+        .map(|(l, (w, &nnz))| {
+            let products = 8.0 * nnz as f64 * w[1] as f64;
+            let backprop = if l > 0 {
+                4.0 * (w[0] * w[1]) as f64 * examples as f64
             } else {
-                12.0 * (w[0] * w[1]) as f64
-            }
+                0.0
+            };
+            products + backprop
         })
         .sum()
 }
@@ -329,6 +333,9 @@ pub fn fit(
 ) -> Result<Trained, MlpError> {
     validate(cfg)?;
     let mut net = init_net(cfg, seed);
+    // Nothing back-propagates to the inputs; the hidden layers' transposes are refreshed
+    // after every step.
+    net.layers[0].drop_transposes();
     let n_train = cfg.train_size.min(data.train_y.len());
     let bs = cfg.batch_size.min(n_train);
     let chunks_per_batch = bs.div_ceil(CHUNK);
@@ -353,6 +360,8 @@ pub fn fit(
         }
     });
     let mut order: Vec<usize> = (0..n_train).collect();
+    // Non-zero inputs met per layer, for the FLOP count.
+    let mut nnz_seen = vec![0u64; net.layers.len()];
     let mut rows: Vec<EpochRow> = Vec::new();
     let started = Instant::now();
     let mut step: u64 = 0;
@@ -387,12 +396,15 @@ pub fn fit(
                 model::forward_rows(net_ref, w, &rows, Mode::MeanField, Some(lab), &mut |e| {
                     kernels::fill_normals(&mut st, e)
                 });
-                w.cols.build_from(&data.train_x, ex, PIXELS);
+                w.cols[0].build_from(&data.train_x, ex, PIXELS);
                 model::backward(net_ref, w, lab);
             });
             for w in &works[..n_chunks] {
                 loss_sum += w.loss_sum;
                 correct += w.correct;
+                for (t, c) in nnz_seen.iter_mut().zip(&w.cols) {
+                    *t += c.parts().1.len() as u64;
+                }
             }
             // Phase 2: products, gradients, optimiser, projection.
             let rules: Vec<[StepRule; 3]> = states
@@ -407,6 +419,9 @@ pub fn fit(
                 let k = scale_of(cfg.fan_in_scaling, in_sizes[t.l]) / nb;
                 run_update(t, works_ref, &rules, &decays, lr, k);
             });
+            net.layers[1..]
+                .iter_mut()
+                .for_each(Layer::refresh_transposes);
             step += 1;
         }
         last_loss = loss_sum / n_train as f64;
@@ -442,6 +457,11 @@ pub fn fit(
         samples: cfg.epochs as u64 * n_train as u64,
         final_train_loss: last_loss,
         final_train_acc: last_acc,
+        flops: {
+            let mut sizes = sizes_in(cfg);
+            sizes.push(mnist::CLASSES);
+            executed_flops(&sizes, &nnz_seen, cfg.epochs as u64 * n_train as u64)
+        },
     })
 }
 
@@ -471,6 +491,8 @@ struct Task<'a> {
     xi: &'a mut [f32],
     mu: &'a mut [f32],
     v: &'a mut [f32],
+    /// The rows' part of the layer's interleaved forward copy of `mu` and `v`.
+    fwd: &'a mut [f32],
     acc_a: &'a mut [f32],
     acc_b: &'a mut [f32],
     /// (first, second) moment pieces per group.
@@ -498,6 +520,8 @@ fn update_tasks<'a>(net: &'a mut Net<f32>, states: &'a mut [LayerState]) -> Vec<
         let mut xi = pieces(&mut layer.xi, len, count).into_iter();
         let mut mu = pieces(&mut layer.mu, len, count).into_iter();
         let mut v = pieces(&mut layer.v, len, count).into_iter();
+        let fwd_len = rows * 2 * padded_width(n_out);
+        let mut fwd = pieces(layer.fwd.as_mut_slice(), fwd_len, count).into_iter();
         let mut a = pieces(&mut st.acc_a, len, count).into_iter();
         let mut b = pieces(&mut st.acc_b, len, count).into_iter();
         let mut sts: Vec<_> = st
@@ -523,6 +547,7 @@ fn update_tasks<'a>(net: &'a mut Net<f32>, states: &'a mut [LayerState]) -> Vec<
                 xi: xi.next().expect("piece"),
                 mu: mu.next().expect("piece"),
                 v: v.next().expect("piece"),
+                fwd: fwd.next().expect("piece"),
                 acc_a: a.next().expect("piece"),
                 acc_b: b.next().expect("piece"),
                 st: sts.iter_mut().map(|it| it.next().expect("piece")).collect(),
@@ -551,22 +576,21 @@ fn run_update(
         xi,
         mu,
         v,
+        fwd,
         acc_a,
         acc_b,
         mut st,
     } = t;
     acc_a.fill(0.0);
     acc_b.fill(0.0);
-    for w in works {
-        model::accumulate_products(w, l, (n_in, n_out), j0, j1, acc_a, acc_b);
-    }
+    model::accumulate_products(works, l, (n_in, n_out), j0, j1, acc_a, acc_b);
     debug_assert_eq!(pi.len(), (j1 - j0) * n_out);
     update_params(
-        n_out, pi, m, xi, mu, v, acc_a, acc_b, &mut st, &rules[l], decays, lr, k,
+        n_out, pi, m, xi, mu, v, fwd, acc_a, acc_b, &mut st, &rules[l], decays, lr, k,
     );
 }
 
-kernels::dispatch_plain!(fn update_params(n_out: usize, pi: &mut [f32], m: &mut [f32], xi: &mut [f32], mu: &mut [f32], v: &mut [f32], acc_a: &[f32], acc_b: &[f32], st: &mut [(&mut [f32], &mut [f32])], rules: &[StepRule; 3], decays: &[f32; 3], lr: f32, k: f32) => update_params_body);
+kernels::dispatch_plain!(fn update_params(n_out: usize, pi: &mut [f32], m: &mut [f32], xi: &mut [f32], mu: &mut [f32], v: &mut [f32], fwd: &mut [f32], acc_a: &[f32], acc_b: &[f32], st: &mut [(&mut [f32], &mut [f32])], rules: &[StepRule; 3], decays: &[f32; 3], lr: f32, k: f32) => update_params_body);
 
 /// Gradients from the products, one optimiser step per group, projection and moment refresh,
 /// row by row (each row's temporaries stay in L1).
@@ -579,6 +603,7 @@ fn update_params_body(
     xi: &mut [f32],
     mu: &mut [f32],
     v: &mut [f32],
+    fwd: &mut [f32],
     acc_a: &[f32],
     acc_b: &[f32],
     st: &mut [(&mut [f32], &mut [f32])],
@@ -588,6 +613,7 @@ fn update_params_body(
     k: f32,
 ) {
     let mut g = vec![0.0f32; 3 * n_out];
+    let p = padded_width(n_out);
     for r in 0..pi.len() / n_out {
         let rg = r * n_out..(r + 1) * n_out;
         let (g_pi, rest) = g.split_at_mut(n_out);
@@ -626,6 +652,9 @@ fn update_params_body(
             xi[i] = xi[i].max(0.0);
             (mu[i], v[i]) = model::moments(pi[i], m[i], xi[i]);
         }
+        let pv = &mut fwd[r * 2 * p..(r + 1) * 2 * p];
+        pv[..n_out].copy_from_slice(mu);
+        pv[p..p + n_out].copy_from_slice(v);
     }
 }
 
