@@ -162,11 +162,18 @@ impl<F: Float> Net<F> {
 }
 
 /// Sparse rows (CSR): the non-zero entries of a set of activation vectors, column indices sorted.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SparseRows<F> {
     ptr: Vec<usize>,
     idx: Vec<u32>,
     val: Vec<F>,
+}
+
+impl<F: Float> Default for SparseRows<F> {
+    /// No rows (the row pointers start with the leading 0, as [`SparseRows::new`]'s do).
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl<F: Float> SparseRows<F> {
