@@ -136,9 +136,15 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
 
 /// Loads the first `train_n` training and `test_n` test images from `dir`.
 pub fn load(dir: &Path, train_n: usize, test_n: usize) -> Result<Mnist, DataError> {
+    // The two splits decompress on two threads (each file is read and validated whole).
+    let (train, test) = std::thread::scope(|s| {
+        let test = s.spawn(|| load_split(dir, TEST_IMAGES, TEST_LABELS, 10_000, test_n));
+        let train = load_split(dir, TRAIN_IMAGES, TRAIN_LABELS, 60_000, train_n);
+        (train, test.join().expect("MNIST test-split reader panicked"))
+    });
     Ok(Mnist {
-        train: load_split(dir, TRAIN_IMAGES, TRAIN_LABELS, 60_000, train_n)?,
-        test: load_split(dir, TEST_IMAGES, TEST_LABELS, 10_000, test_n)?,
+        train: train?,
+        test: test?,
     })
 }
 
