@@ -140,7 +140,10 @@ pub fn load(dir: &Path, train_n: usize, test_n: usize) -> Result<Mnist, DataErro
     let (train, test) = std::thread::scope(|s| {
         let test = s.spawn(|| load_split(dir, TEST_IMAGES, TEST_LABELS, 10_000, test_n));
         let train = load_split(dir, TRAIN_IMAGES, TRAIN_LABELS, 60_000, train_n);
-        (train, test.join().expect("MNIST test-split reader panicked"))
+        (
+            train,
+            test.join().expect("MNIST test-split reader panicked"),
+        )
     });
     Ok(Mnist {
         train: train?,

@@ -535,8 +535,8 @@ pub fn backward<F: Float>(net: &Net<F>, w: &mut Work<F>, labels: &[u8]) {
     for l in (0..depth).rev() {
         let n_out = net.layers[l].n_out;
         let (d, r) = (&w.delta[l][..n * n_out], &w.ratio[l][..n * n_out]);
-        kernels::mul_into(&mut w.s[l][..n * n_out], d, r);
-        padded::interleave_rows(d, &w.s[l][..n * n_out], n_out, w.ds[l].as_mut_slice());
+        let ds = w.ds[l].as_mut_slice();
+        kernels::delta_times_ratio(n_out, d, r, &mut w.s[l][..n * n_out], ds);
         if l > 0 {
             let layer = &net.layers[l];
             let n_in = layer.n_in;
