@@ -220,7 +220,7 @@ pub fn train_on(
 /// are ~81 % zeros, ReLU outputs about half); every layer after the first also back-propagates
 /// densely (`4 n_in n_out` per example). All parameter gradients are element-wise combinations
 /// of A and B (science.md 1.3), so no other matrix product is needed.
-fn executed_flops(sizes: &[usize], nnz_per_layer: &[u64], examples: u64) -> f64 {
+pub fn executed_flops(sizes: &[usize], nnz_per_layer: &[u64], examples: u64) -> f64 {
     sizes
         .windows(2)
         .zip(nnz_per_layer)
