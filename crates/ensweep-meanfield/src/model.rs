@@ -99,7 +99,7 @@ impl<F: Float> Layer<F> {
         Self::from_params(n_in, n_out, pi, m, xi)
     }
 
-    /// Recomputes the cached moments (and their transposes) from (pi, m, Xi).
+    /// Recomputes the cached moments, their interleaved copy and transposes from (pi, m, Xi).
     pub fn refresh(&mut self) {
         for i in 0..self.pi.len() {
             (self.mu[i], self.v[i]) = moments(self.pi[i], self.m[i], self.xi[i]);
@@ -108,7 +108,7 @@ impl<F: Float> Layer<F> {
         self.refresh_transposes();
     }
 
-    /// Recomputes `mu_t` and `v_t` from `mu` and `v` (the training loop calls this after each
+    /// Recomputes `bwd` from `mu` and `v` (the training loop calls this after each
     /// step for the layers it back-propagates through).
     pub fn refresh_transposes(&mut self) {
         let len = self.n_out * 2 * padded_width(self.n_in);
@@ -119,7 +119,7 @@ impl<F: Float> Layer<F> {
         padded::interleave_transposed(&self.mu, &self.v, self.n_in, self.n_out, out);
     }
 
-    /// Forgets `mu_t` and `v_t` (for a layer whose transposes would only go stale: the
+    /// Forgets `bwd` (for a layer whose transposes would only go stale: the
     /// training loop never back-propagates to the network's inputs).
     pub fn drop_transposes(&mut self) {
         self.bwd = Aligned::default();
