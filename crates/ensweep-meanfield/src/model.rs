@@ -34,9 +34,9 @@ pub struct Layer<F> {
     pub fwd: Aligned<F>,
     /// The transposes of `mu` and `v`, interleaved and padded
     /// ([`padded::interleave_transposed`]: `[n_out][2 padded_width(n_in)]`), for
-    /// back-propagation through this layer; set by [`Layer::refresh`] and
-    /// [`Layer::refresh_transposes`], emptied by [`Layer::drop_transposes`] (back-propagation
-    /// then transposes on the fly).
+    /// back-propagation through this layer: set by [`Layer::refresh_transposes`] (the training
+    /// loop, for the layers it back-propagates through), emptied by [`Layer::refresh`] so that
+    /// it is never stale (back-propagation then transposes on the fly).
     pub bwd: Aligned<F>,
 }
 
@@ -99,13 +99,14 @@ impl<F: Float> Layer<F> {
         Self::from_params(n_in, n_out, pi, m, xi)
     }
 
-    /// Recomputes the cached moments, their interleaved copy and transposes from (pi, m, Xi).
+    /// Recomputes the cached moments and their interleaved copy from (pi, m, Xi), and forgets
+    /// the transposes (see `bwd`).
     pub fn refresh(&mut self) {
         for i in 0..self.pi.len() {
             (self.mu[i], self.v[i]) = moments(self.pi[i], self.m[i], self.xi[i]);
         }
         padded::interleave_rows(&self.mu, &self.v, self.n_out, self.fwd.as_mut_slice());
-        self.refresh_transposes();
+        self.bwd = Aligned::default();
     }
 
     /// Recomputes `bwd` from `mu` and `v` (the training loop calls this after each
@@ -117,12 +118,6 @@ impl<F: Float> Layer<F> {
         }
         let out = self.bwd.as_mut_slice();
         padded::interleave_transposed(&self.mu, &self.v, self.n_in, self.n_out, out);
-    }
-
-    /// Forgets `bwd` (for a layer whose transposes would only go stale: the
-    /// training loop never back-propagates to the network's inputs).
-    pub fn drop_transposes(&mut self) {
-        self.bwd = Aligned::default();
     }
 
     /// Number of connections.
@@ -248,43 +243,33 @@ pub struct SparseCols<F> {
     ptr: Vec<usize>,
     row: Vec<u32>,
     val: Vec<F>,
-    /// Scratch of [`SparseCols::build_from`].
+    /// Scratch of the counting sort (next free slot per column).
     next: Vec<usize>,
 }
 
 impl<F: Float> SparseCols<F> {
     /// Rebuilds from sparse rows with `n_cols` columns (counting sort, stable in the rows).
     pub fn build(&mut self, x: &SparseRows<F>, n_cols: usize) {
-        self.ptr.clear();
-        self.ptr.resize(n_cols + 1, 0);
-        for &j in &x.idx {
-            self.ptr[j as usize + 1] += 1;
-        }
-        for j in 0..n_cols {
-            self.ptr[j + 1] += self.ptr[j];
-        }
-        let nnz = x.idx.len();
-        self.row.resize(nnz, 0);
-        self.val.resize(nnz, F::zero());
-        let mut next = self.ptr[..n_cols].to_vec();
-        for b in 0..x.rows() {
-            let (idx, val) = x.row(b);
-            for (&j, &v) in idx.iter().zip(val) {
-                let p = &mut next[j as usize];
-                self.row[*p] = b as u32;
-                self.val[*p] = v;
-                *p += 1;
-            }
-        }
+        self.build_rows(n_cols, (0..x.rows()).map(|b| x.row(b)));
     }
     /// Rebuilds from rows `ids` of `src` (row `b` of the result is `src` row `ids[b]`), with
     /// `n_cols` columns, without an intermediate row-major copy.
     pub fn build_from(&mut self, src: &SparseRows<F>, ids: &[usize], n_cols: usize) {
+        self.build_rows(n_cols, ids.iter().map(|&i| src.row(i)));
+    }
+    /// Counting sort of the given rows (walked twice: counts, then placement; stable in the
+    /// rows).
+    fn build_rows<'a>(
+        &mut self,
+        n_cols: usize,
+        rows: impl Iterator<Item = (&'a [u32], &'a [F])> + Clone,
+    ) where
+        F: 'a,
+    {
         self.ptr.clear();
         self.ptr.resize(n_cols + 1, 0);
         let mut nnz = 0;
-        for &i in ids {
-            let (idx, _) = src.row(i);
+        for (idx, _) in rows.clone() {
             nnz += idx.len();
             for &j in idx {
                 self.ptr[j as usize + 1] += 1;
@@ -298,8 +283,7 @@ impl<F: Float> SparseCols<F> {
         let mut next = std::mem::take(&mut self.next);
         next.clear();
         next.extend_from_slice(&self.ptr[..n_cols]);
-        for (b, &i) in ids.iter().enumerate() {
-            let (idx, val) = src.row(i);
+        for (b, (idx, val)) in rows.enumerate() {
             for (&j, &v) in idx.iter().zip(val) {
                 let p = &mut next[j as usize];
                 self.row[*p] = b as u32;

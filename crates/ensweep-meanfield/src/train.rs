@@ -333,9 +333,11 @@ pub fn fit(
 ) -> Result<Trained, MlpError> {
     validate(cfg)?;
     let mut net = init_net(cfg, seed);
-    // Nothing back-propagates to the inputs; the hidden layers' transposes are refreshed
-    // after every step.
-    net.layers[0].drop_transposes();
+    // Transposes for the layers back-propagated through (not the first: nothing
+    // back-propagates to the inputs), refreshed after every step.
+    net.layers[1..]
+        .iter_mut()
+        .for_each(Layer::refresh_transposes);
     let n_train = cfg.train_size.min(data.train_y.len());
     let bs = cfg.batch_size.min(n_train);
     let chunks_per_batch = bs.div_ceil(CHUNK);

@@ -167,6 +167,37 @@ mod avx2 {
         (__m256i, __m256i),
     );
 
+    /// Writes 8 lanes of C at `p` (only the lanes of `mask` when given), added to what is
+    /// there when `acc`.
+    ///
+    /// # Safety
+    /// `p` must be valid for the 8 lanes (or the masked ones) and the CPU must have AVX2.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store(p: *mut f32, v: __m256, mask: Option<__m256i>, acc: bool) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            match mask {
+                Some(m) => {
+                    let v = if acc {
+                        _mm256_add_ps(_mm256_maskload_ps(p, m), v)
+                    } else {
+                        v
+                    };
+                    _mm256_maskstore_ps(p, m, v);
+                }
+                None => {
+                    let v = if acc {
+                        _mm256_add_ps(_mm256_loadu_ps(p), v)
+                    } else {
+                        v
+                    };
+                    _mm256_storeu_ps(p, v);
+                }
+            }
+        }
+    }
+
     /// One `MR x 8 NV` tile of C: `MR x NV` accumulators in registers over the whole k range.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -204,30 +235,9 @@ mod avx2 {
             }
             for i in 0..MR {
                 let ci = c.wrapping_add(i * ldc);
-                let c8 = ci.wrapping_add(8);
-                if MASKED && NV == 1 {
-                    if acc {
-                        c0[i] = _mm256_add_ps(_mm256_maskload_ps(ci, m0), c0[i]);
-                    }
-                    _mm256_maskstore_ps(ci, m0, c0[i]);
-                } else {
-                    if acc {
-                        c0[i] = _mm256_add_ps(_mm256_loadu_ps(ci), c0[i]);
-                    }
-                    _mm256_storeu_ps(ci, c0[i]);
-                }
+                store(ci, c0[i], (MASKED && NV == 1).then_some(m0), acc);
                 if NV == 2 {
-                    if MASKED {
-                        if acc {
-                            c1[i] = _mm256_add_ps(_mm256_maskload_ps(c8, m1), c1[i]);
-                        }
-                        _mm256_maskstore_ps(c8, m1, c1[i]);
-                    } else {
-                        if acc {
-                            c1[i] = _mm256_add_ps(_mm256_loadu_ps(c8), c1[i]);
-                        }
-                        _mm256_storeu_ps(c8, c1[i]);
-                    }
+                    store(ci.wrapping_add(8), c1[i], MASKED.then_some(m1), acc);
                 }
             }
         }
