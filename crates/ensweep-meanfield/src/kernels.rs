@@ -495,19 +495,21 @@ fn sparse_product<F: Float, const SQUARE: bool>(
     });
 }
 
-dispatch!(pub fn dense_pair<F>(pair: bool, m: usize, n: usize, k: usize, a: &[F], b: &[F], pq: &[F], out1: &mut [F], out2: &mut [F]) => dense_pair_body);
+dispatch!(pub fn dense_pair<F>(grouped: bool, m: usize, n: usize, k: usize, a: &[F], b: &[F], pq: &[F], out1: &mut [F], out2: &mut [F]) => dense_pair_body);
 
 /// Two dense products sharing their shape: `out1 = a P` and `out2 = b Q` for `n` rows of `k`
 /// coefficients (`a`, `b`: `[n][k]`) and `k x m` matrices `P`, `Q` given row-interleaved and
 /// padded in `pq` ([`crate::padded::interleave_transposed`]), overwriting `out*` (`[n][m]`).
 /// Back-propagation through a hidden layer runs on the transposed moments, where the `m`
-/// outputs of a row are contiguous: each example's accumulators stay in registers over the `k`
-/// rows, and there is no packing (the products are only 50 x 100 x 100). Both products in one
-/// pass when `pair` (callers pass [`wide_registers`]: both accumulator sets then fit), else
-/// one after the other.
+/// outputs of a row are contiguous, and there is no packing (the products are only 50 x 100 x
+/// 100). With `grouped` (callers pass [`wide_registers`]) [`EXAMPLE_GROUP`] examples share each
+/// parameter row load, their accumulators in registers over the `k` rows: the matrices (90 KB
+/// for a 100 x 100 layer) come from L2, so one example per walk was bound by L2 bandwidth.
+/// Otherwise one example at a time. Either way each output element sums its `k` terms in
+/// order, so both give the same bits.
 #[inline(always)]
 fn dense_pair_body<F: Float>(
-    pair: bool,
+    grouped: bool,
     m: usize,
     n: usize,
     k: usize,
@@ -518,39 +520,62 @@ fn dense_pair_body<F: Float>(
     out2: &mut [F],
 ) {
     let p = padded_width(m);
-    for e in 0..n {
-        let (ca, cb) = (&a[e * k..(e + 1) * k], &b[e * k..(e + 1) * k]);
-        let at = e * m;
-        column_blocks!(m, |o0, W| {
-            if pair {
-                let mut g = [F::zero(); W];
-                let mut h = [F::zero(); W];
-                for j in 0..k {
-                    let base = j * 2 * p + o0;
-                    let pr: &[F; W] = pq[base..base + W].try_into().expect("block");
-                    let qr: &[F; W] = pq[base + p..base + p + W].try_into().expect("block");
-                    let (x, y) = (ca[j], cb[j]);
-                    for t in 0..W {
-                        g[t] = x.mul_add(pr[t], g[t]);
-                        h[t] = y.mul_add(qr[t], h[t]);
-                    }
-                }
-                out1[at + o0..at + o0 + W].copy_from_slice(&g);
-                out2[at + o0..at + o0 + W].copy_from_slice(&h);
-            } else {
-                for (c, off, out) in [(ca, 0, &mut *out1), (cb, p, &mut *out2)] {
-                    let mut g = [F::zero(); W];
-                    for (j, &x) in c.iter().enumerate() {
-                        let base = j * 2 * p + off + o0;
-                        let r: &[F; W] = pq[base..base + W].try_into().expect("block");
-                        for t in 0..W {
-                            g[t] = x.mul_add(r[t], g[t]);
-                        }
-                    }
-                    out[at + o0..at + o0 + W].copy_from_slice(&g);
-                }
+    for (c, off, out) in [(a, 0, &mut *out1), (b, p, &mut *out2)] {
+        let mut e0 = 0;
+        if grouped {
+            while n - e0 >= EXAMPLE_GROUP {
+                column_blocks!(m, |o0, W| dense_group::<F, W, EXAMPLE_GROUP>(
+                    (m, k, p),
+                    (e0, o0, off),
+                    c,
+                    pq,
+                    out
+                ));
+                e0 += EXAMPLE_GROUP;
             }
-        });
+        }
+        while e0 < n {
+            column_blocks!(m, |o0, W| dense_group::<F, W, 1>(
+                (m, k, p),
+                (e0, o0, off),
+                c,
+                pq,
+                out
+            ));
+            e0 += 1;
+        }
+    }
+}
+
+/// Examples per group of the AVX-512 back-propagation kernel: 3 x 7 accumulators of a
+/// 100-wide row fit AVX-512's 32 registers with room for the broadcasts and the row.
+const EXAMPLE_GROUP: usize = 3;
+
+/// Columns `o0..o0 + W` of examples `e0..e0 + E` of one product of [`dense_pair_body`]
+/// (`off` selects `P` or `Q` in the interleaved rows).
+#[inline(always)]
+fn dense_group<F: Float, const W: usize, const E: usize>(
+    (m, k, p): (usize, usize, usize),
+    (e0, o0, off): (usize, usize, usize),
+    c: &[F],
+    pq: &[F],
+    out: &mut [F],
+) {
+    let mut g = [[F::zero(); W]; E];
+    let coef: [&[F]; E] = std::array::from_fn(|e| &c[(e0 + e) * k..(e0 + e + 1) * k]);
+    for j in 0..k {
+        let base = j * 2 * p + off + o0;
+        let r: &[F; W] = pq[base..base + W].try_into().expect("block");
+        for e in 0..E {
+            let x = coef[e][j];
+            for t in 0..W {
+                g[e][t] = x.mul_add(r[t], g[e][t]);
+            }
+        }
+    }
+    for (e, ge) in g.iter().enumerate() {
+        let at = (e0 + e) * m + o0;
+        out[at..at + W].copy_from_slice(ge);
     }
 }
 
