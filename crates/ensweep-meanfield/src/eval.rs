@@ -2,7 +2,6 @@
 //! sampled deterministic networks, connection categories, ensemble entropy and the
 //! target-perturbation experiments (science.md 1.6-1.9).
 
-use crate::float::gemm;
 use crate::kernels::{self, NormalState};
 use crate::model::{self, Layer, Mode, Net, SparseCols, SparseRows, Work};
 use crate::train::{Prepared, for_each, mean_std};
@@ -280,36 +279,33 @@ fn forward_all(net: &Net<f32>, x: &SparseRows<f32>, n: usize) -> Vec<Vec<f32>> {
 
 /// Test error of the layers after `l` of the deterministic `net` fed with pre-activations
 /// `zt_l` stored unit-major (`[n_out][n]`, so that a perturbation's updates of one unit touch
-/// one contiguous row), computed densely (one GEMM per layer over all examples). `bufs` is
-/// scratch (two buffers, grown as needed and reused across calls).
+/// one contiguous row), computed densely over all examples ([`kernels::relu_product`]: a fixed
+/// summation order, so the same bits on any CPU). `bufs` is scratch (two buffers, grown as
+/// needed and reused across calls).
 fn error_from(net: &Net<f32>, l: usize, zt_l: &[f32], y: &[u8], bufs: &mut [Vec<f32>; 2]) -> f64 {
     let n = y.len();
     let mut width = net.layers[l].n_out;
-    let [act, out] = bufs;
-    // Whether the current pre-activations are `zt_l` (unit-major) or `out` (example-major).
+    let [cur, next] = bufs;
+    // Whether the current pre-activations are `zt_l` (unit-major) or `cur` (example-major).
     let mut from_z = true;
     for (k, layer) in net.layers.iter().enumerate().skip(l + 1) {
-        let src: &[f32] = if from_z { zt_l } else { out };
-        act.clear();
-        act.extend(src[..n * width].iter().map(|&v| v.max(0.0)));
-        out.resize(n * layer.n_out, 0.0);
-        let o = (layer.n_out, 1);
-        // Element (b, i) of the activations: unit-major at i n + b, else b width + i.
-        let strides = if from_z { (1, n) } else { (width, 1) };
-        gemm(
+        let (src, strides): (&[f32], _) = if from_z {
+            (zt_l, (1, n))
+        } else {
+            (cur, (width, 1))
+        };
+        next.resize(n * layer.n_out, 0.0);
+        kernels::relu_product(
+            layer.n_out,
             n,
             width,
-            layer.n_out,
-            act,
+            src,
             strides,
-            &layer.mu,
-            o,
-            0.0,
-            &mut out[..n * layer.n_out],
-            o,
+            layer.fwd.as_slice(),
+            net.scale(k),
+            &mut next[..n * layer.n_out],
         );
-        let scale = net.scale(k);
-        out[..n * layer.n_out].iter_mut().for_each(|v| *v *= scale);
+        std::mem::swap(cur, next);
         from_z = false;
         width = layer.n_out;
     }
@@ -327,7 +323,7 @@ fn error_from(net: &Net<f32>, l: usize, zt_l: &[f32], y: &[u8], bufs: &mut [Vec<
             .count()
     } else {
         (0..n)
-            .filter(|&b| model::argmax(&out[b * width..(b + 1) * width]) != y[b] as usize)
+            .filter(|&b| model::argmax(&cur[b * width..(b + 1) * width]) != y[b] as usize)
             .count()
     };
     wrong as f64 / n as f64

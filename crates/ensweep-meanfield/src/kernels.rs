@@ -579,6 +579,81 @@ fn dense_group<F: Float, const W: usize, const E: usize>(
     }
 }
 
+dispatch!(pub fn relu_product<F>(m: usize, n: usize, k: usize, c: &[F], strides: (usize, usize), pq: &[F], scale: F, out: &mut [F]) => relu_product_body);
+
+/// A deterministic layer over a whole data set, for the perturbation experiments:
+/// `out[e] = scale sum_j ReLU(c(e, j)) P_j` for `n` examples (`out`: `[n][m]`, overwritten),
+/// with `c(e, j) = c[e strides.0 + j strides.1]` (pre-activations of the layer before, stored
+/// example- or unit-major) and `P_j` the `j`-th padded row of `pq` (a layer's forward copy,
+/// whose `mu` rows hold a sampled network's weights). The same example groups as
+/// [`dense_pair`]; each output element sums its `k` terms in order on any CPU, and the ReLU and
+/// the scaling are applied on the fly (no copies of the 10,000 x 100 activations).
+#[inline(always)]
+fn relu_product_body<F: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    c: &[F],
+    strides: (usize, usize),
+    pq: &[F],
+    scale: F,
+    out: &mut [F],
+) {
+    let mut e0 = 0;
+    let shape = (m, k, padded_width(m));
+    while n - e0 >= EXAMPLE_GROUP {
+        column_blocks!(m, |o0, W| relu_group::<F, W, EXAMPLE_GROUP>(
+            shape,
+            (e0, o0),
+            (c, strides),
+            pq,
+            scale,
+            out
+        ));
+        e0 += EXAMPLE_GROUP;
+    }
+    while e0 < n {
+        column_blocks!(m, |o0, W| relu_group::<F, W, 1>(
+            shape,
+            (e0, o0),
+            (c, strides),
+            pq,
+            scale,
+            out
+        ));
+        e0 += 1;
+    }
+}
+
+/// Columns `o0..o0 + W` of examples `e0..e0 + E` of [`relu_product_body`].
+#[inline(always)]
+fn relu_group<F: Float, const W: usize, const E: usize>(
+    (m, k, p): (usize, usize, usize),
+    (e0, o0): (usize, usize),
+    (c, (se, sj)): (&[F], (usize, usize)),
+    pq: &[F],
+    scale: F,
+    out: &mut [F],
+) {
+    let mut g = [[F::zero(); W]; E];
+    for j in 0..k {
+        let base = j * 2 * p + o0;
+        let r: &[F; W] = pq[base..base + W].try_into().expect("block");
+        for (e, ge) in g.iter_mut().enumerate() {
+            let x = c[(e0 + e) * se + j * sj].max(F::zero());
+            for t in 0..W {
+                ge[t] = x.mul_add(r[t], ge[t]);
+            }
+        }
+    }
+    for (e, ge) in g.iter().enumerate() {
+        let at = (e0 + e) * m + o0;
+        for (o, &v) in out[at..at + W].iter_mut().zip(ge) {
+            *o = v * scale;
+        }
+    }
+}
+
 /// Reference for [`forward_rows`] (the kernel this crate used before, kept for the test): the
 /// first-layer forward pass on pixel-major input (CSC `ptr`/`rows`/`val` of a chunk):
 /// `z[b] += x mu_j`, `s2[b] += x^2 v_j` for every non-zero `(b, j, x)`. Column blocks are the
@@ -1017,6 +1092,25 @@ mod tests {
                     let e2: f64 = (0..k).map(|j| cb[e * k + j] * qt[j * m + o]).sum();
                     assert!((o1[e * m + o] - e1).abs() < 1e-12);
                     assert!((o2[e * m + o] - e2).abs() < 1e-12);
+                }
+            }
+        }
+        // A deterministic layer over a data set: ReLU of either layout, scaled.
+        let n_ex = 7;
+        let c_rows: Vec<f64> = (0..n_ex * k).map(|i| f(i + 37) - 0.3).collect();
+        let c_cols: Vec<f64> = (0..k * n_ex)
+            .map(|i| c_rows[(i % n_ex) * k + i / n_ex])
+            .collect();
+        for (c, strides) in [(&c_rows, (k, 1)), (&c_cols, (1, n_ex))] {
+            let mut out = vec![7.0; n_ex * m];
+            relu_product(m, n_ex, k, c, strides, pq.as_slice(), 0.5, &mut out);
+            for e in 0..n_ex {
+                for o in 0..m {
+                    let want: f64 = (0..k)
+                        .map(|j| c_rows[e * k + j].max(0.0) * pt[j * m + o])
+                        .sum::<f64>()
+                        * 0.5;
+                    assert!((out[e * m + o] - want).abs() < 1e-12, "strides {strides:?}");
                 }
             }
         }

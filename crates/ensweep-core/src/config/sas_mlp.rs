@@ -4,7 +4,7 @@ use super::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 
 /// Trainer version of the spike-and-slab MLP. Bump when its numbers change.
-pub const TRAINER_VERSION: &str = "sas_mlp/3";
+pub const TRAINER_VERSION: &str = "sas_mlp/4";
 
 /// Everything that defines one spike-and-slab MLP run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
