@@ -600,8 +600,8 @@ pub fn input_gradient<F: Float>(net: &Net<F>, w: &Work<F>, inputs_dense: &[F], o
     );
 }
 
-/// Accumulates `A += a^T delta` and `B += (a*a)^T s` of layer `l` for the input rows `j0..j1`
-/// (`acc_*` hold rows `j0..j1` only), over the examples of `works` in order (a batch's chunks),
+/// Computes `A = a^T delta` and `B = (a*a)^T s` of layer `l` for the input rows `j0..j1`
+/// (`acc_*` hold rows `j0..j1` only, overwritten), over the examples of `works` in order (a batch's chunks),
 /// from each chunk's input-unit-major inputs `w.cols[l]` (zeros skipped) and its interleaved
 /// `w.ds[l]`.
 pub fn accumulate_products<F: Float>(

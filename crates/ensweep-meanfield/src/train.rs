@@ -583,8 +583,6 @@ fn run_update(
         acc_b,
         mut st,
     } = t;
-    acc_a.fill(0.0);
-    acc_b.fill(0.0);
     model::accumulate_products(works, l, (n_in, n_out), j0, j1, acc_a, acc_b);
     debug_assert_eq!(pi.len(), (j1 - j0) * n_out);
     update_params(
