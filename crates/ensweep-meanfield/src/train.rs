@@ -276,6 +276,15 @@ pub fn make_pool(threads: usize) -> Result<Option<rayon::ThreadPool>, MlpError> 
         })
 }
 
+/// Runs `f` on a thread of `pool` when there is one (nested [`for_each`] calls then run
+/// without a hand-off), else here.
+pub fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    }
+}
+
 /// Runs `f` on every item, in parallel inside `pool` when there is one.
 pub fn for_each<T: Send>(
     pool: Option<&rayon::ThreadPool>,
@@ -379,53 +388,60 @@ pub fn fit(
         let lr = cfg.optimizer.lr_at(epoch) as f32;
         order.shuffle(&mut seed.rng_indexed("shuffle", epoch as u64));
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-        for batch in order.chunks(bs) {
-            let n_chunks = batch.len().div_ceil(CHUNK);
-            // Phase 1: forward + backward per chunk.
-            let jobs: Vec<_> = works[..n_chunks]
-                .iter_mut()
-                .zip(labels.iter_mut())
-                .zip(batch.chunks(CHUNK))
-                .enumerate()
-                .collect();
-            let net_ref = &net;
-            for_each(pool, jobs, |(c, ((w, lab), ex))| {
-                lab.clear();
-                lab.extend(ex.iter().map(|&i| data.train_y[i]));
-                let rows: Vec<(&[u32], &[f32])> = ex.iter().map(|&i| data.train_x.row(i)).collect();
-                let mut st =
-                    NormalState::from_rng(&mut seed.rng_indexed("noise", step * 4096 + c as u64));
-                model::forward_rows(net_ref, w, &rows, Mode::MeanField, Some(lab), &mut |e| {
-                    kernels::fill_normals(&mut st, e)
+        // The epoch's steps run on a pool thread: each step's two parallel phases then start
+        // from inside the pool instead of waking it from outside and sleeping until it is done
+        // (two thread hand-offs per phase, 24,000 context switches per 2020 run).
+        in_pool(pool, || {
+            for batch in order.chunks(bs) {
+                let n_chunks = batch.len().div_ceil(CHUNK);
+                // Phase 1: forward + backward per chunk.
+                let jobs: Vec<_> = works[..n_chunks]
+                    .iter_mut()
+                    .zip(labels.iter_mut())
+                    .zip(batch.chunks(CHUNK))
+                    .enumerate()
+                    .collect();
+                let net_ref = &net;
+                for_each(pool, jobs, |(c, ((w, lab), ex))| {
+                    lab.clear();
+                    lab.extend(ex.iter().map(|&i| data.train_y[i]));
+                    let rows: Vec<(&[u32], &[f32])> =
+                        ex.iter().map(|&i| data.train_x.row(i)).collect();
+                    let mut st = NormalState::from_rng(
+                        &mut seed.rng_indexed("noise", step * 4096 + c as u64),
+                    );
+                    model::forward_rows(net_ref, w, &rows, Mode::MeanField, Some(lab), &mut |e| {
+                        kernels::fill_normals(&mut st, e)
+                    });
+                    w.cols[0].build_from(&data.train_x, ex, PIXELS);
+                    model::backward(net_ref, w, lab);
                 });
-                w.cols[0].build_from(&data.train_x, ex, PIXELS);
-                model::backward(net_ref, w, lab);
-            });
-            for w in &works[..n_chunks] {
-                loss_sum += w.loss_sum;
-                correct += w.correct;
-                for (t, c) in nnz_seen.iter_mut().zip(&w.cols) {
-                    *t += c.parts().1.len() as u64;
+                for w in &works[..n_chunks] {
+                    loss_sum += w.loss_sum;
+                    correct += w.correct;
+                    for (t, c) in nnz_seen.iter_mut().zip(&w.cols) {
+                        *t += c.parts().1.len() as u64;
+                    }
                 }
+                // Phase 2: products, gradients, optimiser, projection.
+                let rules: Vec<[StepRule; 3]> = states
+                    .iter_mut()
+                    .map(|s| [0, 1, 2].map(|g| s.opt[g].begin_step()))
+                    .collect();
+                let tasks = update_tasks(&mut net, &mut states);
+                let works_ref = &works[..n_chunks];
+                let nb = batch.len() as f32;
+                let in_sizes: Vec<usize> = sizes_in(cfg);
+                for_each(pool, tasks, |t| {
+                    let k = scale_of(cfg.fan_in_scaling, in_sizes[t.l]) / nb;
+                    run_update(t, works_ref, &rules, &decays, lr, k);
+                });
+                net.layers[1..]
+                    .iter_mut()
+                    .for_each(Layer::refresh_transposes);
+                step += 1;
             }
-            // Phase 2: products, gradients, optimiser, projection.
-            let rules: Vec<[StepRule; 3]> = states
-                .iter_mut()
-                .map(|s| [0, 1, 2].map(|g| s.opt[g].begin_step()))
-                .collect();
-            let tasks = update_tasks(&mut net, &mut states);
-            let works_ref = &works[..n_chunks];
-            let nb = batch.len() as f32;
-            let in_sizes: Vec<usize> = sizes_in(cfg);
-            for_each(pool, tasks, |t| {
-                let k = scale_of(cfg.fan_in_scaling, in_sizes[t.l]) / nb;
-                run_update(t, works_ref, &rules, &decays, lr, k);
-            });
-            net.layers[1..]
-                .iter_mut()
-                .for_each(Layer::refresh_transposes);
-            step += 1;
-        }
+        });
         last_loss = loss_sum / n_train as f64;
         last_acc = correct as f64 / n_train as f64;
         let mut values = Values::new();
