@@ -563,13 +563,13 @@ fn dense_group<F: Float, const W: usize, const E: usize>(
 ) {
     let mut g = [[F::zero(); W]; E];
     let coef: [&[F]; E] = std::array::from_fn(|e| &c[(e0 + e) * k..(e0 + e + 1) * k]);
-    for j in 0..k {
-        let base = j * 2 * p + off + o0;
-        let r: &[F; W] = pq[base..base + W].try_into().expect("block");
-        for e in 0..E {
-            let x = coef[e][j];
+    debug_assert!(pq.len() >= k * 2 * p);
+    for (j, row) in pq.chunks_exact(2 * p).take(k).enumerate() {
+        let r: &[F; W] = row[off + o0..off + o0 + W].try_into().expect("block");
+        for (ge, ce) in g.iter_mut().zip(&coef) {
+            let x = ce[j];
             for t in 0..W {
-                g[e][t] = x.mul_add(r[t], g[e][t]);
+                ge[t] = x.mul_add(r[t], ge[t]);
             }
         }
     }
