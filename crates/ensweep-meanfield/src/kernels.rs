@@ -586,7 +586,7 @@ dispatch!(pub fn relu_product<F>(m: usize, n: usize, k: usize, c: &[F], strides:
 /// with `c(e, j) = c[e strides.0 + j strides.1]` (pre-activations of the layer before, stored
 /// example- or unit-major) and `P_j` the `j`-th padded row of `pq` (a layer's forward copy,
 /// whose `mu` rows hold a sampled network's weights). The same example groups as
-/// [`dense_pair`]; each output element sums its `k` terms in order on any CPU, and the ReLU and
+/// [`dense_pair`] with AVX-512; each output element sums its `k` terms in order on any CPU, and the ReLU and
 /// the scaling are applied on the fly (no copies of the 10,000 x 100 activations).
 #[inline(always)]
 fn relu_product_body<F: Float>(
@@ -601,7 +601,9 @@ fn relu_product_body<F: Float>(
 ) {
     let mut e0 = 0;
     let shape = (m, k, padded_width(m));
-    while n - e0 >= EXAMPLE_GROUP {
+    // Groups only where their accumulators fit the registers (the bits are the same).
+    let grouped = wide_registers();
+    while grouped && n - e0 >= EXAMPLE_GROUP {
         column_blocks!(m, |o0, W| relu_group::<F, W, EXAMPLE_GROUP>(
             shape,
             (e0, o0),
