@@ -520,129 +520,87 @@ fn dense_pair_body<F: Float>(
     out2: &mut [F],
 ) {
     let p = padded_width(m);
-    for (c, off, out) in [(a, 0, &mut *out1), (b, p, &mut *out2)] {
-        let mut e0 = 0;
-        if grouped {
-            while n - e0 >= EXAMPLE_GROUP {
-                column_blocks!(m, |o0, W| dense_group::<F, W, EXAMPLE_GROUP>(
-                    (m, k, p),
-                    (e0, o0, off),
-                    c,
-                    pq,
-                    out
-                ));
-                e0 += EXAMPLE_GROUP;
-            }
-        }
-        while e0 < n {
-            column_blocks!(m, |o0, W| dense_group::<F, W, 1>(
-                (m, k, p),
-                (e0, o0, off),
-                c,
-                pq,
-                out
-            ));
-            e0 += 1;
-        }
-    }
+    let product = Product {
+        shape: (m, k, p),
+        strides: (k, 1),
+        scale: F::one(),
+    };
+    // `Q`'s rows start `p` into each interleaved row (the last one is `p` short).
+    grouped_product::<F, false>(grouped, n, &product, a, pq, out1);
+    grouped_product::<F, false>(grouped, n, &product, b, &pq[p..], out2);
 }
 
-/// Examples per group of the AVX-512 back-propagation kernel: 3 x 7 accumulators of a
-/// 100-wide row fit AVX-512's 32 registers with room for the broadcasts and the row.
+/// Examples per group of the AVX-512 product kernels: 3 x 7 accumulators of a 100-wide row fit
+/// AVX-512's 32 registers with room for the broadcasts and the row.
 const EXAMPLE_GROUP: usize = 3;
 
-/// Columns `o0..o0 + W` of examples `e0..e0 + E` of one product of [`dense_pair_body`]
-/// (`off` selects `P` or `Q` in the interleaved rows).
-#[inline(always)]
-fn dense_group<F: Float, const W: usize, const E: usize>(
-    (m, k, p): (usize, usize, usize),
-    (e0, o0, off): (usize, usize, usize),
-    c: &[F],
-    pq: &[F],
-    out: &mut [F],
-) {
-    let mut g = [[F::zero(); W]; E];
-    let coef: [&[F]; E] = std::array::from_fn(|e| &c[(e0 + e) * k..(e0 + e + 1) * k]);
-    debug_assert!(pq.len() >= k * 2 * p);
-    for (j, row) in pq.chunks_exact(2 * p).take(k).enumerate() {
-        let r: &[F; W] = row[off + o0..off + o0 + W].try_into().expect("block");
-        for (ge, ce) in g.iter_mut().zip(&coef) {
-            let x = ce[j];
-            for t in 0..W {
-                ge[t] = x.mul_add(r[t], ge[t]);
-            }
-        }
-    }
-    for (e, ge) in g.iter().enumerate() {
-        let at = (e0 + e) * m + o0;
-        out[at..at + W].copy_from_slice(ge);
-    }
+/// The shape of a dense product over padded, interleaved parameter rows (see
+/// [`grouped_product`]).
+struct Product<F> {
+    /// Outputs `m`, inputs `k`, padded row width `p` (rows are `2 p` apart in `pq`).
+    shape: (usize, usize, usize),
+    /// Coefficient `(e, j)` sits at `c[e strides.0 + j strides.1]`.
+    strides: (usize, usize),
+    /// Multiplies every output (`1` leaves the sums' bits alone).
+    scale: F,
 }
 
-dispatch!(pub fn relu_product<F>(m: usize, n: usize, k: usize, c: &[F], strides: (usize, usize), pq: &[F], scale: F, out: &mut [F]) => relu_product_body);
-
-/// A deterministic layer over a whole data set, for the perturbation experiments:
-/// `out[e] = scale sum_j ReLU(c(e, j)) P_j` for `n` examples (`out`: `[n][m]`, overwritten),
-/// with `c(e, j) = c[e strides.0 + j strides.1]` (pre-activations of the layer before, stored
-/// example- or unit-major) and `P_j` the `j`-th padded row of `pq` (a layer's forward copy,
-/// whose `mu` rows hold a sampled network's weights). The same example groups as
-/// [`dense_pair`] with AVX-512; each output element sums its `k` terms in order on any CPU, and the ReLU and
-/// the scaling are applied on the fly (no copies of the 10,000 x 100 activations).
+/// `out[e] = scale sum_j c(e, j) P_j` for `n` examples (`ReLU(c)` when `RELU`), `P_j` being the
+/// first `m` elements of row `j` of `pq` (rows `2 p` apart). With `grouped` [`EXAMPLE_GROUP`]
+/// examples share each row load, else one example at a time; each output element sums its `k`
+/// terms in order either way, so both give the same bits.
 #[inline(always)]
-fn relu_product_body<F: Float>(
-    m: usize,
+fn grouped_product<F: Float, const RELU: bool>(
+    grouped: bool,
     n: usize,
-    k: usize,
+    product: &Product<F>,
     c: &[F],
-    strides: (usize, usize),
     pq: &[F],
-    scale: F,
     out: &mut [F],
 ) {
+    let m = product.shape.0;
     let mut e0 = 0;
-    let shape = (m, k, padded_width(m));
-    // Groups only where their accumulators fit the registers (the bits are the same).
-    let grouped = wide_registers();
     while grouped && n - e0 >= EXAMPLE_GROUP {
-        column_blocks!(m, |o0, W| relu_group::<F, W, EXAMPLE_GROUP>(
-            shape,
+        column_blocks!(m, |o0, W| product_group::<F, W, EXAMPLE_GROUP, RELU>(
+            product,
             (e0, o0),
-            (c, strides),
+            c,
             pq,
-            scale,
             out
         ));
         e0 += EXAMPLE_GROUP;
     }
     while e0 < n {
-        column_blocks!(m, |o0, W| relu_group::<F, W, 1>(
-            shape,
+        column_blocks!(m, |o0, W| product_group::<F, W, 1, RELU>(
+            product,
             (e0, o0),
-            (c, strides),
+            c,
             pq,
-            scale,
             out
         ));
         e0 += 1;
     }
 }
 
-/// Columns `o0..o0 + W` of examples `e0..e0 + E` of [`relu_product_body`].
+/// Columns `o0..o0 + W` of examples `e0..e0 + E` of [`grouped_product`].
 #[inline(always)]
-fn relu_group<F: Float, const W: usize, const E: usize>(
-    (m, k, p): (usize, usize, usize),
+fn product_group<F: Float, const W: usize, const E: usize, const RELU: bool>(
+    &Product {
+        shape: (m, k, p),
+        strides: (se, sj),
+        scale,
+    }: &Product<F>,
     (e0, o0): (usize, usize),
-    (c, (se, sj)): (&[F], (usize, usize)),
+    c: &[F],
     pq: &[F],
-    scale: F,
     out: &mut [F],
 ) {
     let mut g = [[F::zero(); W]; E];
-    for j in 0..k {
-        let base = j * 2 * p + o0;
-        let r: &[F; W] = pq[base..base + W].try_into().expect("block");
+    for (j, row) in pq.chunks(2 * p).take(k).enumerate() {
+        let r: &[F; W] = row[o0..o0 + W].try_into().expect("block");
         for (e, ge) in g.iter_mut().enumerate() {
-            let x = c[(e0 + e) * se + j * sj].max(F::zero());
+            let x = c[(e0 + e) * se + j * sj];
+            let x = if RELU { x.max(F::zero()) } else { x };
             for t in 0..W {
                 ge[t] = x.mul_add(r[t], ge[t]);
             }
@@ -654,6 +612,35 @@ fn relu_group<F: Float, const W: usize, const E: usize>(
             *o = v * scale;
         }
     }
+}
+
+dispatch!(pub fn relu_product<F>(m: usize, n: usize, k: usize, c: &[F], strides: (usize, usize), pq: &[F], scale: F, out: &mut [F]) => relu_product_body);
+
+/// A deterministic layer over a whole data set, for the perturbation experiments:
+/// `out[e] = scale sum_j ReLU(c(e, j)) P_j` for `n` examples (`out`: `[n][m]`, overwritten),
+/// with `c(e, j) = c[e strides.0 + j strides.1]` (pre-activations of the layer before, stored
+/// example- or unit-major) and `P_j` the `j`-th padded row of `pq` (a layer's forward copy,
+/// whose `mu` rows hold a sampled network's weights). The same example groups as
+/// [`dense_pair`] with AVX-512 (on AVX2 their accumulators would spill); each output element
+/// sums its `k` terms in order on any CPU, and the ReLU and the scaling are applied on the fly
+/// (no copies of the 10,000 x 100 activations).
+#[inline(always)]
+fn relu_product_body<F: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    c: &[F],
+    strides: (usize, usize),
+    pq: &[F],
+    scale: F,
+    out: &mut [F],
+) {
+    let product = Product {
+        shape: (m, k, padded_width(m)),
+        strides,
+        scale,
+    };
+    grouped_product::<F, true>(wide_registers(), n, &product, c, pq, out);
 }
 
 /// Reference for [`forward_rows`] (the kernel this crate used before, kept for the test): the
