@@ -1,5 +1,6 @@
 //! Runs an experiment file's [sas_mlp] cells (the same run seeds as `ensweep bench mlp`) and
-//! prints accuracy, categories and timings, without building the whole `ensweep` binary:
+//! prints accuracy, categories, every perturbation point and timings, without building the whole
+//! `ensweep` binary:
 //! `cargo run --release -p ensweep-meanfield --example prl -- FILE [THREADS] [SEEDS]`.
 
 use ensweep_core::config::TrainerConfig;
@@ -81,17 +82,15 @@ fn main() {
             );
         }
         for p in &out.pruning {
-            if p.fraction == 1.0 || p.fraction == 0.0 {
-                println!(
-                    "  perturb {} {} f={} n={} err {:.4} +- {:.4}",
-                    p.layer,
-                    p.criterion,
-                    p.fraction,
-                    p.count,
-                    p.values["test_err_mean"],
-                    p.values["test_err_std"]
-                );
-            }
+            println!(
+                "  perturb {} {} f={} n={} err {:.4} +- {:.4}",
+                p.layer,
+                p.criterion,
+                p.fraction,
+                p.count,
+                p.values["test_err_mean"],
+                p.values["test_err_std"]
+            );
         }
     }
 }

@@ -277,55 +277,66 @@ fn forward_all(net: &Net<f32>, x: &SparseRows<f32>, n: usize) -> Vec<Vec<f32>> {
     out
 }
 
+/// Examples per block of [`error_from`]: a multiple of the product kernels' example groups,
+/// small enough that a block's hidden activations (48 x 100) stay in L1.
+const ERROR_BLOCK: usize = 48;
+
 /// Test error of the layers after `l` of the deterministic `net` fed with pre-activations
 /// `zt_l` stored unit-major (`[n_out][n]`, so that a perturbation's updates of one unit touch
-/// one contiguous row), computed densely over all examples ([`kernels::relu_product`]: a fixed
-/// summation order, so the same bits on any CPU). `bufs` is scratch (two buffers, grown as
-/// needed and reused across calls).
+/// one contiguous row), computed densely ([`kernels::relu_product`]: a fixed summation order,
+/// so the same bits on any CPU). Block by block of [`ERROR_BLOCK`] examples through all the
+/// later layers: the whole test set's hidden activations (4 MB per layer, written and read
+/// back 31 times per sampled net) never leave the cache. `bufs` is scratch (two buffers,
+/// grown as needed and reused across calls).
 fn error_from(net: &Net<f32>, l: usize, zt_l: &[f32], y: &[u8], bufs: &mut [Vec<f32>; 2]) -> f64 {
     let n = y.len();
-    let mut width = net.layers[l].n_out;
-    let [cur, next] = bufs;
-    // Whether the current pre-activations are `zt_l` (unit-major) or `cur` (example-major).
-    let mut from_z = true;
-    for (k, layer) in net.layers.iter().enumerate().skip(l + 1) {
-        let (src, strides): (&[f32], _) = if from_z {
-            (zt_l, (1, n))
-        } else {
-            (cur, (width, 1))
-        };
-        next.resize(n * layer.n_out, 0.0);
-        kernels::relu_product(
-            layer.n_out,
-            n,
-            width,
-            src,
-            strides,
-            layer.fwd.as_slice(),
-            net.scale(k),
-            &mut next[..n * layer.n_out],
-        );
-        std::mem::swap(cur, next);
-        from_z = false;
-        width = layer.n_out;
-    }
-    let wrong = if from_z {
-        (0..n)
+    let n_l = net.layers[l].n_out;
+    if l + 1 == net.layers.len() {
+        // The perturbed layer is the output layer.
+        let wrong = (0..n)
             .filter(|&b| {
                 let mut best = 0;
-                for o in 1..width {
+                for o in 1..n_l {
                     if zt_l[o * n + b] > zt_l[best * n + b] {
                         best = o;
                     }
                 }
                 best != y[b] as usize
             })
-            .count()
-    } else {
-        (0..n)
-            .filter(|&b| model::argmax(&cur[b * width..(b + 1) * width]) != y[b] as usize)
-            .count()
-    };
+            .count();
+        return wrong as f64 / n as f64;
+    }
+    let [cur, next] = bufs;
+    let mut wrong = 0;
+    for e0 in (0..n).step_by(ERROR_BLOCK) {
+        let nb = ERROR_BLOCK.min(n - e0);
+        let mut width = n_l;
+        for (k, layer) in net.layers.iter().enumerate().skip(l + 1) {
+            // The first later layer reads the block's columns of `zt_l`, the others the block
+            // before them (example-major).
+            let (src, strides): (&[f32], _) = if k == l + 1 {
+                (&zt_l[e0..], (1, n))
+            } else {
+                (&cur[..], (width, 1))
+            };
+            next.resize(nb * layer.n_out, 0.0);
+            kernels::relu_product(
+                layer.n_out,
+                nb,
+                width,
+                src,
+                strides,
+                layer.fwd.as_slice(),
+                net.scale(k),
+                &mut next[..nb * layer.n_out],
+            );
+            std::mem::swap(cur, next);
+            width = layer.n_out;
+        }
+        wrong += (0..nb)
+            .filter(|&b| model::argmax(&cur[b * width..(b + 1) * width]) != y[e0 + b] as usize)
+            .count();
+    }
     wrong as f64 / n as f64
 }
 
@@ -595,4 +606,58 @@ pub fn weight_matrices(net: &Net<f32>) -> Vec<WeightMatrix> {
         out.push(WeightMatrix::new(&format!("{name}.pi"), n_out, n_in, pi));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn blocked_error_matches_a_full_forward_pass() {
+        // 30-16-12-5 with wide weights, 101 examples: two full blocks and a short one.
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(3);
+        let layers = [(30, 16), (16, 12), (12, 5)]
+            .map(|(i, o)| Layer::init(i, o, 0.3, 0.5, 1.0, &mut rng))
+            .into();
+        let net = sample_net(
+            &Net {
+                layers,
+                fan_in_scaling: true,
+            },
+            &mut rng,
+        );
+        let n = 101;
+        let mut x = SparseRows::new();
+        for b in 0..n {
+            let row: Vec<f32> = (0..30)
+                .map(|j| {
+                    if (b + j) % 3 == 0 {
+                        0.0
+                    } else {
+                        rng.random::<f32>()
+                    }
+                })
+                .collect();
+            x.push_dense(&row);
+        }
+        let y: Vec<u8> = (0..n).map(|b| (b % 5) as u8).collect();
+        let want = 1.0 - deterministic_accuracy(&net, &x, &y, None);
+        assert!(
+            want > 0.0 && want < 1.0,
+            "a test that can tell: error {want}"
+        );
+        let z = forward_all(&net, &x, n);
+        let mut bufs = Default::default();
+        for (l, layer) in net.layers.iter().enumerate() {
+            // This layer's pre-activations unit-major, as the perturbation experiments keep them.
+            let w = layer.n_out;
+            let zt: Vec<f32> = (0..w * n).map(|i| z[l][(i % n) * w + i / n]).collect();
+            assert_eq!(
+                error_from(&net, l, &zt, &y, &mut bufs),
+                want,
+                "from layer {l}"
+            );
+        }
+    }
 }
