@@ -8,7 +8,7 @@
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use ensweep_core::config::TrainerConfig;
-use ensweep_core::output::NullSink;
+use ensweep_core::output::{NullSink, RunOutput};
 use ensweep_core::spec::Spec;
 use ensweep_meanfield::{mnist, train};
 use std::path::Path;
@@ -65,6 +65,10 @@ struct MlpArgs {
     /// MNIST directory (default: ENSWEEP_DATA, ../shared/data/mnist, data/mnist).
     #[arg(long)]
     data_dir: Option<String>,
+    /// Runs of each seed, for the spread of the wall time on a noisy host; every repeat must
+    /// reproduce the first run's metrics bit for bit, or the bench fails.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
 }
 
 const PRL2020: &str = include_str!("../../experiments/prl2020_mnist.toml");
@@ -124,69 +128,117 @@ fn mlp(a: MlpArgs) -> anyhow::Result<()> {
         cfg.batch_size,
         a.threads
     );
+    anyhow::ensure!(a.repeat >= 1, "--repeat must be at least 1");
     let opts = train::TrainOptions { threads: a.threads };
     let mut sampled = Vec::new();
     let mut walls = Vec::new();
     for cell in &cells {
-        let t0 = Instant::now();
-        let out = train::train_on(&cfg, &cell.run_seed(), &mut NullSink, &opts, &prepared)?;
-        let wall = t0.elapsed().as_secs_f64();
-        let s = &out.scalars;
-        println!(
-            "seed {}: test acc sampled {:.2} ± {:.2} %, mean-field {:.2} ± {:.2} %, train acc {:.2} %, loss {:.4} | train {:.2} s, eval {:.2} s, total {wall:.2} s | {:.0} samples/s, {:.1} GFLOP/s",
-            cell.replicate,
-            100.0 * s["test_acc_sampled_mean"],
-            100.0 * s["test_acc_sampled_std"],
-            100.0 * s["test_acc_mf_mean"],
-            100.0 * s["test_acc_mf_std"],
-            100.0 * s["train_acc"],
-            s["final_train_loss"],
-            s["train_seconds"],
-            s["eval_seconds"],
-            s["samples_per_s"],
-            s["train_gflops_per_s"],
-        );
-        for l in &out.layers {
-            let v = &l.values;
-            println!(
-                "  {}: VIP/UIP/variable exact {:.1}/{:.1}/{:.1} %, over active inputs {:.1}/{:.1}/{:.1} %, tolerant {:.1}/{:.1}/{:.1} %; mean pi {:.3}, mean Xi {:.2e}, entropy {:.3}",
-                l.layer,
-                100.0 * v["vip_frac"],
-                100.0 * v["uip_frac"],
-                100.0 * v["variable_frac"],
-                100.0 * v["vip_frac_active"],
-                100.0 * v["uip_frac_active"],
-                100.0 * v["variable_frac_active"],
-                100.0 * v["vip_frac_tol"],
-                100.0 * v["uip_frac_tol"],
-                100.0 * v["variable_frac_tol"],
-                v["mean_pi"],
-                v["mean_xi"],
-                v.get("entropy").copied().unwrap_or(f64::NAN),
-            );
+        let mut first: Option<String> = None;
+        for r in 0..a.repeat {
+            let t0 = Instant::now();
+            let out = train::train_on(&cfg, &cell.run_seed(), &mut NullSink, &opts, &prepared)?;
+            let wall = t0.elapsed().as_secs_f64();
+            walls.push(wall);
+            let s = &out.scalars;
+            let metrics = fingerprint(&out);
+            match &first {
+                Some(f) => {
+                    anyhow::ensure!(
+                        *f == metrics,
+                        "seed {} repeat {r} did not reproduce the first run's metrics",
+                        cell.replicate
+                    );
+                    println!(
+                        "seed {} repeat {r}: same metrics | train {:.2} s, eval {:.2} s, total {wall:.2} s",
+                        cell.replicate, s["train_seconds"], s["eval_seconds"],
+                    );
+                    continue;
+                }
+                None => first = Some(metrics),
+            }
+            print_mlp_run(cell.replicate, wall, &out);
+            sampled.push(s["test_acc_sampled_mean"]);
         }
-        for p in out.pruning.iter().filter(|p| p.fraction == 1.0) {
-            println!(
-                "  perturb {} {:<8} f=1.0 ({} connections): test error {:.2} ± {:.2} %",
-                p.layer,
-                p.criterion,
-                p.count,
-                100.0 * p.values["test_err_mean"],
-                100.0 * p.values["test_err_std"],
-            );
-        }
-        sampled.push(s["test_acc_sampled_mean"]);
-        walls.push(wall);
     }
     let (m, sd) = train::mean_std(&sampled);
-    let (w, _) = train::mean_std(&walls);
+    walls.sort_by(f64::total_cmp);
+    let median = (walls[(walls.len() - 1) / 2] + walls[walls.len() / 2]) / 2.0;
     println!(
-        "summary: {} seed(s), sampled-network test accuracy {:.2} ± {:.2} % (mean ± std over seeds), mean wall per run {w:.2} s",
+        "summary: {} seed(s), sampled-network test accuracy {:.2} ± {:.2} % (mean ± std over seeds); wall per run (training + evaluation, {} runs): min {:.2} s, median {median:.2} s, max {:.2} s",
         sampled.len(),
         100.0 * m,
-        100.0 * sd
+        100.0 * sd,
+        walls.len(),
+        walls[0],
+        walls[walls.len() - 1],
     );
     Ok(())
+}
+
+/// Everything a run computed except its timings, printed exactly (shortest round-trip floats),
+/// to check that repeats reproduce it.
+fn fingerprint(out: &RunOutput) -> String {
+    let scalars: Vec<_> = out
+        .scalars
+        .iter()
+        .filter(|(k, _)| {
+            k.starts_with("test_acc") || k.starts_with("train_acc") || k.ends_with("loss")
+        })
+        .collect();
+    let layers: Vec<_> = out.layers.iter().map(|l| (&l.layer, &l.values)).collect();
+    let pruning: Vec<_> = out
+        .pruning
+        .iter()
+        .map(|p| (&p.layer, &p.criterion, p.fraction, p.count, &p.values))
+        .collect();
+    format!("{scalars:?} {layers:?} {pruning:?}")
+}
+
+/// One run's summary: accuracy, timings, categories per layer, perturbation at f = 1.
+fn print_mlp_run(replicate: u64, wall: f64, out: &RunOutput) {
+    let s = &out.scalars;
+    println!(
+        "seed {replicate}: test acc sampled {:.2} ± {:.2} %, mean-field {:.2} ± {:.2} %, train acc {:.2} %, loss {:.4} | train {:.2} s, eval {:.2} s, total {wall:.2} s | {:.0} samples/s, {:.1} GFLOP/s",
+        100.0 * s["test_acc_sampled_mean"],
+        100.0 * s["test_acc_sampled_std"],
+        100.0 * s["test_acc_mf_mean"],
+        100.0 * s["test_acc_mf_std"],
+        100.0 * s["train_acc"],
+        s["final_train_loss"],
+        s["train_seconds"],
+        s["eval_seconds"],
+        s["samples_per_s"],
+        s["train_gflops_per_s"],
+    );
+    for l in &out.layers {
+        let v = &l.values;
+        println!(
+            "  {}: VIP/UIP/variable exact {:.1}/{:.1}/{:.1} %, over active inputs {:.1}/{:.1}/{:.1} %, tolerant {:.1}/{:.1}/{:.1} %; mean pi {:.3}, mean Xi {:.2e}, entropy {:.3}",
+            l.layer,
+            100.0 * v["vip_frac"],
+            100.0 * v["uip_frac"],
+            100.0 * v["variable_frac"],
+            100.0 * v["vip_frac_active"],
+            100.0 * v["uip_frac_active"],
+            100.0 * v["variable_frac_active"],
+            100.0 * v["vip_frac_tol"],
+            100.0 * v["uip_frac_tol"],
+            100.0 * v["variable_frac_tol"],
+            v["mean_pi"],
+            v["mean_xi"],
+            v.get("entropy").copied().unwrap_or(f64::NAN),
+        );
+    }
+    for p in out.pruning.iter().filter(|p| p.fraction == 1.0) {
+        println!(
+            "  perturb {} {:<8} f=1.0 ({} connections): test error {:.2} ± {:.2} %",
+            p.layer,
+            p.criterion,
+            p.count,
+            100.0 * p.values["test_err_mean"],
+            100.0 * p.values["test_err_std"],
+        );
+    }
 }
 
 // ---- recurrent trainers (docs/PERFORMANCE.md, "Recurrent trainers") ----
