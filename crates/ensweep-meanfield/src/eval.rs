@@ -653,11 +653,9 @@ mod tests {
             // This layer's pre-activations unit-major, as the perturbation experiments keep them.
             let w = layer.n_out;
             let zt: Vec<f32> = (0..w * n).map(|i| z[l][(i % n) * w + i / n]).collect();
-            assert_eq!(
-                error_from(&net, l, &zt, &y, &mut bufs),
-                want,
-                "from layer {l}"
-            );
+            // One example classified differently would move the error by 1/101.
+            let got = error_from(&net, l, &zt, &y, &mut bufs);
+            assert!((got - want).abs() < 1e-9, "from layer {l}: {got} vs {want}");
         }
     }
 }
