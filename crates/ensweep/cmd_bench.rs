@@ -87,6 +87,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 fn mlp(a: MlpArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(a.repeat >= 1, "--repeat must be at least 1");
     let (text, name) = match a.protocol {
         Protocol::P2020 => (PRL2020, "experiments/prl2020_mnist.toml"),
         Protocol::P2022 => (PRL2022, "experiments/prl2022_mnist60k.toml"),
@@ -128,7 +129,6 @@ fn mlp(a: MlpArgs) -> anyhow::Result<()> {
         cfg.batch_size,
         a.threads
     );
-    anyhow::ensure!(a.repeat >= 1, "--repeat must be at least 1");
     let opts = train::TrainOptions { threads: a.threads };
     let mut sampled = Vec::new();
     let mut walls = Vec::new();
