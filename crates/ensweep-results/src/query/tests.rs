@@ -61,6 +61,20 @@ fn many_sweeps_are_queried_as_one() {
         n.i64().unwrap().into_no_null_iter().collect::<Vec<_>>(),
         vec![4, 6]
     );
+    // An ungrouped count over several part files: polars sums the parts' lengths as UInt128
+    // (needs its `dtype-u128` feature, or the query fails with "casting from UInt32 to UInt128
+    // not supported").
+    for (sql, want) in [
+        ("SELECT COUNT(*) AS n FROM runs", 10),
+        (
+            "SELECT COUNT(*) AS n FROM pruning WHERE criterion = 'vip'",
+            10 * 11,
+        ),
+    ] {
+        let df = cat.sql(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let n = df.column("n").unwrap().cast(&DataType::Int64).unwrap();
+        assert_eq!(n.i64().unwrap().get(0), Some(want), "{sql}");
+    }
 }
 
 #[test]
