@@ -370,6 +370,8 @@ pub fn fit(
             0.0
         }
     });
+    // Fan-in of every layer, for the gradient scale of each update task.
+    let in_sizes = sizes_in(cfg);
     let mut order: Vec<usize> = (0..n_train).collect();
     // Non-zero inputs met per layer, for the FLOP count.
     let mut nnz_seen = vec![0u64; net.layers.len()];
@@ -431,7 +433,6 @@ pub fn fit(
                 let tasks = update_tasks(&mut net, &mut states);
                 let works_ref = &works[..n_chunks];
                 let nb = batch.len() as f32;
-                let in_sizes: Vec<usize> = sizes_in(cfg);
                 for_each(pool, tasks, |t| {
                     let k = scale_of(cfg.fan_in_scaling, in_sizes[t.l]) / nb;
                     run_update(t, works_ref, &rules, &decays, lr, k);
