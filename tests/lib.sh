@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the cluster checks under tests/ (slurm, netns, deploy); sourced, never run.
 # Exit codes: 0 passed, 77 skipped (with a message saying why), anything else failed.
 

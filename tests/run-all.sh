@@ -7,7 +7,7 @@
 # Each check skips with a message where it cannot run (not root, no apt, no namespaces, no
 # network for pip); the last line sums them up.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 cargo test --workspace
 CARGO_RC=$?
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the deploy/slurm job scripts; sourced, never run. A batch script runs from a copy in
 # Slurm's spool directory, so the scripts find this file through ENSWEEP_DEPLOY (set by launch.sh).
 #

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # One pull worker until every sweep is finished; sourced by the worker job scripts after lib.sh.
 # SIGTERM (scancel, preemption, or --signal ahead of the time limit) makes the worker release
 # its cells as preempted, which costs them no retry budget; other workers take them over.

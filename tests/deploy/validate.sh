@@ -5,6 +5,7 @@
 # deploy/checkov-skips.txt. Both tools go into a venv in the cargo target directory, reused
 # between runs. Skips where Python's venv or the package index is unavailable.
 set -euo pipefail
+# shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 
 command -v python3 > /dev/null || skip "no python3"

@@ -85,17 +85,22 @@ stop() {
             sleep 0.5
         done
     fi
-    local d f p
+    local d f p left=0
     for d in slurmd slurmctld munged; do
         f=$B/run/$d.pid
         [ -s "$f" ] || continue
         p=$(cat "$f")
         kill -TERM "$p" 2> /dev/null || true
         for _ in $(seq 1 40); do kill -0 "$p" 2> /dev/null || break; sleep 0.25; done
-        kill -0 "$p" 2> /dev/null && kill -KILL "$p"
+        if kill -0 "$p" 2> /dev/null; then kill -KILL "$p" || true; fi
+        for _ in $(seq 1 20); do kill -0 "$p" 2> /dev/null || break; sleep 0.25; done
+        if kill -0 "$p" 2> /dev/null; then
+            echo "$d (pid $p) is still running" >&2
+            left=1
+        fi
         rm -f "$f"
     done
-    # The pidfiles are gone only when every daemon was stopped above.
+    [ "$left" = 0 ] || return 1
     echo "stopped slurmd, slurmctld and munged under $B" >&2
 }
 

@@ -9,6 +9,7 @@
 #      runs after the coordinator (afterok), and `runs` has exactly one row per cell.
 # Every daemon it started is stopped by PID on exit. Skips unless root with apt-get.
 set -euo pipefail
+# shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root (installs slurm and munge, runs their daemons)"
@@ -30,7 +31,7 @@ export ENSWEEP_BIN=$BIN
 T=$(mktemp -d /tmp/ensweep-slurm.XXXXXX)
 export SLURM_CONF=$T/etc/slurm.conf
 "$ROOT/tests/slurm/cluster.sh" setup "$T"
-trap '"$ROOT/tests/slurm/cluster.sh" stop "$T"' EXIT
+trap '"$ROOT/tests/slurm/cluster.sh" stop "$T" || { say "FAIL: a slurm daemon is still running"; exit 1; }' EXIT
 "$ROOT/tests/slurm/cluster.sh" start "$T"
 
 export ENSWEEP_SHARED=$T/shared ENSWEEP_WAIT_S=60 ENSWEEP_REPORT_ARGS="--metric x --resamples 50"
