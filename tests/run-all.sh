@@ -12,7 +12,8 @@ cargo test --workspace
 CARGO_RC=$?
 
 passed=0 failed=0 skipped=0
-# Bounds per check, so a hang cannot eat CI's time budget (together they take ~2 min).
+# Bounds per check, so a hang cannot eat CI's time budget (together ~75 s, ~2.5 min on a
+# fresh machine: deploy/README.md).
 for check in "tests/slurm/run.sh 240" "tests/netns/run.sh 120" "tests/deploy/validate.sh 180"; do
     read -r script limit <<< "$check"
     timeout -k 10 "$limit" bash "$script"
