@@ -18,11 +18,13 @@ BIN=$(ensweep_bin) || exit 1
 
 T=$(mktemp -d /tmp/ensweep-netns.XXXXXX)
 PIDS=()
+OK=0
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2> /dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null || true; done
     for ns in hub c w1 w2 w3; do ip netns del "$P-$ns" 2> /dev/null || true; done
+    if [ "$OK" = 1 ]; then rm -rf "$T"; else say "logs kept in $T"; fi
 }
 trap cleanup EXIT
 
@@ -92,3 +94,4 @@ for key in $LOST; do
 done
 [ "$ELSEWHERE" -ge 1 ] || fail "no cell w1 held at the cut was finished by another worker"
 say "PASS: 160 cells, one row each; $ELSEWHERE cell(s) cut off on w1 finished elsewhere; w1 ran $((AFTER - BEFORE)) more after rejoining"
+OK=1
