@@ -24,22 +24,51 @@ const STATUS_EVERY: Duration = Duration::from_millis(100);
 /// Largest gRPC message accepted (result batches can be large).
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
-/// Serves the coordinator on an already-bound listener until `shutdown` resolves.
+/// Serves the coordinator, and beside it the standard `grpc.health.v1.Health` service, on an
+/// already-bound listener until `shutdown` resolves.
+///
+/// The health service is what orchestrators probe (Kubernetes gRPC probes): a TCP probe would
+/// call a coordinator whose event loop has died healthy, since the socket still accepts.
 pub async fn serve(
     handle: Handle,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<CoordinatorServer<Service>>().await;
+    let watcher = tokio::spawn(report_loop_death(handle.status.clone(), reporter));
     let svc = CoordinatorServer::new(Service { handle })
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
     // The builder's `tcp_nodelay` only reaches sockets tonic binds itself; accepted sockets of
     // our own listener need it here, or Nagle + delayed ACKs add ~40 ms to small replies.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
+    let served = tonic::transport::Server::builder()
+        .add_service(health)
         .add_service(svc)
         .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
+        .await;
+    watcher.abort();
+    served
+}
+
+/// Waits for the event loop to end, then reports the coordinator (and the server as a whole,
+/// the empty service name probes ask for by default) as `NOT_SERVING`.
+///
+/// The loop owns the only sender of the status watch, so the watch closing is exactly the
+/// loop's death, whether by shutdown or by a fatal ledger error.
+async fn report_loop_death(
+    mut status: tokio::sync::watch::Receiver<std::sync::Arc<crate::status::Snapshot>>,
+    reporter: tonic_health::server::HealthReporter,
+) {
+    while status.changed().await.is_ok() {}
+    tracing::warn!("coordinator event loop has stopped; health is NOT_SERVING");
+    reporter
+        .set_not_serving::<CoordinatorServer<Service>>()
+        .await;
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
 }
 
 struct Service {
