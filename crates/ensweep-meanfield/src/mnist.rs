@@ -43,7 +43,7 @@ impl Split {
 /// Training and test splits.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mnist {
-    /// 60,000 training images (or fewer when asked).
+    /// 60,000 training images (or fewer when asked, or when the directory holds a subset).
     pub train: Split,
     /// 10,000 test images (or fewer when asked).
     pub test: Split,
@@ -78,6 +78,16 @@ pub enum DataError {
         /// The I/O or gzip error.
         #[source]
         source: std::io::Error,
+    },
+    /// The directory holds fewer images than the run asks for (e.g. the 1,000-image test subset).
+    #[error("{path}: {asked} images asked for, the file holds {available}")]
+    TooFew {
+        /// The images file.
+        path: PathBuf,
+        /// Images the run asked for.
+        asked: usize,
+        /// Images in the file.
+        available: usize,
     },
     /// The content does not match the IDX format or the expected shape.
     #[error("{path}: expected {expected}, found {found}")]
@@ -167,13 +177,24 @@ fn load_split(
     };
     let img_path = locate(img)?;
     let lab_path = locate(lab)?;
-    let pixels = read_idx(&img_path, 0x0803, &[count, 28, 28])?;
+    // A directory may hold a leading subset of the split (the repository's test subset does):
+    // the images file's header says how many; the labels file must agree.
+    let raw = read_bytes(&img_path)?;
+    let count = leading_count(&raw, count);
+    let pixels = check_idx(&img_path, raw, 0x0803, &[count, 28, 28])?;
     let labels = read_idx(&lab_path, 0x0801, &[count])?;
     if let Some(bad) = labels.iter().find(|&&l| l as usize >= CLASSES) {
         return Err(DataError::Format {
             path: lab_path,
             expected: "labels in 0..=9".into(),
             found: format!("label {bad}"),
+        });
+    }
+    if take != usize::MAX && take > count {
+        return Err(DataError::TooFew {
+            path: img_path,
+            asked: take,
+            available: count,
         });
     }
     let take = take.min(count);
@@ -186,20 +207,46 @@ fn load_split(
     })
 }
 
+/// The item count in an IDX header when it is between 1 and `max`, else `max` (so that the
+/// shape check reports the mismatch).
+fn leading_count(bytes: &[u8], max: usize) -> usize {
+    match bytes.get(4..8) {
+        Some(w) => {
+            let n = u32::from_be_bytes(w.try_into().expect("4 bytes")) as usize;
+            if (1..=max).contains(&n) { n } else { max }
+        }
+        None => max,
+    }
+}
+
 /// Reads one IDX file of unsigned bytes, checking magic number, dimensions and length.
 fn read_idx(path: &Path, magic: u32, dims: &[usize]) -> Result<Vec<u8>, DataError> {
+    check_idx(path, read_bytes(path)?, magic, dims)
+}
+
+/// The file's bytes, gunzipped when it starts with the gzip magic.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
     let io = |source| DataError::Io {
         path: path.to_path_buf(),
         source,
     };
     let raw = std::fs::read(path).map_err(io)?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+    Ok(if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len() * 4);
         GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(io)?;
         out
     } else {
         raw
-    };
+    })
+}
+
+/// Checks magic number, dimensions and length of IDX `bytes` and returns the body.
+fn check_idx(
+    path: &Path,
+    bytes: Vec<u8>,
+    magic: u32,
+    dims: &[usize],
+) -> Result<Vec<u8>, DataError> {
     let fmt = |expected: String, found: String| DataError::Format {
         path: path.to_path_buf(),
         expected,
@@ -355,16 +402,19 @@ mod tests {
         );
     }
 
-    /// The project's real copy of MNIST (gzip) reads with the expected shapes and statistics.
+    /// The real MNIST files (gzip) read with the expected shapes and statistics: the committed
+    /// 1,000 + 1,000 subset, or the full set where `$ENSWEEP_DATA` names it.
     #[test]
     fn reads_the_real_files() {
-        let dir = match std::env::var(DATA_ENV) {
-            Ok(d) if !d.is_empty() => PathBuf::from(d),
-            _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"),
+        let dir = ensweep_testkit::mnist_dir();
+        let (train, test) = if ensweep_testkit::on_subset() {
+            (1_000, 1_000)
+        } else {
+            (60_000, 10_000)
         };
-        let m = load(&dir, 60_000, 10_000).unwrap();
-        assert_eq!((m.train.len(), m.test.len()), (60_000, 10_000));
-        assert_eq!(m.train.images.len(), 60_000 * PIXELS);
+        let m = load(&dir, usize::MAX, usize::MAX).unwrap();
+        assert_eq!((m.train.len(), m.test.len()), (train, test));
+        assert_eq!(m.train.images.len(), train * PIXELS);
         // Well-known first labels of the MNIST training and test sets.
         assert_eq!(&m.train.labels[..5], &[5, 0, 4, 1, 9]);
         assert_eq!(&m.test.labels[..5], &[7, 2, 1, 0, 4]);

@@ -697,14 +697,9 @@ mod tests {
     use ensweep_core::config::sas_mlp::{SasInit, SasMlpEval};
     use ensweep_core::output::NullSink;
 
-    /// `$ENSWEEP_DATA` when set (a checkout elsewhere), else the shared copy beside the checkout.
+    /// `$ENSWEEP_DATA` when set, else the committed 1,000-image subset.
     fn data_dir() -> String {
-        if let Ok(d) = std::env::var("ENSWEEP_DATA")
-            && !d.is_empty()
-        {
-            return d;
-        }
-        let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
+        let d = ensweep_testkit::mnist_dir();
         d.to_str().expect("utf-8 path").to_string()
     }
 

@@ -14,6 +14,14 @@ mod tests {
     use ensweep_core::seed::RunSeed;
     use std::path::Path;
 
+    /// The test MNIST directory (the committed subset unless `$ENSWEEP_DATA` says otherwise).
+    fn mnist_dir() -> String {
+        ensweep_testkit::mnist_dir()
+            .to_str()
+            .expect("utf-8 path")
+            .to_string()
+    }
+
     fn experiment(file: &str) -> SasRnnConfig {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../experiments")
@@ -62,9 +70,11 @@ mod tests {
     #[test]
     fn row_mnist_learns_above_chance_in_a_few_batches() {
         let mut cfg = experiment("pre2023_smnist_row.toml");
-        cfg.epochs = 2;
+        // The 1,000-image test subset gives 8 batches of 128 per epoch: 8 epochs are 64 updates.
+        cfg.epochs = 8;
         cfg.n_hidden = 48;
         if let ensweep_core::config::sas_rnn::SasTask::RowMnist(t) = &mut cfg.task {
+            t.data_dir = Some(mnist_dir());
             t.batches_per_epoch = 30;
             t.test_size = 500;
             t.test_every = 0;
@@ -76,7 +86,7 @@ mod tests {
         cfg.eval.probe_trials = 2;
         let out = train_sas_rnn(&cfg, &RunSeed::from_u64(1), &mut NullSink).unwrap();
         let s = &out.scalars;
-        // Chance is 0.1; 60 updates of a small net get well above it (full runs: docs/RNN.md).
+        // Chance is 0.1; ~60 updates of a small net get well above it (full runs: docs/RNN.md).
         assert!(
             s["acc_mf_mean"] > 0.2,
             "mean-field accuracy {}",
@@ -97,6 +107,7 @@ mod tests {
         cfg.epochs = 2;
         cfg.n_hidden = 20;
         if let ensweep_core::config::sas_rnn::SasTask::RowMnist(t) = &mut cfg.task {
+            t.data_dir = Some(mnist_dir());
             t.batch_size = 150; // three parts, the last one short
             t.batches_per_epoch = 3;
             t.test_size = 300;

@@ -25,7 +25,7 @@ use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64Mcg;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// The data a run trains and tests on.
@@ -87,17 +87,10 @@ impl TaskData {
     }
 }
 
-/// The MNIST directory by the meanfield crate's rules; when nothing is configured and those
-/// fail, the workspace's `../shared/data/mnist` (so tests run from the crate directory too).
+/// The MNIST directory by the meanfield crate's rules (config, `$ENSWEEP_DATA`, working-directory
+/// fallbacks); never a path of the build machine.
 fn data_dir(configured: Option<&str>) -> Result<PathBuf, RnnError> {
-    mnist::resolve_data_dir(configured).or_else(|e| {
-        let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
-        if configured.is_none() && beside.is_dir() {
-            Ok(beside)
-        } else {
-            Err(RnnError::Data(e.to_string()))
-        }
-    })
+    mnist::resolve_data_dir(configured).map_err(|e| RnnError::Data(e.to_string()))
 }
 
 fn image(d: &Mnist, i: usize) -> &[f32] {
