@@ -62,7 +62,7 @@ struct MlpArgs {
     /// Override the number of epochs (for a quick look; the reference numbers need the default).
     #[arg(long)]
     epochs: Option<u32>,
-    /// MNIST directory (default: ENSWEEP_DATA, ../shared/data/mnist, data/mnist).
+    /// MNIST directory (default: ENSWEEP_DATA, then data/mnist).
     #[arg(long)]
     data_dir: Option<String>,
     /// Runs of each seed, for the spread of the wall time on a noisy host; every repeat must
@@ -254,7 +254,7 @@ struct RnnSmnistArgs {
     /// Threads (results are identical for any thread count).
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// MNIST directory (default: ENSWEEP_DATA, ../shared/data/mnist, data/mnist).
+    /// MNIST directory (default: ENSWEEP_DATA, then data/mnist).
     #[arg(long)]
     data_dir: Option<String>,
 }

@@ -52,11 +52,14 @@ pub struct Mnist {
 /// Why MNIST could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    /// No candidate directory holds the data.
+    /// No candidate directory holds the data; a variant of its own so that a worker can report
+    /// missing data as the user's to fix rather than as a trainer failure.
     #[error(
         "MNIST not found; looked in: {looked}. Put the four IDX files (train-images-idx3-ubyte[.gz], \
          train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) in a \
-         directory and set `data_dir = \"...\"` in the [sas_mlp] section or the ENSWEEP_DATA environment variable"
+         directory (`ensweep data mnist --dir DIR` is to download them), then set `data_dir = \"DIR\"` in \
+         the trainer section or the ENSWEEP_DATA environment variable, or use `data/mnist` under the \
+         working directory"
     )]
     NotFound {
         /// The candidate directories, in the order tried.
@@ -104,9 +107,14 @@ pub enum DataError {
 /// Environment variable naming the MNIST directory.
 pub const DATA_ENV: &str = "ENSWEEP_DATA";
 
-/// The MNIST directory: `configured` if given, else `$ENSWEEP_DATA`, else `../shared/data/mnist`,
-/// else `data/mnist` (the last two relative to the working directory). A candidate counts when
-/// it contains the training-images file (raw or gzip).
+/// Directory tried last, relative to the working directory (where `ensweep data mnist` is meant
+/// to write by default).
+pub const DEFAULT_DIR: &str = "data/mnist";
+
+/// The one MNIST directory resolver of the workspace: `configured` if given (the trainer
+/// section's `data_dir`), else `$ENSWEEP_DATA`, else [`DEFAULT_DIR`] under the working
+/// directory. A candidate counts when it contains the training-images file (raw or gzip).
+/// Nothing is baked in at build time, so a binary behaves the same wherever it was compiled.
 pub fn resolve_data_dir(configured: Option<&str>) -> Result<PathBuf, DataError> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(c) = configured {
@@ -117,8 +125,7 @@ pub fn resolve_data_dir(configured: Option<&str>) -> Result<PathBuf, DataError> 
         {
             candidates.push(PathBuf::from(env));
         }
-        candidates.push(PathBuf::from("../shared/data/mnist"));
-        candidates.push(PathBuf::from("data/mnist"));
+        candidates.push(PathBuf::from(DEFAULT_DIR));
     }
     for c in &candidates {
         if find_file(c, TRAIN_IMAGES).is_some() {

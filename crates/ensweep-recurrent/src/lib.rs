@@ -35,7 +35,9 @@ pub enum RnnError {
     /// The sink asked to stop.
     #[error("cancelled")]
     Cancelled,
-    /// The MNIST files could not be read.
+    /// The MNIST files could not be found or read; the typed cause (e.g.
+    /// `DataError::NotFound`) lets a worker tell missing data, the user's to fix, from a trainer
+    /// failure.
     #[error("data: {0}")]
-    Data(String),
+    Data(#[from] ensweep_meanfield::mnist::DataError),
 }

@@ -11,7 +11,7 @@ pub const TRAINER_VERSION: &str = "sas_mlp/4";
 #[serde(deny_unknown_fields)]
 pub struct SasMlpConfig {
     /// Directory with the four standard MNIST IDX files (gzip or raw). When absent, the
-    /// `ENSWEEP_DATA` environment variable, then `../shared/data/mnist` and `data/mnist` are tried.
+    /// `ENSWEEP_DATA` environment variable, then `data/mnist` under the working directory.
     #[serde(default)]
     pub data_dir: Option<String>,
     /// Number of training images used, taken from the start of the training set.

@@ -25,15 +25,17 @@ use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64Mcg;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 /// The data a run trains and tests on.
 pub enum TaskData {
     /// Sequential MNIST; `row` = 28 rows of 28 pixels, else 784 single pixels.
     Mnist {
-        /// Training split (60k).
-        train: Mnist,
+        /// Training split (60k), shared by every cell of the process (see `cached_mnist`).
+        train: Arc<Mnist>,
         /// Test split.
         test: Mnist,
         /// Row-by-row or pixel-by-pixel.
@@ -53,12 +55,11 @@ impl TaskData {
     pub fn load(cfg: &SasRnnConfig) -> Result<TaskData, RnnError> {
         Ok(match &cfg.task {
             SasTask::RowMnist(t) | SasTask::PixelMnist(t) => {
-                let dir = data_dir(t.data_dir.as_deref())?;
-                let m = mnist::load(&dir, usize::MAX, t.test_size)
-                    .map_err(|e| RnnError::Data(e.to_string()))?;
+                let dir = mnist::resolve_data_dir(t.data_dir.as_deref())?;
+                let m = cached_mnist(&dir)?;
                 TaskData::Mnist {
-                    train: m.train,
-                    test: m.test,
+                    train: Arc::clone(&m.train),
+                    test: test_prefix(&m.test, t.test_size, &dir)?,
                     row: matches!(cfg.task, SasTask::RowMnist(_)),
                 }
             }
@@ -87,10 +88,46 @@ impl TaskData {
     }
 }
 
-/// The MNIST directory by the meanfield crate's rules (config, `$ENSWEEP_DATA`, working-directory
-/// fallbacks); never a path of the build machine.
-fn data_dir(configured: Option<&str>) -> Result<PathBuf, RnnError> {
-    mnist::resolve_data_dir(configured).map_err(|e| RnnError::Data(e.to_string()))
+/// Both splits of one MNIST directory, as cached for the process.
+struct Shared {
+    train: Arc<Mnist>,
+    test: Mnist,
+}
+
+/// MNIST decompressed once per process and directory: a worker runs many sas_rnn cells, and
+/// gunzipping and validating the 55 MB of IDX files for each cell cost more than a short cell.
+/// The whole test split is kept; each cell copies the prefix it asks for (`test_prefix`).
+fn cached_mnist(dir: &Path) -> Result<Arc<Shared>, RnnError> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Shared>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    if let Some(m) = cache.lock().expect("MNIST cache poisoned").get(&key) {
+        return Ok(Arc::clone(m));
+    }
+    // Loaded outside the lock: two cells racing both load, and the first insert wins.
+    let m = mnist::load(dir, usize::MAX, usize::MAX)?;
+    let m = Arc::new(Shared {
+        train: Arc::new(m.train),
+        test: m.test,
+    });
+    let mut guard = cache.lock().expect("MNIST cache poisoned");
+    Ok(Arc::clone(guard.entry(key).or_insert(m)))
+}
+
+/// The first `n` test images, or `DataError::TooFew` when the files hold fewer.
+fn test_prefix(test: &Mnist, n: usize, dir: &Path) -> Result<Mnist, RnnError> {
+    if n > test.len() {
+        return Err(mnist::DataError::TooFew {
+            path: dir.join("t10k-images-idx3-ubyte"),
+            asked: n,
+            available: test.len(),
+        }
+        .into());
+    }
+    Ok(Mnist {
+        images: test.images[..n * mnist::PIXELS].to_vec(),
+        labels: test.labels[..n].to_vec(),
+    })
 }
 
 fn image(d: &Mnist, i: usize) -> &[f32] {
