@@ -1,0 +1,142 @@
+//! Expansion of the axes into cells: grid (cartesian) x zip x random draws x seeds.
+
+use super::axes::{Axis, SweepAxes};
+use super::locate::Locator;
+use super::{Cell, SpecError, canonical, toml_to_json};
+use crate::config::{self, TrainerConfig};
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// One point of the sweep: for each axis, the index of its value.
+type Point<'a> = Vec<(&'a Axis, usize)>;
+
+/// The sweep's points, seeds not included, in expansion order.
+fn points(axes: &SweepAxes) -> Vec<Point<'_>> {
+    let mut points: Vec<Point> = vec![Vec::new()];
+    for axis in &axes.grid {
+        points = extend(&points, axis.values.len(), |i| vec![(axis, i)]);
+    }
+    if let Some(first) = axes.zip.first() {
+        points = extend(&points, first.values.len(), |i| {
+            axes.zip.iter().map(|a| (a, i)).collect()
+        });
+    }
+    if !axes.random.axes.is_empty() {
+        points = extend(&points, axes.random.draws, |d| {
+            axes.random.axes.iter().map(|a| (a, d)).collect()
+        });
+    }
+    points
+}
+
+/// Every point followed by each of `n` new coordinates.
+fn extend<'a>(
+    points: &[Point<'a>],
+    n: usize,
+    coords: impl Fn(usize) -> Point<'a>,
+) -> Vec<Point<'a>> {
+    let mut next = Vec::with_capacity(points.len().saturating_mul(n));
+    for p in points {
+        for i in 0..n {
+            let mut q = p.clone();
+            q.extend(coords(i));
+            next.push(q);
+        }
+    }
+    next
+}
+
+/// The cells of the sweep, seeds innermost so that the replicates of a config are leased next
+/// to each other. Each point's config is validated; two points giving one config are refused.
+pub(super) fn cells(
+    loc: &Locator,
+    kind: &str,
+    base: &toml::Table,
+    axes: &SweepAxes,
+    seeds: &[u64],
+    (name, sweep_seed): (&Spanned<String>, u64),
+) -> Result<Vec<Cell>, SpecError> {
+    let version = config::trainer_version(kind).expect("known kind");
+    let points = points(axes);
+    let mut cells = Vec::with_capacity(points.len().saturating_mul(seeds.len()));
+    let mut seen_configs: BTreeMap<String, ()> = BTreeMap::new();
+    for point in &points {
+        let (config_json, axes) = point_config(loc, kind, base, point)?;
+        if seen_configs.insert(config_json.clone(), ()).is_some() {
+            let (axis, i) = point.last().expect("duplicates need axes");
+            return Err(loc.at(
+                axis.values[*i].1.clone(),
+                format!(
+                    "axis `{}` value {} gives a config that another point of the sweep already has (repeated axis value?)",
+                    axis.path,
+                    i + 1
+                ),
+            ));
+        }
+        for &replicate in seeds {
+            cells.push(Cell {
+                key: Cell::compute_key(kind, &config_json, sweep_seed, replicate, version),
+                sweep: name.get_ref().clone(),
+                kind: kind.to_owned(),
+                trainer_version: version.to_owned(),
+                config_json: config_json.clone(),
+                sweep_seed,
+                replicate,
+                axes: axes.clone(),
+            });
+        }
+    }
+    Ok(cells)
+}
+
+/// The canonical config of one point and its swept values, validated against the typed config.
+fn point_config(
+    loc: &Locator,
+    kind: &str,
+    base: &toml::Table,
+    point: &Point,
+) -> Result<(String, BTreeMap<String, serde_json::Value>), SpecError> {
+    let mut table = base.clone();
+    let mut axes = BTreeMap::new();
+    for (axis, i) in point {
+        let (value, _) = &axis.values[*i];
+        set_path(&mut table, &axis.path, value.clone());
+        axes.insert(axis.path.clone(), toml_to_json(value));
+    }
+    let cfg = TrainerConfig::from_toml(kind, table).map_err(|e| {
+        // Blame the first axis value of this point that the message mentions, or the last
+        // overridden one: that is the value that made the config invalid.
+        let (axis, i) = point
+            .iter()
+            .find(|(a, _)| {
+                e.message()
+                    .contains(a.path.rsplit('.').next().unwrap_or(""))
+            })
+            .or(point.last())
+            .expect("an invalid cell has at least one axis (the base was valid)");
+        loc.at(
+            axis.values[*i].1.clone(),
+            format!("axis `{}` value {}: {}", axis.path, i + 1, e.message()),
+        )
+    })?;
+    Ok((canonical(&cfg.to_json_value()).to_string(), axes))
+}
+
+/// Sets `a.b.c` inside a table, creating intermediate tables.
+fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) {
+    let mut parts = path.split('.').peekable();
+    let mut cur = table;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            cur.insert(part.to_owned(), value);
+            return;
+        }
+        let entry = cur
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        cur = entry.as_table_mut().expect("table");
+    }
+}

@@ -1,0 +1,375 @@
+//! Sweep specs: a TOML file with one trainer section and axes, expanded into cells.
+//!
+//! A spec names exactly one trainer kind (`[sas_mlp]`, `[synthetic]`, ...) whose table is the
+//! *base config*, plus optional axes that override dotted paths inside it:
+//!
+//! * `[grid]`: every key maps to a list of values; the cells are the cartesian product;
+//! * `[zip]`: lists of equal length, walked together (one axis of paired values);
+//! * `[random]`: `draws` random points with their own `seed`; every other key maps to
+//!   `{ uniform = [lo, hi] }`, `{ log_uniform = [lo, hi] }`, `{ int_uniform = [lo, hi] }`
+//!   or `{ choice = [...] }`;
+//! * `[sweep].seeds`: the replicate seeds, a count `n` (seeds 0..n) or a list.
+//!
+//! Post-training stages (pruning and perturbation levels) are part of a trainer's config, so
+//! they are part of each cell and can be swept like any other key.
+//!
+//! Every cell is validated against the trainer's typed config *at parse time*, so an unknown
+//! key, a wrong type, an unknown task or an impossible axis value fails before anything runs,
+//! with `file:line:column` and the key.
+//!
+//! Identity: a cell's canonical config is the JSON of its typed config with sorted keys (all
+//! defaults filled in, so writing a default explicitly does not change the key). The cell key
+//! hashes (kind, canonical config, sweep seed, replicate seed, trainer version).
+
+mod axes;
+mod expand;
+mod file;
+mod json;
+mod limits;
+mod locate;
+#[cfg(test)]
+mod tests;
+
+pub use file::{MAX_NAME_LEN, name_problem};
+pub use json::{canonical, flatten_json, toml_to_json};
+pub use limits::{DEFAULT_MAX_CELLS, SpecLimits};
+
+use crate::config::{self, TrainerConfig};
+use crate::seed::RunSeed;
+use axes::SweepAxes;
+use file::{SeedsSpec, SpecFile};
+use locate::Locator;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// A spec that could not be read: one line, with the file and the position when known.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("cannot read sweep file {path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Something in the file is wrong; `message` names the key.
+    #[error("{path}:{line}:{column}: {message}")]
+    At {
+        /// File.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// Something is wrong that has no single position (e.g. a missing section).
+    #[error("{path}: {message}")]
+    File {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A parsed, validated sweep.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Sweep name (also its id: results live under a directory of this name).
+    pub name: String,
+    /// Root of all randomness of the sweep.
+    pub sweep_seed: u64,
+    /// Trainer kind (section name).
+    pub kind: String,
+    /// Hash of everything that defines the sweep's cells.
+    pub spec_hash: String,
+    /// The replicate seeds.
+    pub seeds: Vec<u64>,
+    /// Axis names in expansion order (grid, then zip, then random), for display.
+    pub axis_names: Vec<String>,
+    base_json: Json,
+    cells: Vec<Cell>,
+}
+
+/// One unit of work: a full trainer config at one replicate seed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    /// Stable identity (hex BLAKE3) of (kind, canonical config, sweep seed, replicate, version).
+    pub key: String,
+    /// Name of the sweep that expanded it.
+    pub sweep: String,
+    /// Trainer kind.
+    pub kind: String,
+    /// Version of the trainer that must run it.
+    pub trainer_version: String,
+    /// Canonical JSON of the full typed config (sorted keys, defaults filled in).
+    pub config_json: String,
+    /// Sweep seed.
+    pub sweep_seed: u64,
+    /// Replicate seed.
+    pub replicate: u64,
+    /// The swept values of this cell, by axis path (for result columns).
+    pub axes: BTreeMap<String, Json>,
+}
+
+impl Cell {
+    /// The root of this cell's random streams.
+    pub fn run_seed(&self) -> RunSeed {
+        RunSeed::derive(self.sweep_seed, &self.config_json, self.replicate)
+    }
+
+    /// The typed config.
+    pub fn config(&self) -> Result<TrainerConfig, config::ConfigError> {
+        TrainerConfig::from_json(&self.kind, &self.config_json)
+    }
+
+    /// Computes the key of a cell from its parts.
+    pub fn compute_key(
+        kind: &str,
+        config_json: &str,
+        sweep_seed: u64,
+        replicate: u64,
+        trainer_version: &str,
+    ) -> String {
+        let mut h = blake3::Hasher::new_derive_key("ensweep cell key v1");
+        for part in [kind, config_json, trainer_version] {
+            h.update(&(part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        h.update(&sweep_seed.to_le_bytes());
+        h.update(&replicate.to_le_bytes());
+        h.finalize().to_hex()[..32].to_owned()
+    }
+}
+
+impl Spec {
+    /// Reads and validates a sweep file under the default [`SpecLimits`].
+    pub fn load(path: &Path) -> Result<Spec, SpecError> {
+        Spec::load_with(path, &SpecLimits::default())
+    }
+
+    /// Reads and validates a sweep file; the size limit is checked before reading it whole.
+    pub fn load_with(path: &Path, limits: &SpecLimits) -> Result<Spec, SpecError> {
+        use std::io::Read;
+        let io = |source| SpecError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut text = String::new();
+        let cap = u64::try_from(limits.max_file_bytes).unwrap_or(u64::MAX);
+        file.take(cap.saturating_add(1))
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        Spec::parse_with(&text, path, limits)
+    }
+
+    /// Validates sweep text under the default [`SpecLimits`]; `path` is used in messages only.
+    pub fn parse(text: &str, path: &Path) -> Result<Spec, SpecError> {
+        Spec::parse_with(text, path, &SpecLimits::default())
+    }
+
+    /// Validates sweep text: limits first, then the file's shape, the base config, seeds and
+    /// axes, the cell count, and finally every cell against the trainer's typed config.
+    pub fn parse_with(text: &str, path: &Path, limits: &SpecLimits) -> Result<Spec, SpecError> {
+        check_text(text, path, limits)?;
+        let loc = Locator { text, path };
+        let mut file: SpecFile = toml::from_str(text).map_err(|e| loc.toml_error(&e))?;
+        let name = file.sweep.name.clone();
+        if let Some(problem) = name_problem(name.get_ref()) {
+            return Err(loc.at(
+                name.span(),
+                format!("sweep name {:?} {problem}", name.get_ref()),
+            ));
+        }
+        let (kind, base) = trainer_section(&loc, &mut file)?;
+        let base_span = base.span();
+        let base = base.into_inner();
+        // The base config alone must be valid, so errors in it point into the section.
+        let base_cfg = TrainerConfig::from_toml(kind, base.clone())
+            .map_err(|e| loc.value_error(&e, base_span, kind))?;
+        let seeds = parse_seeds(&loc, file.sweep.seeds.take(), limits)?;
+        let axes = SweepAxes::parse(&loc, &mut file, limits)?;
+        check_cell_count(&loc, &axes, seeds.len(), limits)?;
+        let sweep_seed = file.sweep.seed;
+        let cells = expand::cells(&loc, kind, &base, &axes, &seeds, (&name, sweep_seed))?;
+        Ok(Spec {
+            path: path.to_owned(),
+            name: name.into_inner(),
+            sweep_seed,
+            kind: kind.to_owned(),
+            spec_hash: spec_hash(kind, sweep_seed, &cells),
+            seeds,
+            axis_names: axes.iter().map(|a| a.path.clone()).collect(),
+            base_json: canonical(&base_cfg.to_json_value()),
+            cells,
+        })
+    }
+
+    /// The cells, in expansion order.
+    pub fn cells(&self) -> Vec<Cell> {
+        self.cells.clone()
+    }
+
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether the sweep has no cells (never true for a parsed spec).
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Lines that define the sweep apart from its axes and seeds: kind, sweep seed and every
+    /// leaf of the base config. Two versions of a sweep are compatible (the newer one may only
+    /// add cells) when these lines are equal; a diff of them is what a user needs to see when
+    /// an edit is refused.
+    pub fn identity_lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!("kind = {}", self.kind),
+            format!("sweep.seed = {}", self.sweep_seed),
+        ];
+        flatten_json("", &self.base_json, &mut |k, v| {
+            lines.push(format!("{}.{k} = {v}", self.kind))
+        });
+        lines
+    }
+}
+
+/// Refuses text over the size limit or nested deeper than the depth limit, before parsing.
+fn check_text(text: &str, path: &Path, limits: &SpecLimits) -> Result<(), SpecError> {
+    let file_error = |message| SpecError::File {
+        path: path.to_owned(),
+        message,
+    };
+    if text.len() > limits.max_file_bytes {
+        return Err(file_error(format!(
+            "spec is larger than {} bytes; a sweep file describes axes, it does not list cells",
+            limits.max_file_bytes
+        )));
+    }
+    let depth = limits::nesting_depth(text);
+    if depth > limits.max_depth {
+        return Err(file_error(format!(
+            "spec nests tables, arrays or dotted keys {depth} levels deep; the limit is {}",
+            limits.max_depth
+        )));
+    }
+    Ok(())
+}
+
+/// The one trainer section of the file and its kind.
+fn trainer_section(
+    loc: &Locator,
+    file: &mut SpecFile,
+) -> Result<(&'static str, Spanned<toml::Table>), SpecError> {
+    let mut sections = file.trainer_sections();
+    match sections.len() {
+        1 => Ok(sections.pop().expect("one section")),
+        0 => Err(SpecError::File {
+            path: loc.path.to_owned(),
+            message: format!(
+                "no trainer section: add exactly one of {}",
+                config::KINDS
+                    .iter()
+                    .map(|k| format!("[{k}]"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+        _ => Err(loc.at(
+            sections[1].1.span(),
+            format!(
+                "more than one trainer section ([{}] and [{}]); a sweep trains one kind",
+                sections[0].0, sections[1].0
+            ),
+        )),
+    }
+}
+
+/// The replicate seeds: `0..n` for a count (refused above the cell limit before any is
+/// made), or the list as written; never empty, never a seed twice.
+fn parse_seeds(
+    loc: &Locator,
+    seeds: Option<Spanned<SeedsSpec>>,
+    limits: &SpecLimits,
+) -> Result<Vec<u64>, SpecError> {
+    let Some(seeds) = seeds else {
+        return Ok(vec![0]);
+    };
+    let span = seeds.span();
+    let seeds = match seeds.into_inner() {
+        SeedsSpec::Count(n) if n > limits.max_cells => {
+            return Err(loc.at(
+                span,
+                format!(
+                    "`sweep.seeds` = {n} is above the limit of {} cells",
+                    limits.max_cells
+                ),
+            ));
+        }
+        SeedsSpec::Count(n) => (0..n).collect::<Vec<_>>(),
+        SeedsSpec::List(l) => l,
+    };
+    if seeds.is_empty() {
+        return Err(loc.at(
+            span,
+            "`sweep.seeds` is empty: give a count >= 1 or a list".into(),
+        ));
+    }
+    let mut sorted = seeds.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() != seeds.len() {
+        return Err(loc.at(span, "`sweep.seeds` lists a seed twice".into()));
+    }
+    Ok(seeds)
+}
+
+/// Refuses a sweep whose cell count (checked arithmetic) is above the limit, before expansion.
+fn check_cell_count(
+    loc: &Locator,
+    axes: &SweepAxes,
+    n_seeds: usize,
+    limits: &SpecLimits,
+) -> Result<(), SpecError> {
+    let mut factors = axes.factors();
+    factors.push(n_seeds as u64);
+    let count = limits::cell_count(&factors);
+    if count.is_some_and(|n| n <= limits.max_cells) {
+        return Ok(());
+    }
+    let shown = factors
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(" x ");
+    let total = count.map_or_else(|| "more than 2^64".to_owned(), |n| n.to_string());
+    Err(SpecError::File {
+        path: loc.path.to_owned(),
+        message: format!(
+            "the sweep expands to {total} cells ({shown}, seeds last), above the limit of {}",
+            limits.max_cells
+        ),
+    })
+}
+
+/// Hash of everything that defines the sweep's cells.
+fn spec_hash(kind: &str, sweep_seed: u64, cells: &[Cell]) -> String {
+    let mut h = blake3::Hasher::new_derive_key("ensweep spec hash v1");
+    h.update(kind.as_bytes());
+    h.update(&sweep_seed.to_le_bytes());
+    for c in cells {
+        h.update(c.key.as_bytes());
+    }
+    h.finalize().to_hex()[..32].to_owned()
+}
