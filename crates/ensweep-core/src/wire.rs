@@ -36,7 +36,7 @@ pub enum WireError {
     #[error("result is missing")]
     Missing,
     /// A name is empty or too long.
-    #[error("{what} name {name:?} is empty or longer than {MAX_NAME_LEN} bytes")]
+    #[error("{what} name {name:?} is empty or longer than 256 bytes")]
     BadName {
         /// Which kind of name.
         what: &'static str,
