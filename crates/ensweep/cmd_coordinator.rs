@@ -37,6 +37,9 @@ pub struct Tuning {
     /// Cut a Parquet part at least this often while results arrive (ms).
     #[arg(long, default_value_t = 1_000)]
     pub export_interval_ms: u64,
+    /// Largest encoded trainer result accepted (bytes); larger ones are refused.
+    #[arg(long, default_value_t = ensweep_core::wire::DEFAULT_MAX_RESULT_BYTES)]
+    pub max_result_bytes: usize,
 }
 
 impl Tuning {
@@ -49,6 +52,7 @@ impl Tuning {
             export_batch: self.export_batch,
             export_interval_ms: self.export_interval_ms,
             restore_leases,
+            max_result_bytes: self.max_result_bytes,
         }
     }
 }

@@ -1,11 +1,15 @@
 """Read a sweep directory's Parquet tables with pyarrow and duckdb (outside polars) and check the
 documented schema (docs/SCHEMA.md): every table has cell_key, every cell_key joins to runs.
 
-Usage:  python3 tests/scripts/check_tables.py SWEEP_DIR
+Usage:  python3 tests/scripts/check_tables.py SWEEP_DIR [--expect-nan COLUMN]
 Needs:  pip install pyarrow duckdb
+
+With --expect-nan COLUMN, the `runs` column COLUMN must hold at least one IEEE NaN (not null) in
+both readers: non-finite values are stored faithfully (docs/SCHEMA.md).
 """
 import glob, os, sys
 import duckdb
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 TABLES = ["runs", "epochs", "layers", "pruning", "spectra", "trajectories", "weights"]
@@ -43,5 +47,21 @@ def main(sweep):
     print("ok")
 
 
+def check_nan(sweep, column):
+    """`column` of `runs` holds NaN (not null) as pyarrow and DuckDB read it."""
+    runs = ds.dataset(sorted(glob.glob(os.path.join(sweep, "runs", "part-*.parquet"))), format="parquet").to_table()
+    col = runs.column(column)
+    n_nan = pc.sum(pc.is_nan(col)).as_py() or 0
+    assert n_nan > 0, f"pyarrow: no NaN in runs.{column} ({col.null_count} nulls)"
+    n_duck = duckdb.connect().execute(
+        f"SELECT COUNT(*) FROM read_parquet('{sweep}/runs/part-*.parquet', union_by_name=true) "
+        f'WHERE isnan("{column}")'
+    ).fetchone()[0]
+    assert n_duck == n_nan, f"duckdb sees {n_duck} NaN in runs.{column}, pyarrow {n_nan}"
+    print(f"runs.{column}: {n_nan} NaN (pyarrow and duckdb agree)")
+
+
 if __name__ == "__main__":
     main(sys.argv[1])
+    if len(sys.argv) == 4 and sys.argv[2] == "--expect-nan":
+        check_nan(sys.argv[1], sys.argv[3])

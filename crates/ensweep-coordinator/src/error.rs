@@ -14,6 +14,16 @@ pub enum CoordError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The ledger was written by a newer version of ensweep.
+    #[error("ledger {path} has schema version {found}; this build reads up to {supported}")]
+    LedgerVersion {
+        /// Database file.
+        path: PathBuf,
+        /// Its `user_version`.
+        found: i64,
+        /// Ours.
+        supported: i64,
+    },
     /// The results directory could not be prepared.
     #[error("results directory {path}: {source}")]
     Io {
@@ -62,9 +72,10 @@ impl CoordError {
         use tonic::Status;
         let msg = self.to_string();
         match self {
-            CoordError::Ledger { .. } | CoordError::Io { .. } | CoordError::Locked(_) => {
-                Status::internal(msg)
-            }
+            CoordError::Ledger { .. }
+            | CoordError::LedgerVersion { .. }
+            | CoordError::Io { .. }
+            | CoordError::Locked(_) => Status::internal(msg),
             CoordError::Spec(_) => Status::invalid_argument(msg),
             CoordError::Incompatible { .. } | CoordError::Protocol { .. } => {
                 Status::failed_precondition(msg)

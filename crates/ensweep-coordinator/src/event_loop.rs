@@ -42,6 +42,9 @@ pub struct CoordinatorConfig {
     /// Keep leases found in the ledger alive (their workers may still run them and will
     /// heartbeat). Embedded mode sets this to false: its workers died with the process.
     pub restore_leases: bool,
+    /// Largest encoded result accepted at completion (`--max-result-bytes`); larger ones are
+    /// refused with INVALID_ARGUMENT before anything is written.
+    pub max_result_bytes: usize,
 }
 
 /// Everything that can happen to the coordinator.
@@ -78,7 +81,8 @@ pub enum Event {
         /// Worker id.
         worker: u64,
         /// Results.
-        results: Vec<(u64, String, f64)>,
+        /// (fence, validated encoded RunOutput, wall seconds).
+        results: Vec<(u64, Vec<u8>, f64)>,
         /// Fences kept as orphans.
         reply: oneshot::Sender<Vec<u64>>,
     },
@@ -132,6 +136,7 @@ pub struct Coordinator {
     thread: Option<std::thread::JoinHandle<()>>,
     lease_ttl_ms: u64,
     dir: PathBuf,
+    max_result_bytes: usize,
 }
 
 /// A cheap handle for adapters: send events, watch status.
@@ -145,6 +150,8 @@ pub struct Handle {
     pub lease_ttl_ms: u64,
     /// Results directory.
     pub dir: PathBuf,
+    /// Largest encoded result accepted.
+    pub max_result_bytes: usize,
 }
 
 impl Handle {
@@ -225,6 +232,7 @@ impl Coordinator {
             thread: Some(thread),
             lease_ttl_ms: config.lease_ttl_ms,
             dir: config.dir,
+            max_result_bytes: config.max_result_bytes,
         })
     }
 
@@ -235,6 +243,7 @@ impl Coordinator {
             status: self.status.clone(),
             lease_ttl_ms: self.lease_ttl_ms,
             dir: self.dir.clone(),
+            max_result_bytes: self.max_result_bytes,
         }
     }
 

@@ -4,13 +4,30 @@
 //! event loop writes), so a slow Parquet write never stalls leasing. A part is only marked
 //! exported after its files are in place; `write_part` is atomic and idempotent, so a part
 //! redone after a crash replaces identical files.
+//!
+//! Export never wedges: a row whose stored result cannot be decoded goes to the `quarantine`
+//! table with its reason and the rest of the part is written; a part whose write fails (disk
+//! full, I/O error) is retried with exponential backoff instead of being dropped until restart.
 
 use crate::event_loop::Event;
 use crate::ledger;
+use crate::ledger::StoredOutput;
 use crate::machine::ExportJob;
-use ensweep_results::tables::{CompletedRun, write_part, write_weights_part};
+use ensweep_core::output::RunOutput;
+use ensweep_results::tables::{
+    CompletedRun, QuarantineRow, write_part, write_quarantine_part, write_weights_part,
+};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
+use std::time::Duration;
+
+/// First wait before a failed part is written again; doubled up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between two tries of one part.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Tries of one part before it is left to the next start (bounded so that shutdown, which
+/// waits for the exporter, cannot hang on a dead disk).
+const MAX_TRIES: u32 = 8;
 
 /// Runs until `jobs` closes. Reports each written part back as `Event::Exported`.
 pub fn run(db: PathBuf, dir: PathBuf, jobs: Receiver<ExportJob>, events: Sender<Event>) {
@@ -22,25 +39,59 @@ pub fn run(db: PathBuf, dir: PathBuf, jobs: Receiver<ExportJob>, events: Sender<
         }
     };
     for job in jobs {
-        match export_one(&conn, &dir, &job) {
-            Ok(()) => {
-                if events
-                    .send(Event::Exported {
-                        sweep: job.sweep,
-                        part: job.part,
-                    })
-                    .is_err()
-                {
-                    return;
-                }
-            }
+        if !export_with_retries(&conn, &dir, &job) {
             // The part stays unexported in the ledger and is redone at the next start.
-            Err(err) => tracing::error!(sweep = %job.sweep, part = job.part, %err, "export failed"),
+            continue;
+        }
+        if events
+            .send(Event::Exported {
+                sweep: job.sweep,
+                part: job.part,
+            })
+            .is_err()
+        {
+            return;
         }
     }
 }
 
-fn export_one(
+/// Writes one part, retrying with exponential backoff; `false` after [`MAX_TRIES`] failures.
+fn export_with_retries(
+    conn: &rusqlite::Connection,
+    dir: &std::path::Path,
+    job: &ExportJob,
+) -> bool {
+    let mut backoff = FIRST_BACKOFF;
+    for attempt in 1..=MAX_TRIES {
+        match export_one(conn, dir, job) {
+            Ok(()) => return true,
+            Err(err) => {
+                tracing::error!(sweep = %job.sweep, part = job.part, attempt, %err, "export failed");
+                if attempt < MAX_TRIES {
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Decodes a stored result; `Err` is the reason it goes to quarantine.
+fn decode(output: StoredOutput) -> Result<RunOutput, String> {
+    match output {
+        // Already validated at completion; the limit only guards against a damaged ledger.
+        StoredOutput::Proto(bytes) => {
+            ensweep_core::wire::decode(&bytes, usize::MAX).map_err(|e| e.to_string())
+        }
+        StoredOutput::Json(json) => {
+            serde_json::from_str(&json).map_err(|e| format!("stored JSON result: {e}"))
+        }
+        StoredOutput::Missing => Err("done cell without a stored result".to_string()),
+    }
+}
+
+pub(crate) fn export_one(
     conn: &rusqlite::Connection,
     dir: &std::path::Path,
     job: &ExportJob,
@@ -48,26 +99,37 @@ fn export_one(
     let Some((head, rows)) = ledger::read_part(conn, &job.sweep, job.part)? else {
         return Ok(());
     };
-    let runs = rows
-        .into_iter()
-        .map(|r| {
-            Ok(CompletedRun {
-                cell_key: r.key,
-                sweep: job.sweep.clone(),
-                kind: head.kind.clone(),
-                replicate: r.replicate,
-                sweep_seed: head.sweep_seed,
-                config_json: r.config_json,
-                axes_json: r.axes_json,
-                output: serde_json::from_str(&r.output_json)?,
-                wall_seconds: r.wall_seconds,
-                worker: r.worker,
-                attempt: r.attempt,
-                trainer_version: head.trainer_version.clone(),
-            })
-        })
-        .collect::<Result<Vec<_>, serde_json::Error>>()?;
-    let mut runs = runs;
+    let mut runs = Vec::with_capacity(rows.len());
+    let mut quarantine = Vec::new();
+    for r in rows {
+        let output = match decode(r.output) {
+            Ok(o) => o,
+            Err(reason) => {
+                tracing::warn!(sweep = %job.sweep, cell = %r.key, %reason, "result quarantined");
+                quarantine.push(QuarantineRow {
+                    cell_key: r.key,
+                    attempt: r.attempt,
+                    worker: r.worker,
+                    reason,
+                });
+                continue;
+            }
+        };
+        runs.push(CompletedRun {
+            cell_key: r.key,
+            sweep: job.sweep.clone(),
+            kind: head.kind.clone(),
+            replicate: r.replicate,
+            sweep_seed: head.sweep_seed,
+            config_json: r.config_json,
+            axes_json: r.axes_json,
+            output,
+            wall_seconds: r.wall_seconds,
+            worker: r.worker,
+            attempt: r.attempt,
+            trainer_version: head.trainer_version.clone(),
+        });
+    }
     // Weight matrices go to their own table (large, and only diversity analyses read them).
     let weights: Vec<_> = runs
         .iter_mut()
@@ -76,5 +138,6 @@ fn export_one(
     let sweep_dir = dir.join(&job.sweep);
     write_part(&sweep_dir, job.part, &runs)?;
     write_weights_part(&sweep_dir, job.part, &weights)?;
+    write_quarantine_part(&sweep_dir, job.part, &quarantine)?;
     Ok(())
 }

@@ -2,10 +2,15 @@
 //!
 //! The ledger is the system of record for scheduling (sweeps, cells, attempts, fences,
 //! failures, orphans, export parts); Parquet is the system of record for results. Results are
-//! also kept here (as RunOutput JSON) until their part is exported, so an export that was cut
+//! also kept here (as the protobuf-encoded `ensweep.v1.RunOutput`, NaN and ±Inf included)
+//! until their part is exported, so an export that was cut
 //! short can be redone byte for byte after a crash. `synchronous = FULL`: a commit is on disk
 //! before the event loop replies, which is the whole point of writing before acknowledging;
 //! group commit keeps that affordable (one fsync per batch, not per cell).
+//!
+//! The schema is versioned with `PRAGMA user_version` ([`SCHEMA_VERSION`]). Version 0 (no
+//! version set) stored results as JSON in `output_json`; version 1 stores the protobuf bytes in
+//! `output` and still reads `output_json` of cells finished before the upgrade.
 
 use crate::error::CoordError;
 use crate::machine::{CellEntry, CellState, FailureKind, Machine, Op, SweepEntry};
@@ -17,6 +22,10 @@ use std::path::{Path, PathBuf};
 /// File name of the ledger inside the coordinator directory.
 pub const LEDGER_FILE: &str = "ledger.sqlite";
 
+/// Version of the schema this build writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The current schema. `cells.output_json` is only read: results of version-0 ledgers.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sweeps(
   name TEXT PRIMARY KEY, spec_hash TEXT NOT NULL, spec_text TEXT NOT NULL, kind TEXT NOT NULL,
@@ -26,16 +35,29 @@ CREATE TABLE IF NOT EXISTS cells(
   id INTEGER PRIMARY KEY, sweep TEXT NOT NULL, key TEXT NOT NULL, replicate INTEGER NOT NULL,
   config_json TEXT NOT NULL, axes_json TEXT NOT NULL, state INTEGER NOT NULL,
   attempt INTEGER NOT NULL, fence INTEGER NOT NULL, spent INTEGER NOT NULL, worker TEXT,
-  output_json TEXT, wall_seconds REAL, part INTEGER, UNIQUE(sweep, key));
+  output_json TEXT, wall_seconds REAL, part INTEGER, output BLOB, UNIQUE(sweep, key));
 CREATE INDEX IF NOT EXISTS cells_part ON cells(sweep, part);
 CREATE TABLE IF NOT EXISTS failures(
   cell INTEGER NOT NULL, attempt INTEGER NOT NULL, fence INTEGER NOT NULL, kind TEXT NOT NULL,
   message TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orphans(
-  fence INTEGER NOT NULL, cell INTEGER, output_json TEXT NOT NULL, wall_seconds REAL NOT NULL,
+  fence INTEGER NOT NULL, cell INTEGER, output BLOB NOT NULL, wall_seconds REAL NOT NULL,
   worker TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS parts(
   sweep TEXT NOT NULL, part INTEGER NOT NULL, exported INTEGER NOT NULL, PRIMARY KEY(sweep, part));
+";
+
+/// Version 0 -> 1: results become protobuf bytes. Cells gain `output` (old JSON stays readable
+/// in `output_json`); orphans, kept for diagnosis only, keep their rows but not their JSON.
+const MIGRATE_0_TO_1: &str = "
+ALTER TABLE cells ADD COLUMN output BLOB;
+ALTER TABLE orphans RENAME TO orphans_v0;
+CREATE TABLE orphans(
+  fence INTEGER NOT NULL, cell INTEGER, output BLOB NOT NULL, wall_seconds REAL NOT NULL,
+  worker TEXT NOT NULL);
+INSERT INTO orphans(fence, cell, output, wall_seconds, worker)
+  SELECT fence, cell, X'', wall_seconds, worker FROM orphans_v0;
+DROP TABLE orphans_v0;
 ";
 
 /// An open ledger.
@@ -61,8 +83,15 @@ impl Ledger {
             path: path.clone(),
             source,
         };
-        let conn = connect(&path).map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        let mut conn = connect(&path).map_err(err)?;
+        let version = migrate(&mut conn).map_err(err)?;
+        if version != SCHEMA_VERSION {
+            return Err(CoordError::LedgerVersion {
+                path,
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
         Ok(Ledger { conn, path })
     }
 
@@ -143,7 +172,10 @@ impl Ledger {
             let id = r.get::<_, i64>(0)? as u64;
             let sweep_name: String = r.get(1)?;
             let Some(sweep) = machine.sweep_index(&sweep_name) else {
-                continue;
+                return Err(corrupt(
+                    1,
+                    format!("cell {id} names sweep `{sweep_name}`, which has no row"),
+                ));
             };
             let part = r.get::<_, Option<i64>>(11)?.map(|p| p as u64);
             let exported = part
@@ -160,7 +192,11 @@ impl Ledger {
                 replicate: r.get::<_, i64>(3)? as u64,
                 config_json: r.get::<_, String>(4)?.into(),
                 axes_json: r.get::<_, String>(5)?.into(),
-                state: CellState::from_i64(r.get(6)?),
+                state: {
+                    let v: i64 = r.get(6)?;
+                    CellState::from_i64(v)
+                        .ok_or_else(|| corrupt(6, format!("cell {id} has unknown state {v}")))?
+                },
                 attempt: r.get::<_, i64>(7)? as u32,
                 fence: r.get::<_, i64>(8)? as u64,
                 spent: r.get::<_, i64>(9)? as u32,
@@ -208,6 +244,37 @@ impl Ledger {
         commit_inner(&mut self.conn, ops, machine, now)
             .map_err(|source| CoordError::Ledger { path, source })
     }
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`] in one transaction; returns the version found after
+/// (a newer one than this build knows is left alone and refused by the caller).
+fn migrate(conn: &mut Connection) -> Result<i64, rusqlite::Error> {
+    let tx = conn.transaction()?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Ok(version);
+    }
+    let old_tables: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cells')",
+        [],
+        |r| r.get(0),
+    )?;
+    if version == 0 && old_tables {
+        tx.execute_batch(MIGRATE_0_TO_1)?;
+    }
+    tx.execute_batch(SCHEMA)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(SCHEMA_VERSION)
+}
+
+/// An error for stored content no version of this program wrote.
+fn corrupt(column: usize, message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Integer,
+        message.into(),
+    )
 }
 
 fn commit_inner(
@@ -270,20 +337,15 @@ fn commit_inner(
             }
             Op::Complete {
                 cell,
-                output_json,
+                output,
                 wall_seconds,
                 worker,
             } => {
                 tx.prepare_cached(
-                    "UPDATE cells SET state = 2, output_json = ?2, wall_seconds = ?3, worker = ?4
+                    "UPDATE cells SET state = 2, output = ?2, wall_seconds = ?3, worker = ?4
                      WHERE id = ?1",
                 )?
-                .execute(params![
-                    *cell as i64,
-                    output_json,
-                    wall_seconds,
-                    worker
-                ])?;
+                .execute(params![*cell as i64, output, wall_seconds, worker])?;
             }
             Op::Failure {
                 cell,
@@ -312,18 +374,18 @@ fn commit_inner(
             Op::Orphan {
                 fence,
                 cell,
-                output_json,
+                output,
                 wall_seconds,
                 worker,
             } => {
                 tx.prepare_cached(
-                    "INSERT INTO orphans(fence, cell, output_json, wall_seconds, worker)
+                    "INSERT INTO orphans(fence, cell, output, wall_seconds, worker)
                      VALUES(?1, ?2, ?3, ?4, ?5)",
                 )?
                 .execute(params![
                     *fence as i64,
                     cell.map(|c| c as i64),
-                    output_json,
+                    output,
                     wall_seconds,
                     worker
                 ])?;
@@ -360,10 +422,20 @@ pub struct ExportRow {
     pub attempt: u32,
     /// Worker name.
     pub worker: String,
-    /// RunOutput JSON.
-    pub output_json: String,
+    /// The stored result.
+    pub output: StoredOutput,
     /// Wall time.
     pub wall_seconds: f64,
+}
+
+/// A result as the ledger holds it.
+pub enum StoredOutput {
+    /// Protobuf-encoded `ensweep.v1.RunOutput` (schema version 1 and later).
+    Proto(Vec<u8>),
+    /// RunOutput JSON of a cell finished under schema version 0.
+    Json(String),
+    /// Neither: a done cell without a result (never written by this program).
+    Missing,
 }
 
 /// Sweep-level columns of an exported part.
@@ -399,8 +471,8 @@ pub fn read_part(
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached(
-        "SELECT key, replicate, config_json, axes_json, attempt, worker, output_json, wall_seconds
-         FROM cells WHERE sweep = ?1 AND part = ?2 ORDER BY id",
+        "SELECT key, replicate, config_json, axes_json, attempt, worker, output, output_json,
+                wall_seconds FROM cells WHERE sweep = ?1 AND part = ?2 ORDER BY id",
     )?;
     let rows = stmt
         .query_map(params![sweep, part as i64], |r| {
@@ -411,10 +483,18 @@ pub fn read_part(
                 axes_json: r.get(3)?,
                 attempt: r.get::<_, i64>(4)? as u32,
                 worker: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-                output_json: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
-                wall_seconds: r.get::<_, Option<f64>>(7)?.unwrap_or(0.0),
+                output: match (r.get::<_, Option<Vec<u8>>>(6)?, r.get(7)?) {
+                    (Some(bytes), _) => StoredOutput::Proto(bytes),
+                    (None, Some(json)) => StoredOutput::Json(json),
+                    (None, None) => StoredOutput::Missing,
+                },
+                // NaN is stored as NULL by SQLite; read it back as NaN, not as zero.
+                wall_seconds: r.get::<_, Option<f64>>(8)?.unwrap_or(f64::NAN),
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some((head, rows)))
 }
+
+#[cfg(test)]
+mod tests;

@@ -17,6 +17,9 @@ use ensweep_core::spec::Spec;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
+/// Largest orphaned result whose bytes the ledger keeps; a larger one keeps its row only.
+pub const MAX_ORPHAN_BYTES: usize = 64 << 10;
+
 /// Index of a cell in the machine (also its ledger row id).
 pub type CellId = u64;
 
@@ -37,14 +40,17 @@ pub enum CellState {
 
 impl CellState {
     /// Decodes the ledger's integer.
-    pub fn from_i64(v: i64) -> CellState {
-        match v {
+    /// `None` for a value no version of the ledger wrote: the caller refuses the ledger rather
+    /// than guess (a guessed `Pending` re-ran and re-exported a finished cell).
+    pub fn from_i64(v: i64) -> Option<CellState> {
+        Some(match v {
+            0 => CellState::Pending,
             1 => CellState::Leased,
             2 => CellState::Done,
             3 => CellState::Failed,
             4 => CellState::Cancelled,
-            _ => CellState::Pending,
-        }
+            _ => return None,
+        })
     }
 }
 
@@ -214,8 +220,8 @@ pub enum Op {
     Complete {
         /// Cell.
         cell: CellId,
-        /// RunOutput JSON.
-        output_json: String,
+        /// The validated `ensweep.v1.RunOutput`, protobuf-encoded (see `ensweep_core::wire`).
+        output: Vec<u8>,
         /// Wall time of the run.
         wall_seconds: f64,
         /// Worker name.
@@ -242,8 +248,8 @@ pub enum Op {
         fence: u64,
         /// Cell, when known.
         cell: Option<CellId>,
-        /// RunOutput JSON.
-        output_json: String,
+        /// The encoded RunOutput, emptied when over [`MAX_ORPHAN_BYTES`].
+        output: Vec<u8>,
         /// Wall time.
         wall_seconds: f64,
         /// Worker name.
@@ -580,7 +586,7 @@ impl Machine {
         &mut self,
         worker: u64,
         fence: u64,
-        output_json: String,
+        output: Vec<u8>,
         wall_seconds: f64,
         now: u64,
     ) -> bool {
@@ -599,7 +605,7 @@ impl Machine {
             s.unassigned.push(id);
             self.ops.push(Op::Complete {
                 cell: id,
-                output_json,
+                output,
                 wall_seconds,
                 worker: if worker_name.is_empty() {
                     lease.worker
@@ -621,14 +627,22 @@ impl Machine {
         if self.is_acknowledged_result(fence) {
             return false;
         }
-        if let Some(id) = cell {
-            self.sweeps[self.cells[id as usize].sweep].status.orphaned += 1;
-        }
+        // A fence that was never issued (or whose orphan is already stored) names no attempt:
+        // its result is dropped, never stored, so a stranger cannot fill the ledger.
+        let Some(id) = cell else {
+            return true;
+        };
+        self.sweeps[self.cells[id as usize].sweep].status.orphaned += 1;
         self.fenced_off.remove(&fence);
         self.ops.push(Op::Orphan {
             fence,
-            cell,
-            output_json,
+            cell: Some(id),
+            // Orphans are kept for diagnosis only; a large one keeps its row, not its bytes.
+            output: if output.len() > MAX_ORPHAN_BYTES {
+                Vec::new()
+            } else {
+                output
+            },
             wall_seconds,
             worker: worker_name,
         });

@@ -208,11 +208,31 @@ impl CoordinatorRpc for Service {
         req: Request<pb::CompleteCellsRequest>,
     ) -> Result<Response<pb::CompleteCellsResponse>, Status> {
         let r = req.into_inner();
+        let limit = self.handle.max_result_bytes;
+        // Every result of the batch is checked before any of it reaches the ledger.
         let results = r
             .results
             .into_iter()
-            .map(|c| (c.fence, c.output_json, c.wall_seconds))
-            .collect();
+            .map(|c| {
+                let bytes = ensweep_core::wire::validate(c.output, limit).map_err(|err| {
+                    tracing::warn!(
+                        worker = r.worker_id,
+                        fence = c.fence,
+                        %err,
+                        "malformed result refused"
+                    );
+                    Status::invalid_argument(format!("result for fence {}: {err}", c.fence))
+                })?;
+                // A measured wall time is never NaN, negative or infinite.
+                if !(c.wall_seconds.is_finite() && c.wall_seconds >= 0.0) {
+                    return Err(Status::invalid_argument(format!(
+                        "result for fence {}: wall_seconds {} is not a duration",
+                        c.fence, c.wall_seconds
+                    )));
+                }
+                Ok((c.fence, bytes, c.wall_seconds))
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
         let orphaned = self
             .handle
             .call(|reply| Event::Complete {

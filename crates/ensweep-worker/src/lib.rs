@@ -268,13 +268,13 @@ async fn attempt(shared: &Shared, lease: pb::Lease, flag: Arc<AtomicBool>) -> Ou
         let started = Instant::now();
         let res = execute_cell(&cell, &mut FlagSink(flag));
         let wall = started.elapsed().as_secs_f64();
-        res.map(|o| (serde_json::to_string(&o).expect("outputs serialise"), wall))
+        res.map(|o| (ensweep_core::wire::to_wire(&o), wall))
     })
     .await;
     match joined {
-        Ok(Ok((output_json, wall_seconds))) => Outcome::Completed(pb::CellResult {
+        Ok(Ok((output, wall_seconds))) => Outcome::Completed(pb::CellResult {
             fence,
-            output_json,
+            output: Some(output),
             wall_seconds,
         }),
         Ok(Err(ExecError::Cancelled)) => Outcome::Released(fence, pb::ReleaseReason::Preempted),

@@ -25,9 +25,10 @@ pub const TABLES: [&str; 6] = [
     "trajectories",
 ];
 
-/// Every table that can be read or queried: [`TABLES`] plus `weights`, which is written by
-/// [`write_weights_part`] because `RunOutput` has no weight matrices (yet).
-pub const ALL_TABLES: [&str; 7] = [
+/// Every table that can be read or queried: [`TABLES`] plus `weights`, written by
+/// [`write_weights_part`] (large, only diversity analyses read it), and `quarantine`, the
+/// results export set aside ([`write_quarantine_part`]).
+pub const ALL_TABLES: [&str; 8] = [
     "runs",
     "epochs",
     "layers",
@@ -35,6 +36,7 @@ pub const ALL_TABLES: [&str; 7] = [
     "spectra",
     "trajectories",
     "weights",
+    "quarantine",
 ];
 
 /// One trained weight matrix (see [`ensweep_core::output::WeightMatrix`] for layer names).
@@ -164,7 +166,60 @@ fn write_atomic(path: &Path, df: &mut DataFrame) -> Result<(), TablesError> {
     file.flush().map_err(io(&tmp))?;
     file.sync_all().map_err(io(&tmp))?;
     drop(file);
-    fs::rename(&tmp, path).map_err(io(path))
+    fs::rename(&tmp, path).map_err(io(path))?;
+    // The rename is durable only once the directory is: fsync it before anyone (the ledger)
+    // records the part as written.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
+
+/// A result that export set aside instead of writing, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuarantineRow {
+    /// Cell key.
+    pub cell_key: String,
+    /// Attempt that produced the result.
+    pub attempt: u32,
+    /// Worker that sent it.
+    pub worker: String,
+    /// Why it could not be exported.
+    pub reason: String,
+}
+
+/// Writes part `part` of the `quarantine` table: cell_key, attempt, worker, reason. Nothing is
+/// written for an empty batch.
+pub fn write_quarantine_part(
+    sweep_dir: &Path,
+    part: u64,
+    rows: &[QuarantineRow],
+) -> Result<(), TablesError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let cols = vec![
+        Column::new(
+            "cell_key".into(),
+            rows.iter().map(|r| r.cell_key.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "attempt".into(),
+            rows.iter().map(|r| r.attempt).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "worker".into(),
+            rows.iter().map(|r| r.worker.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "reason".into(),
+            rows.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
+        ),
+    ];
+    let mut df = DataFrame::new(rows.len(), cols).map_err(pl("building table quarantine"))?;
+    let dir = sweep_dir.join("quarantine");
+    fs::create_dir_all(&dir).map_err(io(&dir))?;
+    write_atomic(&dir.join(part_file_name(part)), &mut df)
 }
 
 /// Builds the frame of one table for a batch of runs; `None` when it would have no rows.
