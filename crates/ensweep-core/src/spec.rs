@@ -74,6 +74,9 @@ struct SweepSection {
     seed: u64,
     #[serde(default)]
     seeds: Option<Spanned<SeedsSpec>>,
+    /// Wall-clock limit of one attempt of a cell, seconds (> 0); workers enforce it.
+    #[serde(default)]
+    time_limit_s: Option<Spanned<u64>>,
 }
 
 /// `seeds = 5` or `seeds = [0, 3, 7]`.
@@ -131,6 +134,9 @@ pub struct Spec {
     pub spec_hash: String,
     /// The replicate seeds.
     pub seeds: Vec<u64>,
+    /// Wall-clock limit of one attempt of a cell in seconds (`[sweep] time_limit_s`). Not
+    /// part of the spec hash: it says how long to wait, not what to compute.
+    pub time_limit_s: Option<u64>,
     /// Axis names in expansion order (grid, then zip, then random), for display.
     pub axis_names: Vec<String>,
     base_json: Json,
@@ -252,6 +258,12 @@ impl Spec {
         })?;
         let base_json = canonical(&base_cfg.to_json_value());
 
+        let time_limit_s = match file.sweep.time_limit_s {
+            Some(t) if *t.get_ref() == 0 => {
+                return Err(loc.at(t.span(), "`sweep.time_limit_s` must be > 0".into()));
+            }
+            t => t.map(Spanned::into_inner),
+        };
         let seeds = match file.sweep.seeds {
             None => vec![0],
             Some(s) => {
@@ -417,6 +429,7 @@ impl Spec {
             kind: kind.to_owned(),
             spec_hash: h.finalize().to_hex()[..32].to_owned(),
             seeds,
+            time_limit_s,
             axis_names,
             base_json,
             cells,
