@@ -9,6 +9,7 @@ mod cmd_coordinator;
 mod cmd_plan;
 mod cmd_query;
 mod cmd_report;
+mod cmd_retry;
 mod cmd_run;
 mod cmd_status;
 mod cmd_submit;
@@ -42,6 +43,8 @@ enum Command {
     Submit(cmd_submit::SubmitArgs),
     /// Show the state of the sweeps of a coordinator.
     Status(cmd_status::StatusArgs),
+    /// Re-queue a sweep's failed cells after fixing the cause.
+    Retry(cmd_retry::RetryArgs),
     /// Run SQL over the result tables of one or many sweeps.
     Query(cmd_query::QueryArgs),
     /// Write an HTML report with figures and statistics for a sweep directory.
@@ -67,6 +70,7 @@ fn main() -> std::process::ExitCode {
         Command::Worker(a) => cmd_worker::run(a),
         Command::Submit(a) => cmd_submit::run(a),
         Command::Status(a) => cmd_status::run(a),
+        Command::Retry(a) => cmd_retry::run(a),
         Command::Query(a) => cmd_query::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Bench(a) => cmd_bench::run(a),

@@ -58,6 +58,9 @@ pub enum CoordError {
     /// A worker id the coordinator does not know (it restarted): register again.
     #[error("unknown worker {0}; register again")]
     UnknownWorker(u64),
+    /// The registry is full (registrations expire after inactivity).
+    #[error("too many registered workers (at most {0}); try again later")]
+    TooManyWorkers(usize),
     /// No sweep of that name.
     #[error("no sweep named `{0}`")]
     UnknownSweep(String),
@@ -82,6 +85,7 @@ impl CoordError {
             }
             CoordError::UnknownWorker(_) | CoordError::UnknownSweep(_) => Status::not_found(msg),
             CoordError::ShuttingDown => Status::unavailable(msg),
+            CoordError::TooManyWorkers(_) => Status::resource_exhausted(msg),
         }
     }
 }

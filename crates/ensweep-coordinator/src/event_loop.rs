@@ -10,13 +10,13 @@ use crate::error::CoordError;
 use crate::export;
 use crate::identity::Submission;
 use crate::ledger::Ledger;
-use crate::machine::{ExportJob, FailureKind, Grant, Machine, MachineConfig};
+use crate::machine::{ExportJob, FailureKind, Grant, Machine, MachineConfig, Registration};
 use crate::status::Snapshot;
 use ensweep_core::spec::Spec;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{oneshot, watch};
 
 /// How long the loop sleeps without events before it checks expiries and export deadlines.
@@ -51,17 +51,15 @@ pub struct CoordinatorConfig {
 pub enum Event {
     /// A worker registers.
     Register {
-        /// Worker name.
-        name: String,
-        /// Trainer versions it runs.
-        versions: Vec<String>,
+        /// What it declared, with its new session secret.
+        registration: Registration,
         /// Its new id.
-        reply: oneshot::Sender<u64>,
+        reply: oneshot::Sender<Result<u64, CoordError>>,
     },
     /// A worker asks for cells.
     Lease {
-        /// Worker id.
-        worker: u64,
+        /// Worker id and session.
+        worker: Caller,
         /// Cells it can take.
         capacity: u32,
         /// Long-poll budget.
@@ -71,36 +69,51 @@ pub enum Event {
     },
     /// A worker renews its leases.
     Heartbeat {
+        /// Worker id and session.
+        worker: Caller,
         /// Fences held.
         fences: Vec<u64>,
         /// Revoked fences.
-        reply: oneshot::Sender<Vec<u64>>,
+        reply: oneshot::Sender<Result<Vec<u64>, CoordError>>,
     },
     /// Results arrive: (fence, RunOutput JSON, wall seconds).
     Complete {
-        /// Worker id.
-        worker: u64,
+        /// Worker id and session.
+        worker: Caller,
         /// Results.
         /// (fence, validated encoded RunOutput, wall seconds).
         results: Vec<(u64, Vec<u8>, f64)>,
         /// Fences kept as orphans.
-        reply: oneshot::Sender<Vec<u64>>,
+        reply: oneshot::Sender<Result<Vec<u64>, CoordError>>,
     },
     /// Failed attempts: (fence, kind, message).
     Fail {
+        /// Worker id and session.
+        worker: Caller,
         /// Failures.
         failures: Vec<(u64, FailureKind, String)>,
         /// Done.
-        reply: oneshot::Sender<()>,
+        reply: oneshot::Sender<Result<(), CoordError>>,
     },
     /// Leases given back.
     Release {
+        /// Worker id and session.
+        worker: Caller,
         /// Fences.
         fences: Vec<u64>,
         /// Preempted or refused.
         kind: FailureKind,
         /// Done.
-        reply: oneshot::Sender<()>,
+        reply: oneshot::Sender<Result<(), CoordError>>,
+    },
+    /// A client re-queues failed cells.
+    Retry {
+        /// Sweep name.
+        sweep: String,
+        /// Only cells whose latest failure is of this kind.
+        kind: Option<FailureKind>,
+        /// Cells re-queued.
+        reply: oneshot::Sender<Result<u64, CoordError>>,
     },
     /// A client submits a parsed sweep.
     Submit {
@@ -127,6 +140,15 @@ pub enum Event {
     },
     /// Stop: cut and export remaining parts, then exit.
     Shutdown,
+}
+
+/// Who makes a worker-side call: the registration's id and its session secret.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Id from `RegisterWorker`.
+    pub id: u64,
+    /// Session secret from `RegisterWorker`.
+    pub session: String,
 }
 
 /// A running coordinator (its event loop and exporter threads).
@@ -168,8 +190,18 @@ impl Handle {
     }
 }
 
-/// Milliseconds since the epoch.
+/// Milliseconds on a monotonic clock, counted from the first call in this process. Lease
+/// deadlines and export intervals use it, so a wall-clock step (NTP, a suspended VM) neither
+/// expires every lease at once nor keeps dead ones alive.
 pub fn now_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Milliseconds since the Unix epoch: for timestamps stored in the ledger, and to seed worker
+/// ids so that they differ between coordinator runs.
+pub fn wall_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -190,6 +222,7 @@ impl Coordinator {
         }
         let mut ledger = Ledger::open(&config.dir)?;
         let now = now_ms();
+        let wall = wall_ms();
         let mut machine = Machine::new(
             MachineConfig {
                 lease_ttl_ms: config.lease_ttl_ms,
@@ -197,11 +230,11 @@ impl Coordinator {
                 export_batch: config.export_batch,
                 export_interval_ms: config.export_interval_ms,
             },
-            now,
+            wall,
         );
         ledger.load(&mut machine, config.restore_leases, now)?;
         let ops = machine.take_ops();
-        ledger.commit(&ops, &machine, now)?;
+        ledger.commit(&ops, &machine, wall)?;
         let (events, rx) = mpsc::channel();
         let (status_tx, status) = watch::channel(Arc::new(machine.snapshot()));
         let (jobs_tx, jobs_rx) = mpsc::channel::<ExportJob>();
@@ -267,13 +300,20 @@ impl Drop for Coordinator {
 
 /// A long-poll lease request waiting for work.
 struct Parked {
-    worker: u64,
+    worker: Caller,
     capacity: u32,
     deadline: u64,
     reply: oneshot::Sender<Result<Vec<Grant>, CoordError>>,
 }
 
 type Reply = Box<dyn FnOnce() + Send>;
+
+/// Queues `value` to be sent on `reply` once the batch is committed.
+fn push<T: Send + 'static>(replies: &mut Vec<Reply>, reply: oneshot::Sender<T>, value: T) {
+    replies.push(Box::new(move || {
+        let _ = reply.send(value);
+    }));
+}
 
 struct LoopState {
     machine: Machine,
@@ -324,7 +364,7 @@ impl LoopState {
             if shutdown {
                 self.machine.cut_parts(now, true);
             }
-            if let Err(err) = self.commit(now) {
+            if let Err(err) = self.commit() {
                 // Nothing of this batch may be acknowledged; dropping the replies makes every
                 // caller see `unavailable`, and workers retry against a restarted coordinator.
                 tracing::error!(%err, "ledger commit failed; stopping the coordinator");
@@ -348,14 +388,11 @@ impl LoopState {
         let m = &mut self.machine;
         match event {
             Event::Register {
-                name,
-                versions,
+                registration,
                 reply,
             } => {
-                let id = m.register(name, versions);
-                replies.push(Box::new(move || {
-                    let _ = reply.send(id);
-                }));
+                let res = m.register(registration, now);
+                push(replies, reply, res);
             }
             Event::Lease {
                 worker,
@@ -363,72 +400,73 @@ impl LoopState {
                 wait_ms,
                 reply,
             } => {
-                let res = m.lease(worker, capacity, now);
+                let res = m
+                    .authenticate(worker.id, &worker.session, now)
+                    .and_then(|()| m.lease(worker.id, capacity, now));
                 match res {
                     Ok(grants) if grants.is_empty() && wait_ms > 0 => self.parked.push(Parked {
                         worker,
                         capacity,
-                        deadline: now + wait_ms,
+                        deadline: now.saturating_add(wait_ms),
                         reply,
                     }),
-                    res => replies.push(Box::new(move || {
-                        let _ = reply.send(res);
-                    })),
+                    res => push(replies, reply, res),
                 }
             }
-            Event::Heartbeat { fences, reply } => {
-                let revoked = m.heartbeat(&fences, now);
-                replies.push(Box::new(move || {
-                    let _ = reply.send(revoked);
-                }));
+            Event::Heartbeat {
+                worker,
+                fences,
+                reply,
+            } => {
+                let res = m
+                    .authenticate(worker.id, &worker.session, now)
+                    .and_then(|()| m.heartbeat(worker.id, &fences, now));
+                push(replies, reply, res);
             }
             Event::Complete {
                 worker,
                 results,
                 reply,
             } => {
-                let mut orphaned = Vec::new();
-                for (fence, output, wall) in results {
-                    if m.complete(worker, fence, output, wall, now) {
-                        orphaned.push(fence);
+                let res = m.authenticate(worker.id, &worker.session, now).map(|()| {
+                    let mut orphaned = Vec::new();
+                    for (fence, output, wall) in results {
+                        if m.complete(worker.id, fence, output, wall, now) {
+                            orphaned.push(fence);
+                        }
                     }
-                }
-                replies.push(Box::new(move || {
-                    let _ = reply.send(orphaned);
-                }));
+                    orphaned
+                });
+                push(replies, reply, res);
             }
-            Event::Fail { failures, reply } => {
-                for (fence, kind, message) in failures {
-                    m.fail(fence, kind, message);
-                }
-                replies.push(Box::new(move || {
-                    let _ = reply.send(());
-                }));
+            Event::Fail {
+                worker,
+                failures,
+                reply,
+            } => {
+                let res = m.authenticate(worker.id, &worker.session, now).map(|()| {
+                    for (fence, kind, message) in failures {
+                        m.fail(worker.id, fence, kind, message);
+                    }
+                });
+                push(replies, reply, res);
             }
             Event::Release {
+                worker,
                 fences,
                 kind,
                 reply,
             } => {
-                for fence in fences {
-                    m.release(fence, kind);
-                }
-                replies.push(Box::new(move || {
-                    let _ = reply.send(());
-                }));
+                let res = m.authenticate(worker.id, &worker.session, now).map(|()| {
+                    for fence in fences {
+                        m.release(worker.id, fence, kind);
+                    }
+                });
+                push(replies, reply, res);
             }
-            Event::Submit { spec, text, reply } => {
-                let res = m.submit(&spec, text);
-                replies.push(Box::new(move || {
-                    let _ = reply.send(res);
-                }));
-            }
-            Event::Cancel { sweep, reply } => {
-                let res = m.cancel(&sweep);
-                replies.push(Box::new(move || {
-                    let _ = reply.send(res);
-                }));
-            }
+            Event::Submit { spec, text, reply } => push(replies, reply, m.submit(&spec, text)),
+            Event::Cancel { sweep, reply } => push(replies, reply, m.cancel(&sweep)),
+            Event::Retry { sweep, kind, reply } => push(replies, reply, m.retry(&sweep, kind)),
             Event::Exported { sweep, part } => m.exported(&sweep, part),
             Event::Shutdown => {}
         }
@@ -445,7 +483,7 @@ impl LoopState {
             let res = if shutdown {
                 Err(CoordError::ShuttingDown)
             } else if has_pending {
-                self.machine.lease(p.worker, p.capacity, now)
+                self.machine.lease(p.worker.id, p.capacity, now)
             } else {
                 Ok(Vec::new())
             };
@@ -462,9 +500,10 @@ impl LoopState {
         self.parked = keep;
     }
 
-    fn commit(&mut self, now: u64) -> Result<(), CoordError> {
+    /// Commits the machine's ops (the ledger's timestamps are wall time).
+    fn commit(&mut self) -> Result<(), CoordError> {
         let ops = self.machine.take_ops();
-        self.ledger.commit(&ops, &self.machine, now)
+        self.ledger.commit(&ops, &self.machine, wall_ms())
     }
 
     fn send_exports(&mut self) {
@@ -494,13 +533,12 @@ impl LoopState {
         if let Some(t) = self.exporter.take() {
             let _ = t.join();
         }
-        let now = now_ms();
         while let Ok(event) = self.rx.try_recv() {
             if let Event::Exported { sweep, part } = event {
                 self.machine.exported(&sweep, part);
             }
         }
-        if let Err(err) = self.commit(now) {
+        if let Err(err) = self.commit() {
             tracing::error!(%err, "final ledger commit failed; parts will be re-exported");
         }
         self.publish();

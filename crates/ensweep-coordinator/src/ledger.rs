@@ -144,6 +144,8 @@ impl Ledger {
                 unassigned_since: now,
                 unexported: HashMap::new(),
                 status: SweepStatus::default(),
+                // Not kept in the ledger: cells leased after a restart run without a limit.
+                time_limit_ms: 0,
             })
         })?;
         for s in rows {
@@ -200,25 +202,27 @@ impl Ledger {
                 attempt: r.get::<_, i64>(7)? as u32,
                 fence: r.get::<_, i64>(8)? as u64,
                 spent: r.get::<_, i64>(9)? as u32,
+                last_failure: None,
             };
             let worker = r.get::<_, Option<String>>(10)?.unwrap_or_default();
             machine.restore_cell(id, entry, part, exported, worker, restore_leases, now);
         }
         let mut stmt = self.conn.prepare(
-            "SELECT c.sweep, f.kind, f.fence FROM failures f JOIN cells c ON c.id = f.cell",
+            "SELECT c.sweep, f.kind, f.fence, f.cell FROM failures f JOIN cells c ON c.id = f.cell
+             ORDER BY f.rowid",
         )?;
         for row in stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, i64>(2)? as u64,
+                r.get::<_, i64>(3)? as u64,
             ))
         })? {
-            let (sweep, kind, fence) = row?;
-            if let (Some(idx), Some(kind)) =
-                (machine.sweep_index(&sweep), FailureKind::parse(&kind))
+            let (sweep, kind, fence, cell) = row?;
+            if let (Some(_), Some(kind)) = (machine.sweep_index(&sweep), FailureKind::parse(&kind))
             {
-                machine.restore_failure(idx, kind, fence);
+                machine.restore_failure(cell, kind, fence);
             }
         }
         let mut stmt = self

@@ -19,6 +19,6 @@ mod service;
 pub mod status;
 
 pub use error::CoordError;
-pub use event_loop::{Coordinator, CoordinatorConfig, Event, Handle, now_ms};
+pub use event_loop::{Caller, Coordinator, CoordinatorConfig, Event, Handle, now_ms, wall_ms};
 pub use service::serve;
 pub use status::{FailureCounts, Snapshot, SweepStatus};

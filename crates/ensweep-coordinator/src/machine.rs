@@ -8,7 +8,11 @@
 //! Invariants:
 //! - a cell has at most one live lease, and its `fence` is the fence of that lease; outcomes
 //!   carrying any other fence are fenced off (results become orphans, failures are ignored);
-//! - a cell reaches `Done` once; its result row is assigned to exactly one export part.
+//! - a cell reaches `Done` once; its result row is assigned to exactly one export part;
+//! - a lease belongs to the registration of the worker name that took it: only a call carrying
+//!   that registration's session may renew, complete, fail or release it (see `workers.rs`);
+//! - fences are issued in increasing order by checked arithmetic and only ever derive from
+//!   fences this coordinator issued (never from orphans, which anyone could have sent).
 
 use crate::error::CoordError;
 use crate::identity::{self, Submission};
@@ -22,6 +26,11 @@ pub const MAX_ORPHAN_BYTES: usize = 64 << 10;
 
 /// Index of a cell in the machine (also its ledger row id).
 pub type CellId = u64;
+
+/// Id of a worker registration.
+pub type WorkerId = u64;
+
+pub use workers::{MAX_SLOTS, MAX_WORKERS, Registration};
 
 /// Lifecycle state of a cell, as stored in the ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +148,8 @@ pub struct CellEntry {
     pub fence: u64,
     /// Budget-spending failures so far.
     pub spent: u32,
+    /// Kind of the latest failed attempt (for `retry --kind`).
+    pub last_failure: Option<FailureKind>,
 }
 
 /// One sweep as the machine tracks it.
@@ -170,6 +181,8 @@ pub struct SweepEntry {
     pub unexported: HashMap<u64, u64>,
     /// Counters for status.
     pub status: SweepStatus,
+    /// Wall-clock limit of one attempt in ms (the spec's `time_limit_s`); 0: none.
+    pub time_limit_ms: u64,
 }
 
 /// A lease as handed to a worker.
@@ -195,6 +208,8 @@ pub struct Grant {
     pub axes_json: Arc<str>,
     /// Attempt number (1-based).
     pub attempt: u32,
+    /// Wall-clock limit of the attempt in ms; 0: none.
+    pub time_limit_ms: u64,
 }
 
 /// A change that must reach the ledger before anyone is told about it.
@@ -282,17 +297,11 @@ pub struct ExportJob {
     pub part: u64,
 }
 
-/// A registered worker.
-#[derive(Clone, Debug)]
-struct WorkerEntry {
-    name: String,
-    versions: Vec<String>,
-}
-
 /// A live lease.
 #[derive(Clone, Debug)]
 struct LeaseEntry {
     cell: CellId,
+    /// Name of the owning worker (registrations are unique per name).
     worker: String,
     deadline: u64,
 }
@@ -310,10 +319,13 @@ pub struct Machine {
     /// they are skipped when popped, which is cheaper than removing them eagerly.
     queues: HashMap<String, VecDeque<CellId>>,
     leases: HashMap<u64, LeaseEntry>,
-    /// Fences of attempts taken away (expired), so a late result can still name its cell.
-    fenced_off: HashMap<u64, CellId>,
-    workers: HashMap<u64, WorkerEntry>,
-    next_worker: u64,
+    /// Fences of attempts taken away (expired), so a late result can still name its cell,
+    /// with the worker that held them (only it may deliver the orphan).
+    fenced_off: HashMap<u64, (CellId, String)>,
+    /// The current fence of every cell that was ever leased: finds the cell of a duplicate
+    /// delivery in O(1) (a batch of 10,000 unknown fences must not scan every cell each).
+    fence_cells: HashMap<u64, CellId>,
+    workers: workers::Registry,
     next_fence: u64,
     ops: Vec<Op>,
     exports: Vec<ExportJob>,
@@ -335,14 +347,15 @@ impl Machine {
                 attempt: 0,
                 fence: 0,
                 spent: 0,
+                last_failure: None,
             }],
             sweeps: Vec::new(),
             sweep_index: HashMap::new(),
             queues: HashMap::new(),
             leases: HashMap::new(),
             fenced_off: HashMap::new(),
-            workers: HashMap::new(),
-            next_worker: first_worker_id.max(1),
+            fence_cells: HashMap::new(),
+            workers: workers::Registry::new(first_worker_id),
             next_fence: 1,
             ops: Vec::new(),
             exports: Vec::new(),
@@ -409,7 +422,10 @@ impl Machine {
         now: u64,
     ) {
         assert_eq!(id, self.cells.len() as u64, "cells restored in id order");
-        self.next_fence = self.next_fence.max(entry.fence + 1);
+        self.next_fence = self.next_fence.max(entry.fence.saturating_add(1));
+        if entry.fence != 0 {
+            self.fence_cells.insert(entry.fence, id);
+        }
         let sweep = entry.sweep;
         if entry.state == CellState::Leased && !restore_lease {
             entry.state = CellState::Pending;
@@ -463,15 +479,22 @@ impl Machine {
         self.cells.push(entry);
     }
 
-    /// Records a failure read back from the ledger (for the counts only).
-    pub fn restore_failure(&mut self, sweep: usize, kind: FailureKind, fence: u64) {
-        self.next_fence = self.next_fence.max(fence + 1);
-        bump(&mut self.sweeps[sweep].status.failures, kind);
+    /// Records a failure read back from the ledger, in the order they happened (for the
+    /// counts and the cell's latest failure kind). Failures are only recorded for fences this
+    /// coordinator issued, so they may advance the next fence.
+    pub fn restore_failure(&mut self, cell: CellId, kind: FailureKind, fence: u64) {
+        self.next_fence = self.next_fence.max(fence.saturating_add(1));
+        let Some(c) = self.cells.get_mut(cell as usize) else {
+            return;
+        };
+        c.last_failure = Some(kind);
+        bump(&mut self.sweeps[c.sweep].status.failures, kind);
     }
 
-    /// Records an orphan read back from the ledger.
-    pub fn restore_orphan(&mut self, sweep: Option<usize>, fence: u64) {
-        self.next_fence = self.next_fence.max(fence + 1);
+    /// Records an orphan read back from the ledger. Its fence is whatever a caller sent, so it
+    /// never advances the next fence (one orphan with fence 2^64-2 would otherwise make new
+    /// leases wrap around onto the fences of finished cells).
+    pub fn restore_orphan(&mut self, sweep: Option<usize>, _fence: u64) {
         if let Some(s) = sweep {
             self.sweeps[s].status.orphaned += 1;
         }
@@ -498,45 +521,38 @@ impl Machine {
 
     // ----- workers -----
 
-    /// Registers a worker (or re-registers one under a new id).
-    pub fn register(&mut self, name: String, versions: Vec<String>) -> u64 {
-        let id = self.next_worker;
-        self.next_worker += 1;
-        self.workers.insert(id, WorkerEntry { name, versions });
-        id
-    }
-
-    /// Number of registered workers.
-    pub fn n_workers(&self) -> u32 {
-        self.workers.len() as u32
-    }
-
-    /// Grants up to `capacity` pending cells the worker can run.
+    /// Grants up to `capacity` pending cells the worker can run, and never more than the slots
+    /// it declared at registration (one call must not drain every queue).
     pub fn lease(
         &mut self,
         worker: u64,
         capacity: u32,
         now: u64,
     ) -> Result<Vec<Grant>, CoordError> {
-        let w = self
-            .workers
-            .get(&worker)
-            .ok_or(CoordError::UnknownWorker(worker))?;
+        let w = self.workers.touch(worker, now)?;
+        let capacity = capacity.min(w.slots) as usize;
+        let (name, versions) = (w.name.clone(), w.versions.clone());
         let mut grants = Vec::new();
-        for version in &w.versions {
+        for version in &versions {
             let Some(queue) = self.queues.get_mut(version) else {
                 continue;
             };
-            while grants.len() < capacity as usize {
+            while grants.len() < capacity {
+                let Some(next) = self.next_fence.checked_add(1) else {
+                    tracing::error!("fences exhausted; no more leases");
+                    return Ok(grants);
+                };
                 let Some(id) = queue.pop_front() else { break };
                 let cell = &mut self.cells[id as usize];
                 if cell.state != CellState::Pending {
                     continue;
                 }
                 cell.state = CellState::Leased;
-                cell.attempt += 1;
+                cell.attempt = cell.attempt.saturating_add(1);
+                self.fence_cells.remove(&cell.fence);
                 cell.fence = self.next_fence;
-                self.next_fence += 1;
+                self.fence_cells.insert(cell.fence, id);
+                self.next_fence = next;
                 let s = &mut self.sweeps[cell.sweep];
                 s.status.pending -= 1;
                 s.status.leased += 1;
@@ -544,13 +560,13 @@ impl Machine {
                     cell.fence,
                     LeaseEntry {
                         cell: id,
-                        worker: w.name.clone(),
-                        deadline: now + self.config.lease_ttl_ms,
+                        worker: name.clone(),
+                        deadline: now.saturating_add(self.config.lease_ttl_ms),
                     },
                 );
                 self.ops.push(Op::Grant {
                     cell: id,
-                    worker: w.name.clone(),
+                    worker: name.clone(),
                 });
                 grants.push(Grant {
                     fence: cell.fence,
@@ -563,22 +579,34 @@ impl Machine {
                     replicate: cell.replicate,
                     axes_json: cell.axes_json.clone(),
                     attempt: cell.attempt,
+                    time_limit_ms: s.time_limit_ms,
                 });
             }
         }
         Ok(grants)
     }
 
-    /// Extends the leases named by `fences`; returns those that are no longer valid.
-    pub fn heartbeat(&mut self, fences: &[u64], now: u64) -> Vec<u64> {
+    /// Extends the worker's leases named by `fences`; returns those that are no longer valid.
+    /// Live leases of other workers are neither renewed nor revoked: a caller naming fences it
+    /// does not own must not make their owner drop its cells.
+    pub fn heartbeat(
+        &mut self,
+        worker: u64,
+        fences: &[u64],
+        now: u64,
+    ) -> Result<Vec<u64>, CoordError> {
+        let name = self.workers.touch(worker, now)?.name.clone();
         let mut revoked = Vec::new();
         for f in fences {
             match self.leases.get_mut(f) {
-                Some(l) => l.deadline = now + self.config.lease_ttl_ms,
+                Some(l) if l.worker == name => {
+                    l.deadline = now.saturating_add(self.config.lease_ttl_ms)
+                }
+                Some(_) => {}
                 None => revoked.push(*f),
             }
         }
-        revoked
+        Ok(revoked)
     }
 
     /// Accepts a result. Returns `true` when it was kept as an orphan (fenced off).
@@ -591,6 +619,14 @@ impl Machine {
         now: u64,
     ) -> bool {
         let worker_name = self.worker_name(worker);
+        if self
+            .leases
+            .get(&fence)
+            .is_some_and(|l| l.worker != worker_name)
+        {
+            tracing::warn!(fence, worker = %worker_name, "result for another worker's lease; dropped");
+            return false;
+        }
         if let Some(lease) = self.leases.remove(&fence) {
             let id = lease.cell;
             let cell = &mut self.cells[id as usize];
@@ -607,30 +643,28 @@ impl Machine {
                 cell: id,
                 output,
                 wall_seconds,
-                worker: if worker_name.is_empty() {
-                    lease.worker
-                } else {
-                    worker_name
-                },
+                worker: lease.worker,
             });
             return false;
         }
         // Not a live lease: either a retry of an acknowledged result (idempotent), or a
-        // fenced-off attempt (orphan).
-        let cell = self.fenced_off.get(&fence).copied();
-        if let Some(id) = cell
-            && self.cells[id as usize].state == CellState::Done
-            && self.cells[id as usize].fence == fence
-        {
-            return false;
-        }
+        // fenced-off attempt (orphan), or a fence this coordinator never issued.
         if self.is_acknowledged_result(fence) {
             return false;
         }
-        // A fence that was never issued (or whose orphan is already stored) names no attempt:
-        // its result is dropped, never stored, so a stranger cannot fill the ledger.
-        let Some(id) = cell else {
-            return true;
+        if fence == 0 || fence >= self.next_fence {
+            tracing::warn!(fence, worker = %worker_name, "result for a fence never issued; dropped");
+            return false;
+        }
+        // A fence whose attempt is no longer fenced off (its orphan is already stored) names
+        // no attempt: its result is dropped, never stored, so a stranger cannot fill the ledger.
+        let id = match self.fenced_off.get(&fence) {
+            Some((_, owner)) if *owner != worker_name => {
+                tracing::warn!(fence, worker = %worker_name, "late result of another worker's attempt; dropped");
+                return false;
+            }
+            Some((id, _)) => *id,
+            None => return true,
         };
         self.sweeps[self.cells[id as usize].sweep].status.orphaned += 1;
         self.fenced_off.remove(&fence);
@@ -649,29 +683,47 @@ impl Machine {
         true
     }
 
-    /// Whether `fence` is the fence of a done cell (a duplicate delivery of its result).
-    /// Linear in nothing: done cells keep their fence, and fences are only compared for the
-    /// rare late deliveries that reach this path.
+    /// Whether `fence` is the fence of a done cell (a duplicate delivery of its result):
+    /// one hash lookup, since done cells keep their fence in `fence_cells`.
     fn is_acknowledged_result(&self, fence: u64) -> bool {
-        // Fences are handed out in increasing order; a duplicate result is for a fence we
-        // already removed from `leases`. Scanning is acceptable on this rare path.
-        self.cells
-            .iter()
-            .any(|c| c.fence == fence && c.state == CellState::Done)
+        self.cell_of_fence(fence)
+            .is_some_and(|id| self.cells[id as usize].state == CellState::Done)
     }
 
-    /// Records a failed attempt reported by a worker.
-    pub fn fail(&mut self, fence: u64, kind: FailureKind, message: String) {
-        let Some(lease) = self.leases.remove(&fence) else {
-            tracing::debug!(fence, "failure for a lease that is no longer live; ignored");
-            return;
-        };
-        self.end_attempt(lease.cell, kind, message);
+    /// The cell whose current attempt has `fence`, if any (an O(1) lookup).
+    pub fn cell_of_fence(&self, fence: u64) -> Option<CellId> {
+        self.fence_cells.get(&fence).copied()
     }
 
-    /// Takes back leases from a worker that gave them up (shutdown or refused).
-    pub fn release(&mut self, fence: u64, kind: FailureKind) {
-        if let Some(lease) = self.leases.remove(&fence) {
+    /// Number of entries in the fence index: one per cell ever leased, whatever callers sent.
+    pub fn fence_index_len(&self) -> usize {
+        self.fence_cells.len()
+    }
+
+    /// Takes the live lease `fence` away from `worker` if, and only if, it owns it.
+    fn take_owned(&mut self, worker: u64, fence: u64) -> Option<LeaseEntry> {
+        let name = self.worker_name(worker);
+        if name.is_empty() || self.leases.get(&fence)?.worker != name {
+            tracing::debug!(
+                fence,
+                worker,
+                "outcome for a lease the caller does not hold; ignored"
+            );
+            return None;
+        }
+        self.leases.remove(&fence)
+    }
+
+    /// Records a failed attempt reported by the lease's owner.
+    pub fn fail(&mut self, worker: u64, fence: u64, kind: FailureKind, message: String) {
+        if let Some(lease) = self.take_owned(worker, fence) {
+            self.end_attempt(lease.cell, kind, message);
+        }
+    }
+
+    /// Takes back leases from their owner, which gave them up (shutdown or refused).
+    pub fn release(&mut self, worker: u64, fence: u64, kind: FailureKind) {
+        if let Some(lease) = self.take_owned(worker, fence) {
             self.end_attempt(lease.cell, kind, String::new());
         }
     }
@@ -679,6 +731,7 @@ impl Machine {
     /// Ends the current attempt of `id` without a result: requeue or fail for good.
     fn end_attempt(&mut self, id: CellId, kind: FailureKind, message: String) {
         let cell = &mut self.cells[id as usize];
+        cell.last_failure = Some(kind);
         let s = &mut self.sweeps[cell.sweep];
         bump(&mut s.status.failures, kind);
         self.ops.push(Op::Failure {
@@ -690,7 +743,7 @@ impl Machine {
         });
         s.status.leased -= 1;
         if kind.spends_budget() {
-            cell.spent += 1;
+            cell.spent = cell.spent.saturating_add(1);
         }
         if kind == FailureKind::UserError || cell.spent > self.config.retries {
             cell.state = CellState::Failed;
@@ -715,18 +768,22 @@ impl Machine {
 
     /// Time passes: expire leases and cut export parts that are due.
     pub fn tick(&mut self, now: u64) {
-        let expired: Vec<(u64, CellId)> = self
+        let expired: Vec<u64> = self
             .leases
             .iter()
             .filter(|(_, l)| l.deadline < now)
-            .map(|(f, l)| (*f, l.cell))
+            .map(|(f, _)| *f)
             .collect();
-        for (fence, id) in expired {
+        for fence in expired {
+            let Some(lease) = self.leases.remove(&fence) else {
+                continue;
+            };
+            let id = lease.cell;
             tracing::info!(fence, cell = %self.cells[id as usize].key, "lease expired");
-            self.leases.remove(&fence);
-            self.fenced_off.insert(fence, id);
+            self.fenced_off.insert(fence, (id, lease.worker));
             self.end_attempt(id, FailureKind::LeaseExpired, String::new());
         }
+        self.workers.expire(now, self.worker_ttl_ms());
         self.cut_parts(now, false);
     }
 
@@ -824,6 +881,7 @@ impl Machine {
                         kind: spec.kind.clone(),
                         ..SweepStatus::default()
                     },
+                    time_limit_ms: 0,
                 });
                 idx
             }
@@ -855,6 +913,7 @@ impl Machine {
                 attempt: 0,
                 fence: 0,
                 spent: 0,
+                last_failure: None,
             });
             queue.push_back(id);
             let s = &mut self.sweeps[idx];
@@ -865,6 +924,7 @@ impl Machine {
             new_cells += 1;
         }
         let s = &mut self.sweeps[idx];
+        s.time_limit_ms = spec.time_limit_s.map_or(0, |t| t.saturating_mul(1000));
         s.spec_hash = spec.spec_hash.clone();
         s.status.spec_hash = spec.spec_hash.clone();
         self.ops.push(Op::UpsertSweep {
@@ -941,10 +1001,7 @@ impl Machine {
     }
 
     fn worker_name(&self, worker: u64) -> String {
-        self.workers
-            .get(&worker)
-            .map(|w| w.name.clone())
-            .unwrap_or_default()
+        self.workers.name(worker).to_owned()
     }
 }
 
@@ -960,5 +1017,7 @@ fn bump(c: &mut FailureCounts, kind: FailureKind) {
     *slot += 1;
 }
 
+mod retry;
 #[cfg(test)]
 mod tests;
+mod workers;

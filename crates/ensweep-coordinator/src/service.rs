@@ -4,8 +4,8 @@
 //! This and the worker crate are the only places that name `ensweep_proto` types.
 
 use crate::error::CoordError;
-use crate::event_loop::{Event, Handle};
-use crate::machine::{FailureKind, Grant};
+use crate::event_loop::{Caller, Event, Handle};
+use crate::machine::{FailureKind, Grant, Registration};
 use crate::status::{Snapshot, SweepStatus};
 use ensweep_core::spec::Spec;
 use ensweep_proto::v1 as pb;
@@ -91,7 +91,15 @@ fn lease_pb(g: Grant) -> pb::Lease {
         replicate: g.replicate,
         axes_json: g.axes_json.to_string(),
         attempt: g.attempt,
+        time_limit_ms: g.time_limit_ms,
     }
+}
+
+/// A fresh session secret: 128 bits from the OS RNG, as hex.
+fn new_session() -> Result<String, Status> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| Status::internal(format!("OS RNG: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn sweep_pb(s: &SweepStatus, dir: &Path) -> pb::SweepStatus {
@@ -149,20 +157,28 @@ impl CoordinatorRpc for Service {
             }));
         }
         tracing::info!(worker = %r.worker_name, slots = r.slots, code = %r.code_hash, "worker registered");
+        let session = new_session()?;
+        let registration = Registration {
+            name: r.worker_name,
+            versions: r.trainer_versions,
+            slots: r.slots,
+            session: session.clone(),
+        };
         let id = self
             .handle
             .call(|reply| Event::Register {
-                name: r.worker_name,
-                versions: r.trainer_versions,
+                registration,
                 reply,
             })
             .await
+            .map_err(st)?
             .map_err(st)?;
         let ttl = self.handle.lease_ttl_ms;
         Ok(Response::new(pb::RegisterWorkerResponse {
             worker_id: id,
             lease_ttl_ms: ttl,
             heartbeat_interval_ms: (ttl / 4).max(10),
+            session,
         }))
     }
 
@@ -174,7 +190,10 @@ impl CoordinatorRpc for Service {
         let grants = self
             .handle
             .call(|reply| Event::Lease {
-                worker: r.worker_id,
+                worker: Caller {
+                    id: r.worker_id,
+                    session: r.session,
+                },
                 capacity: r.capacity,
                 wait_ms: r.wait_ms.min(MAX_WAIT_MS),
                 reply,
@@ -195,10 +214,15 @@ impl CoordinatorRpc for Service {
         let revoked = self
             .handle
             .call(|reply| Event::Heartbeat {
+                worker: Caller {
+                    id: r.worker_id,
+                    session: r.session,
+                },
                 fences: r.fences,
                 reply,
             })
             .await
+            .map_err(st)?
             .map_err(st)?;
         Ok(Response::new(pb::HeartbeatResponse { revoked }))
     }
@@ -236,11 +260,15 @@ impl CoordinatorRpc for Service {
         let orphaned = self
             .handle
             .call(|reply| Event::Complete {
-                worker: r.worker_id,
+                worker: Caller {
+                    id: r.worker_id,
+                    session: r.session,
+                },
                 results,
                 reply,
             })
             .await
+            .map_err(st)?
             .map_err(st)?;
         Ok(Response::new(pb::CompleteCellsResponse { orphaned }))
     }
@@ -262,9 +290,18 @@ impl CoordinatorRpc for Service {
                 (f.fence, kind, f.message)
             })
             .collect();
+        let worker = Caller {
+            id: r.worker_id,
+            session: r.session,
+        };
         self.handle
-            .call(|reply| Event::Fail { failures, reply })
+            .call(|reply| Event::Fail {
+                worker,
+                failures,
+                reply,
+            })
             .await
+            .map_err(st)?
             .map_err(st)?;
         Ok(Response::new(pb::FailCellsResponse {}))
     }
@@ -280,11 +317,16 @@ impl CoordinatorRpc for Service {
         };
         self.handle
             .call(|reply| Event::Release {
+                worker: Caller {
+                    id: r.worker_id,
+                    session: r.session,
+                },
                 fences: r.fences,
                 kind,
                 reply,
             })
             .await
+            .map_err(st)?
             .map_err(st)?;
         Ok(Response::new(pb::ReleaseCellsResponse {}))
     }
@@ -366,5 +408,31 @@ impl CoordinatorRpc for Service {
             .map_err(st)?
             .map_err(st)?;
         Ok(Response::new(pb::CancelSweepResponse { cancelled: n }))
+    }
+
+    async fn retry_cells(
+        &self,
+        req: Request<pb::RetryCellsRequest>,
+    ) -> Result<Response<pb::RetryCellsResponse>, Status> {
+        let r = req.into_inner();
+        let kind = match r.kind.as_str() {
+            "" => None,
+            k => Some(FailureKind::parse(k).ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "unknown failure kind `{k}` (user_error, crashed, timed_out, lease_expired)"
+                ))
+            })?),
+        };
+        let n = self
+            .handle
+            .call(|reply| Event::Retry {
+                sweep: r.sweep,
+                kind,
+                reply,
+            })
+            .await
+            .map_err(st)?
+            .map_err(st)?;
+        Ok(Response::new(pb::RetryCellsResponse { requeued: n }))
     }
 }

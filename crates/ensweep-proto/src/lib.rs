@@ -6,7 +6,8 @@
 #![allow(missing_docs, clippy::all)]
 
 /// The protocol version; `RegisterWorker` is refused when a worker speaks another one.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: worker-side calls carry the registration's session secret.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Package `ensweep.v1`.
 pub mod v1 {

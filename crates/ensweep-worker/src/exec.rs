@@ -46,6 +46,9 @@ pub fn execute_cell(cell: &Cell, sink: &mut dyn TrainSink) -> Result<RunOutput, 
             .map_err(|e| match e {
                 ensweep_meanfield::MlpError::Cancelled { .. } => ExecError::Cancelled,
                 ensweep_meanfield::MlpError::Config(m) => ExecError::User(m),
+                // Missing or unreadable MNIST is the installation's fault and fails the same
+                // way on every retry: the user fixes it, then runs `ensweep retry`.
+                e @ ensweep_meanfield::MlpError::Data(_) => ExecError::User(e.to_string()),
                 other => ExecError::Trainer(other.to_string()),
             }),
         TrainerConfig::TanhRnn(cfg) => {
@@ -65,9 +68,10 @@ fn rnn_error(e: ensweep_recurrent::RnnError, sink: &dyn TrainSink) -> ExecError 
         return ExecError::Cancelled;
     }
     match e {
-        RnnError::Cancelled => ExecError::Cancelled,
         RnnError::Config(m) => ExecError::User(m),
-        other => ExecError::Trainer(other.to_string()),
+        // Deterministic: the same seed diverges again, and the data stay missing.
+        e @ (RnnError::Diverged { .. } | RnnError::Data(_)) => ExecError::User(e.to_string()),
+        RnnError::Cancelled => ExecError::Cancelled,
     }
 }
 

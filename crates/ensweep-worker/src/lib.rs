@@ -81,6 +81,8 @@ struct Shared {
     client: Client,
     config: WorkerConfig,
     worker_id: AtomicU64,
+    /// Session secret of the registration; sent with every worker-side call.
+    session: Mutex<String>,
     /// Every lease held (queued, running, or waiting to be reported), with its cancel flag.
     held: Mutex<HashMap<u64, Arc<AtomicBool>>>,
     stopping: AtomicBool,
@@ -89,6 +91,12 @@ struct Shared {
     /// Signalled whenever a cell finishes, to wake the lease loop.
     freed: Notify,
     slots: Arc<Semaphore>,
+}
+
+impl Shared {
+    fn session(&self) -> String {
+        self.session.lock().expect("session").clone()
+    }
 }
 
 /// Runs a worker until `shutdown` resolves, then drains and returns.
@@ -102,6 +110,7 @@ pub async fn run(
         slots: Arc::new(Semaphore::new(config.slots.max(1))),
         config,
         worker_id: AtomicU64::new(0),
+        session: Mutex::new(String::new()),
         held: Mutex::new(HashMap::new()),
         stopping: AtomicBool::new(false),
         in_flight: AtomicUsize::new(0),
@@ -159,7 +168,12 @@ async fn register(shared: &Shared) -> Result<u64, WorkerError> {
     .await
     .map_err(|s| WorkerError::Refused(s.message().to_owned()))?
     .into_inner();
+    // Id and session change together under the lock (a concurrent reader may still pair an
+    // old id with a new session once; that call is refused and retried).
+    let mut session = shared.session.lock().expect("session");
+    *session = resp.session;
     shared.worker_id.store(resp.worker_id, Ordering::SeqCst);
+    drop(session);
     tracing::info!(worker_id = resp.worker_id, "registered");
     Ok(resp.heartbeat_interval_ms.max(10))
 }
@@ -186,10 +200,12 @@ async fn lease_loop(
             worker_id: shared.worker_id.load(Ordering::SeqCst),
             capacity: room as u32,
             wait_ms: shared.config.lease_wait_ms,
+            session: shared.session(),
         };
         let res = tokio::select! {
             r = retry("lease", || {
                 let mut c = shared.client.clone();
+                let req = req.clone();
                 async move { c.lease_cells(req).await }
             }) => r,
             () = &mut *shutdown => return Ok(()),
@@ -216,14 +232,31 @@ async fn lease_loop(
     }
 }
 
-/// Cancels a trainer when its lease is revoked or the worker stops.
-struct FlagSink(Arc<AtomicBool>);
+/// Cancels a trainer when its lease is revoked, the worker stops, or the cell's time limit
+/// (a monotonic deadline) has passed.
+struct FlagSink {
+    flag: Arc<AtomicBool>,
+    deadline: Option<Instant>,
+}
+
+impl FlagSink {
+    fn timed_out(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
 
 impl TrainSink for FlagSink {
     fn on_epoch(&mut self, _row: &EpochRow, _epochs_total: u32) {}
     fn cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.flag.load(Ordering::Relaxed) || self.timed_out()
     }
+}
+
+/// How a run ended on its blocking thread.
+enum RunEnd {
+    Done(pb::RunOutput, f64),
+    TimedOut(f64),
+    Err(ExecError),
 }
 
 /// Waits for a slot, trains the cell on a blocking thread, and queues its outcome.
@@ -252,6 +285,7 @@ async fn attempt(shared: &Shared, lease: pb::Lease, flag: Arc<AtomicBool>) -> Ou
         tracing::warn!(kind = %lease.kind, version = %lease.trainer_version, "refusing cell of another trainer version");
         return Outcome::Released(fence, pb::ReleaseReason::Refused);
     }
+    let limit = (lease.time_limit_ms > 0).then(|| Duration::from_millis(lease.time_limit_ms));
     let axes = serde_json::from_str(&lease.axes_json).unwrap_or_default();
     let cell = Cell {
         key: lease.cell_key,
@@ -266,19 +300,36 @@ async fn attempt(shared: &Shared, lease: pb::Lease, flag: Arc<AtomicBool>) -> Ou
     let joined = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let started = Instant::now();
-        let res = execute_cell(&cell, &mut FlagSink(flag));
+        let mut sink = FlagSink {
+            flag,
+            deadline: limit.map(|l| started + l),
+        };
+        let res = execute_cell(&cell, &mut sink);
         let wall = started.elapsed().as_secs_f64();
-        res.map(|o| (ensweep_core::wire::to_wire(&o), wall))
+        match res {
+            Ok(o) => RunEnd::Done(ensweep_core::wire::to_wire(&o), wall),
+            Err(ExecError::Cancelled) if sink.timed_out() && !sink.flag.load(Ordering::SeqCst) => {
+                RunEnd::TimedOut(wall)
+            }
+            Err(e) => RunEnd::Err(e),
+        }
     })
     .await;
     match joined {
-        Ok(Ok((output, wall_seconds))) => Outcome::Completed(pb::CellResult {
+        Ok(RunEnd::Done(output, wall_seconds)) => Outcome::Completed(pb::CellResult {
             fence,
             output: Some(output),
             wall_seconds,
         }),
-        Ok(Err(ExecError::Cancelled)) => Outcome::Released(fence, pb::ReleaseReason::Preempted),
-        Ok(Err(err)) => Outcome::Failed(pb::CellFailure {
+        Ok(RunEnd::TimedOut(wall)) => Outcome::Failed(pb::CellFailure {
+            fence,
+            kind: pb::FailureKind::TimedOut as i32,
+            message: format!("stopped at the time limit after {wall:.1} s"),
+        }),
+        Ok(RunEnd::Err(ExecError::Cancelled)) => {
+            Outcome::Released(fence, pb::ReleaseReason::Preempted)
+        }
+        Ok(RunEnd::Err(err)) => Outcome::Failed(pb::CellFailure {
             fence,
             kind: (if err.is_user_error() {
                 pb::FailureKind::UserError
@@ -341,9 +392,14 @@ async fn send_outcomes(
         let mut fences: Vec<u64> = results.iter().map(|r| r.fence).collect();
         fences.extend(failures.iter().map(|f| f.fence));
         let worker_id = shared.worker_id.load(Ordering::SeqCst);
+        let session = shared.session();
         if !results.is_empty() {
             report.completed += results.len() as u64;
-            let req = pb::CompleteCellsRequest { worker_id, results };
+            let req = pb::CompleteCellsRequest {
+                worker_id,
+                results,
+                session: session.clone(),
+            };
             let res = retry("complete", || {
                 let mut c = shared.client.clone();
                 let req = req.clone();
@@ -359,6 +415,7 @@ async fn send_outcomes(
             let req = pb::FailCellsRequest {
                 worker_id,
                 failures,
+                session: session.clone(),
             };
             let _ = retry("fail", || {
                 let mut c = shared.client.clone();
@@ -374,6 +431,7 @@ async fn send_outcomes(
                 worker_id,
                 fences: list,
                 reason,
+                session: session.clone(),
             };
             let _ = retry("release", || {
                 let mut c = shared.client.clone();
@@ -403,6 +461,7 @@ async fn heartbeat_loop(shared: Arc<Shared>, interval_ms: u64) {
         let req = pb::HeartbeatRequest {
             worker_id: shared.worker_id.load(Ordering::SeqCst),
             fences,
+            session: shared.session(),
         };
         let mut c = shared.client.clone();
         // One try per tick: a missed heartbeat is retried by the next tick anyway.
@@ -414,6 +473,15 @@ async fn heartbeat_loop(shared: Arc<Shared>, interval_ms: u64) {
                         tracing::info!(fence = f, "lease revoked; cancelling");
                         flag.store(true, Ordering::SeqCst);
                     }
+                }
+            }
+            Err(s) if s.code() == tonic::Code::NotFound => {
+                // The coordinator restarted, or our registration expired: register again so
+                // that the new registration owns our leases before they expire, even while
+                // every slot is busy and the lease loop is not calling.
+                tracing::info!("registration unknown to the coordinator; registering again");
+                if let Err(err) = register(&shared).await {
+                    tracing::warn!(%err, "registering again failed");
                 }
             }
             Err(s) => tracing::debug!(%s, "heartbeat failed"),

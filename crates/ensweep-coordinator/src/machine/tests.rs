@@ -20,10 +20,24 @@ fn spec(seeds: &str, xs: &str, sleep: u64) -> Spec {
     Spec::parse(&text, Path::new("t.toml")).expect("valid spec")
 }
 
+/// Registers `name` for the synthetic trainer with 64 slots and session "s-<name>".
+fn reg(m: &mut Machine, name: &str) -> u64 {
+    m.register(
+        Registration {
+            name: name.into(),
+            versions: vec!["synthetic/1".into()],
+            slots: 64,
+            session: format!("s-{name}"),
+        },
+        0,
+    )
+    .expect("register")
+}
+
 fn machine_with(spec: &Spec) -> (Machine, u64) {
     let mut m = Machine::new(config(), 1);
     m.submit(spec, String::new()).expect("submit");
-    let w = m.register("w1".into(), vec!["synthetic/1".into()]);
+    let w = reg(&mut m, "w1");
     (m, w)
 }
 
@@ -61,13 +75,19 @@ fn expired_lease_requeues_and_late_result_is_orphaned() {
     let (mut m, w) = machine_with(&spec("1", "[1.0]", 0));
     let first = m.lease(w, 1, 0).unwrap().remove(0);
     m.tick(500);
-    assert_eq!(m.heartbeat(&[first.fence], 500), Vec::<u64>::new());
+    assert_eq!(
+        m.heartbeat(w, &[first.fence], 500).unwrap(),
+        Vec::<u64>::new()
+    );
     m.tick(1_400); // heartbeat at 500 extended the deadline to 1_500
     assert_eq!(status(&m).leased, 1);
     m.tick(1_600);
     let st = status(&m);
     assert_eq!((st.pending, st.failures.lease_expired), (1, 1));
-    assert_eq!(m.heartbeat(&[first.fence], 1_600), vec![first.fence]);
+    assert_eq!(
+        m.heartbeat(w, &[first.fence], 1_600).unwrap(),
+        vec![first.fence]
+    );
     let second = m.lease(w, 1, 1_700).unwrap().remove(0);
     assert_eq!(
         (second.attempt, second.cell_key.clone()),
@@ -87,15 +107,15 @@ fn retry_budget_and_failure_kinds() {
     let (mut m, w) = machine_with(&spec("3", "[1.0]", 0));
     let g = m.lease(w, 3, 0).unwrap();
     // Preemption spends no budget: the cell comes back first in the queue.
-    m.release(g[0].fence, FailureKind::Preempted);
-    m.fail(g[1].fence, FailureKind::UserError, "bad".into());
-    m.fail(g[2].fence, FailureKind::Crashed, "panic".into());
+    m.release(w, g[0].fence, FailureKind::Preempted);
+    m.fail(w, g[1].fence, FailureKind::UserError, "bad".into());
+    m.fail(w, g[2].fence, FailureKind::Crashed, "panic".into());
     let st = status(&m);
     assert_eq!((st.pending, st.failed), (2, 1));
     let again = m.lease(w, 2, 1).unwrap();
     assert_eq!(again[0].cell_key, g[0].cell_key);
     // The crashed cell has retries = 1: a second crash fails it for good.
-    m.fail(again[1].fence, FailureKind::Crashed, "panic".into());
+    m.fail(w, again[1].fence, FailureKind::Crashed, "panic".into());
     let st = status(&m);
     assert_eq!(st.failed, 2);
     assert_eq!(
@@ -144,7 +164,7 @@ fn ledger_round_trip_restores_state_and_reexports_parts() {
     let g = m.lease(w, 3, 0).unwrap();
     m.complete(w, g[0].fence, "{}".into(), 0.5, 1);
     m.complete(w, g[1].fence, "{}".into(), 0.5, 1);
-    m.fail(g[2].fence, FailureKind::Crashed, "x".into());
+    m.fail(w, g[2].fence, FailureKind::Crashed, "x".into());
     m.tick(1_000); // cuts part 0 (interval elapsed)
     let ops = m.take_ops();
     ledger.commit(&ops, &m, 1_000).unwrap();
@@ -162,7 +182,7 @@ fn ledger_round_trip_restores_state_and_reexports_parts() {
         }]
     );
     // Fences keep increasing across restarts.
-    let w2 = restored.register("w2".into(), vec!["synthetic/1".into()]);
+    let w2 = reg(&mut restored, "w2");
     let next = restored.lease(w2, 1, 2_000).unwrap();
     assert!(next[0].fence > g[2].fence);
     assert_eq!(
@@ -170,3 +190,5 @@ fn ledger_round_trip_restores_state_and_reexports_parts() {
         "the crashed cell is retried first in queue order"
     );
 }
+
+mod ownership;

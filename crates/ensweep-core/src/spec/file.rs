@@ -14,7 +14,9 @@ pub(super) struct SweepSection {
     pub seed: u64,
     #[serde(default)]
     pub seeds: Option<Spanned<SeedsSpec>>,
-    // h2b: `time_limit_s` (optional, seconds > 0) goes here.
+    /// Wall-clock limit of one attempt of a cell, seconds (> 0); workers enforce it.
+    #[serde(default)]
+    pub time_limit_s: Option<Spanned<u64>>,
 }
 
 /// `seeds = 5` or `seeds = [0, 3, 7]`.

@@ -93,6 +93,9 @@ pub struct Spec {
     pub spec_hash: String,
     /// The replicate seeds.
     pub seeds: Vec<u64>,
+    /// Wall-clock limit of one attempt of a cell in seconds (`[sweep] time_limit_s`). Not
+    /// part of the spec hash: it says how long to wait, not what to compute.
+    pub time_limit_s: Option<u64>,
     /// Axis names in expansion order (grid, then zip, then random), for display.
     pub axis_names: Vec<String>,
     base_json: Json,
@@ -196,6 +199,12 @@ impl Spec {
         // The base config alone must be valid, so errors in it point into the section.
         let base_cfg = TrainerConfig::from_toml(kind, base.clone())
             .map_err(|e| loc.value_error(&e, base_span, kind))?;
+        let time_limit_s = match file.sweep.time_limit_s.take() {
+            Some(t) if *t.get_ref() == 0 => {
+                return Err(loc.at(t.span(), "`sweep.time_limit_s` must be > 0".into()));
+            }
+            t => t.map(Spanned::into_inner),
+        };
         let seeds = parse_seeds(&loc, file.sweep.seeds.take(), limits)?;
         let axes = SweepAxes::parse(&loc, &mut file, limits)?;
         check_cell_count(&loc, &axes, seeds.len(), limits)?;
@@ -208,6 +217,7 @@ impl Spec {
             kind: kind.to_owned(),
             spec_hash: spec_hash(kind, sweep_seed, &cells),
             seeds,
+            time_limit_s,
             axis_names: axes.iter().map(|a| a.path.clone()).collect(),
             base_json: canonical(&base_cfg.to_json_value()),
             cells,
