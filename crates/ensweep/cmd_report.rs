@@ -2,6 +2,7 @@
 
 use clap::Args;
 use ensweep_results::report::{ReportOptions, write_report};
+use ensweep_results::selection::Include;
 use ensweep_results::tables::read_table;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,10 @@ pub struct ReportArgs {
     /// Seed of the bootstrap (reports are reproducible).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Analyse every net in the diversity and degradation sections, not only those that met
+    /// their training criterion (`reached_threshold` / `success`).
+    #[arg(long)]
+    pub all_nets: bool,
 }
 
 /// The first of the usual final metrics that the sweep's `runs` table has.
@@ -48,6 +53,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
             None => default_metric(&args.dir)?,
         },
         out_dir: args.out,
+        include: if args.all_nets {
+            Include::All
+        } else {
+            Include::Criterion
+        },
         ..ReportOptions::default()
     };
     opts.bootstrap.resamples = args.resamples;

@@ -5,6 +5,7 @@
 //! signed-rank on AUC differences): seed-to-seed variation in the trained network cancels out.
 
 use crate::frames::{self, Group};
+use crate::selection::{GroupSelection, Include, select_groups};
 use crate::stats::{Bootstrap, StatsError, holm, mean, std_dev, wilcoxon_signed_rank};
 use crate::tables::{TablesError, read_table};
 use polars::prelude::*;
@@ -39,6 +40,8 @@ pub struct DegradationOptions {
     pub drop: f64,
     /// Bootstrap of bands and intervals.
     pub bootstrap: Bootstrap,
+    /// Which nets' curves are used (default: those that met their training criterion).
+    pub include: Include,
 }
 
 impl Default for DegradationOptions {
@@ -48,6 +51,7 @@ impl Default for DegradationOptions {
             baseline: "random".into(),
             drop: 0.1,
             bootstrap: Bootstrap::percentile_bands(),
+            include: Include::Criterion,
         }
     }
 }
@@ -131,6 +135,8 @@ pub struct Degradation {
     pub seeds: Vec<SeedCurve>,
     /// Criterion-vs-baseline comparisons.
     pub comparisons: Vec<Comparison>,
+    /// Per group, how many nets' curves were used and how many left out (and why).
+    pub selection: Vec<GroupSelection>,
 }
 
 /// Trapezoidal area under `(x, y)` sorted by x.
@@ -194,7 +200,7 @@ pub fn analyse(dir: &Path, opts: &DegradationOptions) -> Result<Degradation, Deg
         return Err(DegradationError::NoMetric(metric));
     }
     let higher_is_better = higher_is_better(&metric);
-    let groups = frames::groups(&runs)?;
+    let (groups, selection) = select_groups(&runs, opts.include)?;
     let member: BTreeMap<&str, (&Group, u64)> = groups
         .iter()
         .flat_map(|g| g.members.iter().map(move |(r, k)| (k.as_str(), (g, *r))))
@@ -223,6 +229,7 @@ pub fn analyse(dir: &Path, opts: &DegradationOptions) -> Result<Degradation, Deg
     let mut out = Degradation {
         metric,
         higher_is_better,
+        selection,
         ..Default::default()
     };
     for ((group, layer, criterion), per_seed) in &mut curves {

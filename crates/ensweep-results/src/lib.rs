@@ -12,6 +12,7 @@ pub mod diversity;
 pub mod frames;
 pub mod query;
 pub mod report;
+pub mod selection;
 pub mod stats;
 pub mod synthetic;
 pub mod tables;

@@ -8,7 +8,7 @@ use super::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 
 /// Trainer version of the tanh RNN. Bump when its numbers change.
-pub const TRAINER_VERSION: &str = "tanh_rnn/1";
+pub const TRAINER_VERSION: &str = "tanh_rnn/2";
 
 /// Everything that defines one tanh-RNN run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -23,9 +23,14 @@ pub struct TanhRnnConfig {
     /// Gain g of the `normal` initialisation (std g / sqrt(N)); ignored otherwise.
     #[serde(default = "one")]
     pub gain: f64,
-    /// Learn a recurrent bias b (and the read-out bias). Jarne's N = 50 networks have none.
+    /// Learn a recurrent bias b. Jarne's N = 50 networks have none.
     #[serde(default)]
     pub bias: bool,
+    /// Learn a read-out bias c (on by default): the reference's Keras `Dense` read-out keeps its
+    /// bias even when the recurrent layer has none, which is what lets the output hold a non-zero
+    /// baseline (0.01, 0.045) while h = 0 before the stimulus.
+    #[serde(default = "yes")]
+    pub readout_bias: bool,
     /// Number of generated training trials (a fixed, seeded set iterated each epoch).
     pub train_trials: usize,
     /// Mini-batch size.
@@ -35,6 +40,11 @@ pub struct TanhRnnConfig {
     /// Stop when the mean training loss of an epoch falls below this (0 disables).
     #[serde(default)]
     pub loss_threshold: f64,
+    /// Matched-loss stopping (Huang et al.: 3): once an epoch's loss is below `loss_threshold`,
+    /// train this many more epochs before stopping (still capped by `epochs`). 0 stops at once,
+    /// as the Keras early stop of Jarne & Laje does.
+    #[serde(default)]
+    pub patience: u32,
     /// Optimiser (Adam in the references).
     pub optimizer: OptimizerConfig,
     /// Keras-style inverse-time learning-rate decay per update: lr_k = lr / (1 + lr_time_decay k)
@@ -220,6 +230,9 @@ impl Default for TanhEval {
     }
 }
 
+fn yes() -> bool {
+    true
+}
 fn one() -> f64 {
     1.0
 }

@@ -5,7 +5,7 @@ pub mod train;
 
 #[cfg(test)]
 mod tests {
-    use super::train::train_tanh_rnn;
+    use super::train::{StopRule, keras_time_decay, train_tanh_rnn};
     use ensweep_core::config::TanhRnnConfig;
     use ensweep_core::output::NullSink;
     use ensweep_core::seed::RunSeed;
@@ -67,5 +67,107 @@ mod tests {
         // Same seed, same numbers.
         let again = train_tanh_rnn(&cfg(""), &RunSeed::from_u64(1), &mut NullSink).unwrap();
         assert_eq!(again.scalars["distance_mean"], s["distance_mean"]);
+    }
+
+    #[test]
+    fn time_decay_follows_the_keras_formula() {
+        // Keras 2 legacy `decay`: lr * 1 / (1 + decay * iterations), iterations counted before
+        // the update; at 1e-4 the rate halves after 10,000 updates.
+        assert_eq!(keras_time_decay(1e-4, 1e-4, 0), 1e-4);
+        assert!((keras_time_decay(1e-4, 1e-4, 10_000) - 0.5e-4).abs() < 1e-18);
+        assert!((keras_time_decay(2e-3, 1e-3, 3) - 2e-3 / 1.003).abs() < 1e-18);
+        assert_eq!(keras_time_decay(1e-3, 0.0, 1_000_000), 1e-3);
+    }
+
+    #[test]
+    fn stop_rule_waits_patience_epochs_after_the_threshold() {
+        let mut r = StopRule::new(0.1, 3);
+        let losses = [0.5, 0.2, 0.09, 0.2, 0.05, 0.04, 0.03];
+        let stops: Vec<bool> = losses
+            .iter()
+            .enumerate()
+            .map(|(e, &v)| r.observe(e as u32, v))
+            .collect();
+        // Reached at epoch 2 (a later rise does not reset it), stop after epoch 2 + 3.
+        assert_eq!(stops, [false, false, false, false, false, true, true]);
+        assert_eq!(r.reached_at(), Some(2));
+        let mut now = StopRule::new(0.1, 0);
+        assert!(!now.observe(0, 0.2) && now.observe(1, 0.05));
+        let mut never = StopRule::new(0.0, 0);
+        assert!(!never.observe(0, 0.0) && never.reached_at().is_none());
+    }
+
+    #[test]
+    fn matched_loss_stop_is_recorded_per_net() {
+        let c = cfg("loss_threshold = 0.05\npatience = 2");
+        let out = train_tanh_rnn(&c, &RunSeed::from_u64(3), &mut NullSink).unwrap();
+        let s = &out.scalars;
+        let below = out
+            .epochs
+            .iter()
+            .position(|e| e.values["train_loss"] < 0.05)
+            .expect("the AND net reaches 0.05 within 8 epochs");
+        assert_eq!(s["reached_threshold"], 1.0);
+        assert_eq!(s["epochs_trained"], (below + 3).min(8) as f64);
+        assert_eq!(
+            s["loss_at_stop"],
+            out.epochs.last().unwrap().values["train_loss"]
+        );
+        let init: Vec<&str> = out.weights.iter().map(|w| w.layer.as_str()).collect();
+        assert!(init.contains(&"rec.init") && init.contains(&"in.init"));
+    }
+
+    /// Mean output over the first 40 (pre-stimulus) steps of every probe, rebuilt from the stored
+    /// trajectories, read-out weights and read-out bias.
+    fn pre_stimulus_outputs(readout_bias: bool) -> Vec<f32> {
+        let c: TanhRnnConfig = toml::from_str(&format!(
+            r#"
+            n_hidden = 16
+            rec_init = "orthogonal"
+            readout_bias = {readout_bias}
+            train_trials = 1024
+            batch_size = 32
+            epochs = 20
+            [task]
+            name = "time_pulse"
+            mem_gap = 5
+            length = 100
+            [optimizer]
+            kind = "adam"
+            lr = 0.01
+            [eval]
+            test_trials = 8
+            probe_trials = 4
+            prune_fractions = []
+            "#
+        ))
+        .unwrap();
+        let out = train_tanh_rnn(&c, &RunSeed::from_u64(4), &mut NullSink).unwrap();
+        let w = |name: &str| &out.weights.iter().find(|w| w.layer == name).unwrap().values;
+        let (w_out, bias) = (w("out"), w("out.bias")[0]);
+        out.trajectories
+            .iter()
+            .map(|tr| {
+                let n = tr.units as usize;
+                // Stimulus onset at 50 ms: the first 40 steps are baseline.
+                let pre: Vec<f32> = tr.states[..40 * n]
+                    .chunks(n)
+                    .map(|h| bias + h.iter().zip(w_out).map(|(a, b)| a * b).sum::<f32>())
+                    .collect();
+                pre.iter().sum::<f32>() / pre.len() as f32
+            })
+            .collect()
+    }
+
+    /// The reference read-out keeps its bias, so a time-pulse net outputs the 0.045 baseline
+    /// before the stimulus, where h stays near 0; without the bias no weight can produce it.
+    #[test]
+    fn time_pulse_net_holds_the_baseline_before_the_stimulus() {
+        for mean in pre_stimulus_outputs(true) {
+            assert!((mean - 0.045).abs() < 0.01, "pre-stimulus output {mean}");
+        }
+        for mean in pre_stimulus_outputs(false) {
+            assert!(mean.abs() < 0.02, "without the read-out bias: {mean}");
+        }
     }
 }

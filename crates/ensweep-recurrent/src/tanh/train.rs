@@ -3,7 +3,7 @@
 //! per-network metrics (distances, OOD, spectra, dynamics class, weight statistics, damage
 //! curves, probe trajectories).
 
-use super::model::{Backward, Forward, Layout, backward, forward, loss};
+use super::model::{Backward, Forward, Layout, LearnBias, backward, forward, loss};
 use crate::RnnError;
 use crate::linalg::orthogonal;
 use crate::metrics::{self, Prune};
@@ -57,6 +57,49 @@ pub fn init_params(cfg: &TanhRnnConfig, l: Layout, seed: &RunSeed) -> Vec<f32> {
     p
 }
 
+/// Keras' legacy inverse-time decay (`optimizer.decay`), applied per update: the rate of the
+/// update that follows `iterations` earlier ones is `lr0 / (1 + decay * iterations)`. Kept here
+/// as a schedule of the tanh trainer, not of the shared optimiser, because only the Jarne & Laje
+/// recipe uses it.
+pub fn keras_time_decay(lr0: f64, decay: f64, iterations: u64) -> f64 {
+    lr0 / (1.0 + decay * iterations as f64)
+}
+
+/// Matched-loss stopping (Huang et al.): the first epoch whose mean training loss is below the
+/// threshold marks the criterion reached; training goes on for `patience` more epochs. A zero
+/// threshold never stops early.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StopRule {
+    threshold: f64,
+    patience: u32,
+    reached_at: Option<u32>,
+}
+
+impl StopRule {
+    /// A rule for a loss threshold (0 disables) and a patience in epochs.
+    pub fn new(threshold: f64, patience: u32) -> Self {
+        StopRule {
+            threshold,
+            patience,
+            reached_at: None,
+        }
+    }
+
+    /// Records the mean loss of `epoch`; true when training should stop after it.
+    pub fn observe(&mut self, epoch: u32, loss: f64) -> bool {
+        if self.reached_at.is_none() && self.threshold > 0.0 && loss < self.threshold {
+            self.reached_at = Some(epoch);
+        }
+        self.reached_at
+            .is_some_and(|e| epoch >= e.saturating_add(self.patience))
+    }
+
+    /// The epoch at which the loss first fell below the threshold.
+    pub fn reached_at(&self) -> Option<u32> {
+        self.reached_at
+    }
+}
+
 /// Trains one tanh RNN and measures it.
 pub fn train_tanh_rnn(
     cfg: &TanhRnnConfig,
@@ -84,7 +127,14 @@ pub fn train_tanh_rnn(
     let start = Instant::now();
     let mut k_updates = 0u64;
     let mut last_loss = f64::NAN;
-    let mut stop_reason = 0.0;
+    let mut stop = StopRule::new(cfg.loss_threshold, cfg.patience);
+    let mut stopped_early = false;
+    let learn = LearnBias {
+        rec: cfg.bias,
+        readout: cfg.readout_bias,
+    };
+    let lr_at =
+        |epoch: u32, k: u64| keras_time_decay(cfg.optimizer.lr_at(epoch), cfg.lr_time_decay, k);
     let mut epochs_run = 0;
     let mut order: Vec<usize> = (0..train.len()).collect();
     for epoch in 0..cfg.epochs {
@@ -102,13 +152,13 @@ pub fn train_tanh_rnn(
             forward(&p, l, &batch, &mut fwd);
             sum += loss(&batch, &fwd) * chunk.len() as f64;
             count += chunk.len();
-            backward(&p, l, &batch, &fwd, cfg.bias, &mut bws, &mut g);
+            backward(&p, l, &batch, &fwd, learn, &mut bws, &mut g);
             if cfg.clip_norm > 0.0 {
                 for r in [l.w_in(), l.w_rec(), l.b(), l.w_out(), l.c()] {
                     clip(&mut g[r], cfg.clip_norm as f32);
                 }
             }
-            let lr = cfg.optimizer.lr_at(epoch) / (1.0 + cfg.lr_time_decay * k_updates as f64);
+            let lr = lr_at(epoch, k_updates);
             opt.step(&mut p, &g, lr as f32, cfg.optimizer.decay as f32);
             k_updates += 1;
         }
@@ -116,10 +166,7 @@ pub fn train_tanh_rnn(
         epochs_run = epoch + 1;
         let mut values = Values::new();
         values.insert("train_loss".into(), last_loss);
-        values.insert(
-            "lr".into(),
-            cfg.optimizer.lr_at(epoch) / (1.0 + cfg.lr_time_decay * k_updates as f64),
-        );
+        values.insert("lr".into(), lr_at(epoch, k_updates));
         values.insert("seconds".into(), start.elapsed().as_secs_f64());
         let row = EpochRow { epoch, values };
         sink.on_epoch(&row, cfg.epochs);
@@ -127,8 +174,8 @@ pub fn train_tanh_rnn(
         if !last_loss.is_finite() {
             return Err(RnnError::Diverged { epoch });
         }
-        if cfg.loss_threshold > 0.0 && last_loss < cfg.loss_threshold {
-            stop_reason = 1.0;
+        if stop.observe(epoch, last_loss) {
+            stopped_early = true;
             break;
         }
     }
@@ -136,7 +183,18 @@ pub fn train_tanh_rnn(
     let s = &mut out.scalars;
     s.insert("train_loss".into(), last_loss);
     s.insert("epochs_run".into(), epochs_run as f64);
-    s.insert("stop_reason".into(), stop_reason);
+    s.insert("epochs_trained".into(), epochs_run as f64);
+    s.insert("stop_reason".into(), f64::from(u8::from(stopped_early)));
+    s.insert(
+        "reached_threshold".into(),
+        f64::from(u8::from(stop.reached_at().is_some())),
+    );
+    s.insert("loss_at_stop".into(), last_loss);
+    // Tells the analyses to judge this net by `reached_threshold` rather than `success`.
+    s.insert(
+        "matched_loss".into(),
+        f64::from(u8::from(cfg.patience > 0 && cfg.loss_threshold > 0.0)),
+    );
     s.insert("train_seconds".into(), train_secs);
     s.insert(
         "sequences_per_s".into(),
@@ -246,6 +304,13 @@ fn evaluate(
         WeightMatrix::new("in", n, l.n_in, p[l.w_in()].to_vec()),
         WeightMatrix::new("rec", n, n, p[l.w_rec()].to_vec()),
         WeightMatrix::new("out", l.n_out, n, p[l.w_out()].to_vec()),
+        // The initial weights, so ||W_T - W_0||_F and similar feature-learning metrics can be
+        // computed from stored results without re-running the initialisation.
+        WeightMatrix::new("in.init", n, l.n_in, p0[l.w_in()].to_vec()),
+        WeightMatrix::new("rec.init", n, n, p0[l.w_rec()].to_vec()),
+        WeightMatrix::new("out.init", l.n_out, n, p0[l.w_out()].to_vec()),
+        // The read-out bias (a column), so outputs can be rebuilt from stored trajectories.
+        WeightMatrix::new("out.bias", l.n_out, 1, p[l.c()].to_vec()),
     ];
     let s = &mut out.scalars;
     s.insert("eig_outside".into(), s1.outside as f64);

@@ -10,6 +10,7 @@ pub mod linalg;
 pub mod metrics;
 
 use crate::frames::{self, Group};
+use crate::selection::{GroupSelection, Include, select_groups};
 use crate::stats::{Bootstrap, StatsError, std_dev};
 use crate::tables::{TablesError, read_table};
 use linalg::Mat;
@@ -46,6 +47,8 @@ pub struct DiversityOptions {
     pub important_pi: f64,
     /// Bootstrap of the summaries.
     pub bootstrap: Bootstrap,
+    /// Which nets are compared (default: those that met their training criterion).
+    pub include: Include,
 }
 
 impl Default for DiversityOptions {
@@ -56,6 +59,7 @@ impl Default for DiversityOptions {
             behaviour_metric: "ood_loss".into(),
             important_pi: 0.1,
             bootstrap: Bootstrap::percentile_bands(),
+            include: Include::Criterion,
         }
     }
 }
@@ -97,6 +101,8 @@ pub struct Diversity {
     pub matrices: Vec<PairMatrix>,
     /// Summaries.
     pub summaries: Vec<Summary>,
+    /// Per group, how many nets were compared and how many left out (and why).
+    pub selection: Vec<GroupSelection>,
 }
 
 fn matrix(n: usize, f: impl Fn(usize, usize) -> f64) -> Vec<f64> {
@@ -260,7 +266,7 @@ fn important_mask(layers: &BTreeMap<String, Mat>, threshold: f64) -> Vec<bool> {
 /// Runs every diversity metric on a sweep directory.
 pub fn analyse(dir: &Path, opts: &DiversityOptions) -> Result<Diversity, DiversityError> {
     let runs = read_table(dir, "runs")?;
-    let groups = frames::groups(&runs)?;
+    let (groups, selection) = select_groups(&runs, opts.include)?;
     let trajs = match read_table(dir, "trajectories") {
         Ok(df) => trajectories(&df)?,
         Err(TablesError::Empty { .. }) => BTreeMap::new(),
@@ -272,7 +278,10 @@ pub fn analyse(dir: &Path, opts: &DiversityOptions) -> Result<Diversity, Diversi
         Err(e) => return Err(e.into()),
     };
     let metric_values = frames::f64_by_key(&runs, &opts.behaviour_metric)?;
-    let mut out = Diversity::default();
+    let mut out = Diversity {
+        selection,
+        ..Default::default()
+    };
     for g in &groups {
         analyse_group(g, &trajs, &weights, &metric_values, opts, &mut out)?;
     }

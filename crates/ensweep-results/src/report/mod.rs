@@ -11,6 +11,7 @@ use crate::compare::{compare_groups, comparisons_frame};
 use crate::degradation::{self, DegradationOptions};
 use crate::diversity::{self, DiversityOptions};
 use crate::frames::{self, write_analysis};
+use crate::selection::{GroupSelection, Include, selection_frame};
 use crate::stats::{Bootstrap, mean};
 use crate::tables::{TablesError, read_table};
 use html::{Page, Section};
@@ -63,6 +64,9 @@ pub struct ReportOptions {
     pub bootstrap: Bootstrap,
     /// Most diversity heatmaps drawn (the tables hold all).
     pub max_heatmaps: usize,
+    /// Which nets the diversity and degradation analyses use (default: those that met their
+    /// training criterion, see [`crate::selection`]).
+    pub include: Include,
 }
 
 impl Default for ReportOptions {
@@ -72,6 +76,7 @@ impl Default for ReportOptions {
             out_dir: None,
             bootstrap: Bootstrap::percentile_bands(),
             max_heatmaps: 24,
+            include: Include::Criterion,
         }
     }
 }
@@ -356,10 +361,12 @@ fn pruning(b: &mut Builder) -> Result<(), ReportError> {
     }
     let opts = DegradationOptions {
         bootstrap: b.opts.bootstrap,
+        include: b.opts.include,
         ..Default::default()
     };
     let d = degradation::analyse(b.dir, &opts)?;
     let mut sec = Section::new("Degradation under pruning");
+    selection_table(&mut sec, &d.selection, b.opts.include)?;
     let mut by_layer: BTreeMap<&str, BTreeMap<(String, String), Vec<&degradation::CurvePoint>>> =
         BTreeMap::new();
     for p in &d.curves {
@@ -442,9 +449,24 @@ fn pruning(b: &mut Builder) -> Result<(), ReportError> {
     Ok(())
 }
 
+/// States which nets an analysis used: per group, included and excluded counts and why.
+fn selection_table(
+    sec: &mut Section,
+    sel: &[GroupSelection],
+    include: Include,
+) -> Result<(), ReportError> {
+    sec.text(match include {
+        Include::Criterion => "Only nets that met their training criterion are analysed (<code>reached_threshold</code> for matched-loss runs, else <code>success</code>); <code>ensweep report --all-nets</code> includes every net.",
+        Include::All => "Every net is analysed, whether or not it met its training criterion (<code>--all-nets</code>).",
+    });
+    sec.frame(&selection_frame(sel)?);
+    Ok(())
+}
+
 fn diversity_section(b: &mut Builder) -> Result<(), ReportError> {
     let opts = DiversityOptions {
         bootstrap: b.opts.bootstrap,
+        include: b.opts.include,
         ..Default::default()
     };
     let d = diversity::analyse(b.dir, &opts)?;
@@ -454,6 +476,7 @@ fn diversity_section(b: &mut Builder) -> Result<(), ReportError> {
         return Ok(());
     }
     let mut sec = Section::new("Diversity across seeds");
+    selection_table(&mut sec, &d.selection, b.opts.include)?;
     sec.text("Seeds x seeds matrices per configuration group: <code>cka</code> (linear CKA of hidden trajectories on the probe set, 1 = same up to rotation), <code>dynamics_distance</code> (DSA-style: delay embedding, Procrustes-aligned linear operators), <code>weight_distance</code> (relative distance after aligning hidden units by an assignment solver), <code>prediction_disagreement</code>, <code>important_jaccard</code>. Intervals resample seeds.");
     for (i, m) in d.matrices.iter().take(b.opts.max_heatmaps).enumerate() {
         let labels: Vec<String> = m.seeds.iter().map(|s| s.to_string()).collect();
