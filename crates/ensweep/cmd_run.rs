@@ -261,6 +261,7 @@ pub mod bench {
                 retries: 3,
                 export_batch: 100_000,
                 export_interval_ms: 250,
+                max_result_bytes: ensweep_core::wire::DEFAULT_MAX_RESULT_BYTES,
             },
             workers,
             slots,

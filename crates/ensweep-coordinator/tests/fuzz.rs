@@ -54,6 +54,21 @@ fn from_bytes<M: Message + Default>(rng: &mut Rng) -> M {
     M::decode(rng.bytes().as_slice()).unwrap_or_default()
 }
 
+/// A random trainer output: absent, decoded from random bytes, or a few scalars with random
+/// names and values (NaN and infinities included, as a diverged net reports them).
+fn random_output(rng: &mut Rng) -> Option<pb::RunOutput> {
+    match rng.below(3) {
+        0 => None,
+        1 => Some(from_bytes(rng)),
+        _ => Some(pb::RunOutput {
+            scalars: (0..rng.below(4))
+                .map(|_| (rng.text("test_acc"), f64::from_bits(rng.next())))
+                .collect(),
+            ..Default::default()
+        }),
+    }
+}
+
 /// One random request at a random RPC; only the absence of a transport failure matters.
 async fn one(c: &mut CoordinatorClient<Channel>, rng: &mut Rng, id: u64, session: &str) {
     let raw = rng.below(4) == 0;
@@ -108,7 +123,7 @@ async fn one(c: &mut CoordinatorClient<Channel>, rng: &mut Rng, id: u64, session
                     results: (0..rng.below(4))
                         .map(|_| pb::CellResult {
                             fence: rng.num(),
-                            output_json: rng.text("{}"),
+                            output: random_output(rng),
                             wall_seconds: f64::from_bits(rng.next()),
                         })
                         .collect(),
@@ -204,6 +219,7 @@ async fn random_requests_neither_crash_nor_wedge_nor_break_the_ledger() {
         export_batch: 100,
         export_interval_ms: 50,
         restore_leases: true,
+        max_result_bytes: ensweep_core::wire::DEFAULT_MAX_RESULT_BYTES,
     })
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

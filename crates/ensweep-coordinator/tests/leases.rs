@@ -33,6 +33,7 @@ async fn server(retries: u32) -> Server {
         export_batch: 100,
         export_interval_ms: 50,
         restore_leases: true,
+        max_result_bytes: ensweep_core::wire::DEFAULT_MAX_RESULT_BYTES,
     })
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -145,7 +146,7 @@ async fn another_workers_lease_cannot_be_completed_failed_released_or_revoked() 
         worker_id: thief.0,
         results: vec![pb::CellResult {
             fence: fences[0],
-            output_json: "{}".into(),
+            output: Some(pb::RunOutput::default()),
             wall_seconds: 0.1,
         }],
         session: thief.1.clone(),
@@ -193,7 +194,7 @@ async fn another_workers_lease_cannot_be_completed_failed_released_or_revoked() 
             .iter()
             .map(|&fence| pb::CellResult {
                 fence,
-                output_json: "{}".into(),
+                output: Some(pb::RunOutput::default()),
                 wall_seconds: 0.1,
             })
             .collect(),
