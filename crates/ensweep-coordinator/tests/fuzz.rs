@@ -339,7 +339,7 @@ fn check_ledger(dir: &std::path::Path) {
     let done = q("SELECT COUNT(*) FROM cells WHERE state = 2");
     assert!(done > 0);
     assert_eq!(
-        q("SELECT COUNT(*) FROM cells WHERE state = 2 AND output_json IS NULL"),
+        q("SELECT COUNT(*) FROM cells WHERE state = 2 AND output IS NULL AND output_json IS NULL"),
         0
     );
     assert_eq!(

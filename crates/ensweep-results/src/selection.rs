@@ -136,6 +136,7 @@ mod tests {
 
     fn runs() -> DataFrame {
         df!(
+            "sweep" => ["s"; 5],
             "cell_key" => ["a", "b", "c", "d", "e"],
             "replicate" => [0u64, 1, 2, 3, 4],
             "matched_loss" => [Some(1.0), Some(1.0), Some(0.0), Some(0.0), None],

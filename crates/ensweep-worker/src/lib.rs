@@ -26,6 +26,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tonic::Status;
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 /// Settings of a worker.
@@ -391,18 +392,15 @@ async fn send_outcomes(
         }
         let mut fences: Vec<u64> = results.iter().map(|r| r.fence).collect();
         fences.extend(failures.iter().map(|f| f.fence));
-        let worker_id = shared.worker_id.load(Ordering::SeqCst);
-        let session = shared.session();
         if !results.is_empty() {
             report.completed += results.len() as u64;
-            let req = pb::CompleteCellsRequest {
-                worker_id,
-                results,
-                session: session.clone(),
-            };
-            let res = retry("complete", || {
+            let res = send_registered(&shared, "complete", |worker_id, session| {
                 let mut c = shared.client.clone();
-                let req = req.clone();
+                let req = pb::CompleteCellsRequest {
+                    worker_id,
+                    results: results.clone(),
+                    session,
+                };
                 async move { c.complete_cells(req).await }
             })
             .await;
@@ -412,14 +410,13 @@ async fn send_outcomes(
         }
         if !failures.is_empty() {
             report.failed += failures.len() as u64;
-            let req = pb::FailCellsRequest {
-                worker_id,
-                failures,
-                session: session.clone(),
-            };
-            let _ = retry("fail", || {
+            let _ = send_registered(&shared, "fail", |worker_id, session| {
                 let mut c = shared.client.clone();
-                let req = req.clone();
+                let req = pb::FailCellsRequest {
+                    worker_id,
+                    failures: failures.clone(),
+                    session,
+                };
                 async move { c.fail_cells(req).await }
             })
             .await;
@@ -427,15 +424,14 @@ async fn send_outcomes(
         for (reason, list) in released {
             report.released += list.len() as u64;
             fences.extend(&list);
-            let req = pb::ReleaseCellsRequest {
-                worker_id,
-                fences: list,
-                reason,
-                session: session.clone(),
-            };
-            let _ = retry("release", || {
+            let _ = send_registered(&shared, "release", |worker_id, session| {
                 let mut c = shared.client.clone();
-                let req = req.clone();
+                let req = pb::ReleaseCellsRequest {
+                    worker_id,
+                    fences: list.clone(),
+                    reason,
+                    session,
+                };
                 async move { c.release_cells(req).await }
             })
             .await;
@@ -446,6 +442,32 @@ async fn send_outcomes(
         }
     }
     report
+}
+
+/// Sends a worker-side call (retrying transient failures); when the coordinator no longer
+/// knows this registration (it restarted, or the registration expired), registers again and
+/// sends once more under the new id and session. Without this, the results a worker finished
+/// while the coordinator was down were dropped and their cells trained a second time.
+async fn send_registered<T, F, Fut>(shared: &Shared, what: &str, mut call: F) -> Result<T, Status>
+where
+    F: FnMut(u64, String) -> Fut,
+    Fut: Future<Output = Result<T, Status>>,
+{
+    let first = {
+        let (id, session) = (shared.worker_id.load(Ordering::SeqCst), shared.session());
+        retry(what, || call(id, session.clone())).await
+    };
+    match first {
+        Err(s) if s.code() == tonic::Code::NotFound => {
+            tracing::info!(call = what, "registration unknown to the coordinator; registering again");
+            register(shared)
+                .await
+                .map_err(|e| Status::unavailable(e.to_string()))?;
+            let (id, session) = (shared.worker_id.load(Ordering::SeqCst), shared.session());
+            retry(what, || call(id, session.clone())).await
+        }
+        other => other,
+    }
 }
 
 /// Renews every held lease each interval, independently of what the slots are doing.
