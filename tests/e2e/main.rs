@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod chaos;
 mod distributed;
 mod embedded;
 mod nan;
