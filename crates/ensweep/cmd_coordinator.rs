@@ -73,11 +73,34 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
         out.flush()?;
         drop(out);
         tracing::info!(%addr, dir = %args.dir.display(), "coordinator serving");
-        ensweep_coordinator::serve(handle, listener, crate::cmd_worker::shutdown_signal())
+        let loop_died = loop_death(handle.status.clone());
+        let stop = async {
+            tokio::select! {
+                () = crate::cmd_worker::shutdown_signal() => {}
+                () = loop_died => {}
+            }
+        };
+        ensweep_coordinator::serve(handle, listener, stop)
             .await
             .context("serving gRPC")
     })?;
     drop(rt);
+    // A loop that ended on its own hit a fatal ledger error (disk full, I/O): exit non-zero
+    // rather than listen without working, and release the directory for a restart.
+    if coordinator.handle().status.has_changed().is_err() {
+        anyhow::bail!(
+            "the coordinator stopped: its ledger in {} could not be written (the error is logged \
+             above; disk full?). Nothing acknowledged is lost: free space and start it again",
+            args.dir.display()
+        );
+    }
     coordinator.shutdown();
     Ok(())
+}
+
+/// Resolves when the event loop has ended: it owns the only sender of the status watch.
+async fn loop_death(
+    mut status: tokio::sync::watch::Receiver<std::sync::Arc<ensweep_coordinator::status::Snapshot>>,
+) {
+    while status.changed().await.is_ok() {}
 }

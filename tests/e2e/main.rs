@@ -7,6 +7,7 @@
 mod harness;
 
 mod chaos;
+mod diskfull;
 mod distributed;
 mod embedded;
 mod nan;
