@@ -26,8 +26,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tonic::Status;
 use tokio::sync::{Notify, Semaphore, mpsc};
+use tonic::Status;
 
 /// Settings of a worker.
 #[derive(Clone, Debug)]
@@ -92,6 +92,8 @@ struct Shared {
     /// Signalled whenever a cell finishes, to wake the lease loop.
     freed: Notify,
     slots: Arc<Semaphore>,
+    /// Held while registering again, so concurrent refused calls register only once.
+    reregister: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -116,6 +118,7 @@ pub async fn run(
         stopping: AtomicBool::new(false),
         in_flight: AtomicUsize::new(0),
         freed: Notify::new(),
+        reregister: tokio::sync::Mutex::new(()),
     });
     tokio::pin!(shutdown);
     let heartbeat_ms = tokio::select! {
@@ -179,6 +182,18 @@ async fn register(shared: &Shared) -> Result<u64, WorkerError> {
     Ok(resp.heartbeat_interval_ms.max(10))
 }
 
+/// Registers again after the registration `stale` was refused (NOT_FOUND), once per stale
+/// registration. The heartbeat, lease and result calls can all be refused at once after a
+/// coordinator restart; each registering on its own replaced the registration another had just
+/// made, so a result retried under the first new id was refused again and its cell retrained.
+async fn register_again(shared: &Shared, stale: u64) -> Result<(), WorkerError> {
+    let _one = shared.reregister.lock().await;
+    if shared.worker_id.load(Ordering::SeqCst) != stale {
+        return Ok(());
+    }
+    register(shared).await.map(|_| ())
+}
+
 async fn lease_loop(
     shared: &Arc<Shared>,
     out: &mpsc::UnboundedSender<Outcome>,
@@ -215,7 +230,7 @@ async fn lease_loop(
             Ok(r) => r.into_inner().leases,
             Err(s) if s.code() == tonic::Code::NotFound => {
                 // The coordinator restarted and forgot us.
-                register(shared).await?;
+                register_again(shared, req.worker_id).await?;
                 continue;
             }
             Err(s) => return Err(WorkerError::Refused(s.message().to_owned())),
@@ -453,14 +468,18 @@ where
     F: FnMut(u64, String) -> Fut,
     Fut: Future<Output = Result<T, Status>>,
 {
+    let stale = shared.worker_id.load(Ordering::SeqCst);
     let first = {
-        let (id, session) = (shared.worker_id.load(Ordering::SeqCst), shared.session());
-        retry(what, || call(id, session.clone())).await
+        let session = shared.session();
+        retry(what, || call(stale, session.clone())).await
     };
     match first {
         Err(s) if s.code() == tonic::Code::NotFound => {
-            tracing::info!(call = what, "registration unknown to the coordinator; registering again");
-            register(shared)
+            tracing::info!(
+                call = what,
+                "registration unknown to the coordinator; registering again"
+            );
+            register_again(shared, stale)
                 .await
                 .map_err(|e| Status::unavailable(e.to_string()))?;
             let (id, session) = (shared.worker_id.load(Ordering::SeqCst), shared.session());
@@ -485,6 +504,7 @@ async fn heartbeat_loop(shared: Arc<Shared>, interval_ms: u64) {
             fences,
             session: shared.session(),
         };
+        let stale = req.worker_id;
         let mut c = shared.client.clone();
         // One try per tick: a missed heartbeat is retried by the next tick anyway.
         match c.heartbeat(req).await {
@@ -502,7 +522,7 @@ async fn heartbeat_loop(shared: Arc<Shared>, interval_ms: u64) {
                 // that the new registration owns our leases before they expire, even while
                 // every slot is busy and the lease loop is not calling.
                 tracing::info!("registration unknown to the coordinator; registering again");
-                if let Err(err) = register(&shared).await {
+                if let Err(err) = register_again(&shared, stale).await {
                     tracing::warn!(%err, "registering again failed");
                 }
             }
