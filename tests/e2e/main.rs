@@ -8,3 +8,4 @@ mod harness;
 
 mod distributed;
 mod embedded;
+mod progress;
