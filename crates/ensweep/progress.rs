@@ -126,10 +126,47 @@ impl Rate {
     }
 }
 
-/// `1h 02m`, `3m 05s`, `12s`.
+/// The ETA of a sweep watched from outside (`ensweep status --follow`), where cell times and
+/// slots are unknown: cells finished per second since watching began.
+#[derive(Clone, Debug)]
+pub struct Throughput {
+    since: Instant,
+    first: u64,
+}
+
+impl Throughput {
+    /// Starts counting from `finished` cells (done, failed or cancelled) now.
+    pub fn new(finished: u64) -> Throughput {
+        Throughput {
+            since: Instant::now(),
+            first: finished,
+        }
+    }
+
+    /// Time to finish `remaining` cells at the rate seen since [`Throughput::new`]; `None`
+    /// until a cell has finished while watching.
+    pub fn eta(&self, finished: u64, remaining: u64) -> Option<Duration> {
+        eta_at_rate(
+            finished.saturating_sub(self.first),
+            self.since.elapsed(),
+            remaining,
+        )
+    }
+}
+
+/// `remaining` cells at the rate of `finished` cells in `elapsed`; `None` without a finished
+/// cell.
+fn eta_at_rate(finished: u64, elapsed: Duration, remaining: u64) -> Option<Duration> {
+    (finished > 0).then(|| {
+        Duration::from_secs_f64(elapsed.as_secs_f64() * remaining as f64 / finished as f64)
+    })
+}
+
+/// `1h 02m`, `3m 05s`, `12s`, `<1s`.
 pub fn human(d: Duration) -> String {
     let s = d.as_secs();
     match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, 0) if !d.is_zero() => "<1s".to_owned(),
         (0, 0, sec) => format!("{sec}s"),
         (0, m, sec) => format!("{m}m {sec:02}s"),
         (h, m, _) => format!("{h}h {m:02}m"),
@@ -363,7 +400,19 @@ mod tests {
     }
 
     #[test]
+    fn watched_eta_needs_a_cell_finished_while_watching() {
+        assert_eq!(eta_at_rate(0, Duration::from_secs(60), 10), None);
+        // 4 cells in 60 s: 10 more take 150 s.
+        assert_eq!(
+            eta_at_rate(4, Duration::from_secs(60), 10),
+            Some(Duration::from_secs(150))
+        );
+    }
+
+    #[test]
     fn durations_read_as_people_write_them() {
+        assert_eq!(human(Duration::ZERO), "0s");
+        assert_eq!(human(Duration::from_millis(300)), "<1s");
         assert_eq!(human(Duration::from_secs(12)), "12s");
         assert_eq!(human(Duration::from_secs(185)), "3m 05s");
         assert_eq!(human(Duration::from_secs(3720)), "1h 02m");
