@@ -178,7 +178,9 @@ async fn follow(
     // Redraws the counting-down ETA and writes summary lines while nothing finishes.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
-        // Cell events are sent before the status that counts them: drain them first.
+        let snap = status.borrow_and_update().clone();
+        // Cell events are sent before the status that counts them: every cell this snapshot
+        // counts is in the channel by now, so the last lines come before the end summary.
         loop {
             match cells.try_recv() {
                 Ok(event) => progress.cell(&event),
@@ -186,7 +188,6 @@ async fn follow(
                 Err(_) => break,
             }
         }
-        let snap = status.borrow_and_update().clone();
         let Some(current) = snap.sweeps.iter().find(|s| s.name == name).cloned() else {
             anyhow::bail!("sweep `{name}` vanished from the coordinator");
         };
