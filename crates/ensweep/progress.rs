@@ -285,8 +285,12 @@ impl Progress {
         self.bar.set_length(counts.total);
         self.bar
             .set_position(counts.done + counts.failed + counts.cancelled);
+        let cancelled = match counts.cancelled {
+            0 => String::new(),
+            n => format!("cancelled {n} | "),
+        };
         self.bar.set_message(format!(
-            "done {} | failed {} | running {} | queued {} | ETA {}",
+            "done {} | failed {} | {cancelled}running {} | queued {} | ETA {}",
             counts.done,
             counts.failed,
             counts.running,
