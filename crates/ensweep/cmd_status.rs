@@ -85,6 +85,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     rt.block_on(async {
         let mut c = crate::cmd_submit::client(&args.coordinator).await?;
         let waiting = args.wait || args.wait_done.is_some();
+        let mut rates = HashMap::new();
         let mut stream = c
             .watch_status(pb::WatchStatusRequest {
                 sweep: args.sweep.clone().unwrap_or_default(),
@@ -93,7 +94,6 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
             .await
             .map_err(|s| anyhow::anyhow!("{}", s.message()))?
             .into_inner();
-        let mut rates = HashMap::new();
         while let Some(msg) = stream
             .message()
             .await
