@@ -8,14 +8,20 @@
 //! The sweep benchmarks reuse [`run_embedded`].
 
 use crate::cmd_coordinator::Tuning;
+use crate::progress::{self, Progress};
 use anyhow::Context;
 use clap::Args;
-use ensweep_coordinator::{Coordinator, Event, SweepStatus};
+use ensweep_coordinator::{CellEvent, Coordinator, Event, Snapshot, SweepStatus};
 use ensweep_core::spec::Spec;
 use ensweep_worker::WorkerConfig;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
+use tokio::sync::watch;
 
 /// Arguments of `ensweep run`.
 #[derive(Args)]
@@ -28,9 +34,16 @@ pub struct RunArgs {
     /// Training slots; default: the machine's cores.
     #[arg(long)]
     pub slots: Option<usize>,
-    /// Do not draw a progress bar.
+    /// No progress output at all. By default a terminal gets a bar, and a log (stdout not a
+    /// terminal) one line per finished or failed cell plus summary lines.
     #[arg(long)]
     pub no_progress: bool,
+    /// Progress as JSON lines on stdout, one object per event (start, cell, progress, end).
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds between summary lines in a log or with `--json`.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub progress_every: f64,
     #[command(flatten)]
     pub tuning: Tuning,
 }
@@ -47,8 +60,8 @@ pub struct EmbeddedOptions {
     pub slots: usize,
     /// Prefetch per worker.
     pub prefetch: usize,
-    /// Draw a progress bar.
-    pub progress: bool,
+    /// How progress is shown.
+    pub progress: progress::Settings,
 }
 
 /// What an embedded sweep did.
@@ -103,6 +116,8 @@ pub fn run_embedded(
         }
         // Start the clock with every worker registered, so it measures the sweep alone.
         let mut status = handle.status.clone();
+        // Subscribed before submitting, so no cell can finish unseen.
+        let cells = handle.cells.subscribe();
         while (status.borrow_and_update().workers as usize) < opts.workers {
             status.changed().await?;
         }
@@ -123,30 +138,12 @@ pub fn run_embedded(
             sub.already_done,
             sub.new_cells
         );
-        let bar = progress_bar(opts.progress, sub.total);
-        let mut interrupted = false;
-        let interrupt = crate::cmd_worker::shutdown_signal();
-        tokio::pin!(interrupt);
-        let last = loop {
-            let snap = status.borrow_and_update().clone();
-            let Some(current) = snap.sweeps.iter().find(|s| s.name == name).cloned() else {
-                anyhow::bail!("sweep `{name}` vanished from the coordinator");
-            };
-            bar.set_position(current.done + current.failed + current.cancelled);
-            bar.set_message(format!(
-                "done {} | leased {} | pending {} | failed {}",
-                current.done, current.leased, current.pending, current.failed
-            ));
-            if current.finished() {
-                break current;
-            }
-            tokio::select! {
-                r = status.changed() => r?,
-                () = &mut interrupt => { interrupted = true; break current; }
-            }
-        };
+        let slots = (opts.workers * opts.slots) as u64;
+        let mut progress = Progress::new(opts.progress, &name, slots);
+        progress.submitted(sub.total, sub.total - sub.already_done);
+        let (last, interrupted) = follow(&mut status, cells, &mut progress, &name).await?;
         let elapsed = started.elapsed();
-        bar.finish_and_clear();
+        progress.finish(&last, interrupted);
         let _ = stop_workers.send(());
         for w in workers {
             if let Err(err) = w.await? {
@@ -168,19 +165,51 @@ pub fn run_embedded(
     Ok(outcome)
 }
 
-fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::hidden();
+/// Shows progress until the sweep is finished or Ctrl-C; returns its last state and whether
+/// it was interrupted.
+async fn follow(
+    status: &mut watch::Receiver<Arc<Snapshot>>,
+    mut cells: broadcast::Receiver<CellEvent>,
+    progress: &mut Progress,
+    name: &str,
+) -> anyhow::Result<(SweepStatus, bool)> {
+    let interrupt = crate::cmd_worker::shutdown_signal();
+    tokio::pin!(interrupt);
+    // Redraws the counting-down ETA and writes summary lines while nothing finishes.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let snap = status.borrow_and_update().clone();
+        // Cell events are sent before the status that counts them: every cell this snapshot
+        // counts is in the channel by now, so the last lines come before the end summary.
+        loop {
+            match cells.try_recv() {
+                Ok(event) => progress.cell(&event),
+                Err(TryRecvError::Lagged(n)) => lagged(n),
+                Err(_) => break,
+            }
+        }
+        let Some(current) = snap.sweeps.iter().find(|s| s.name == name).cloned() else {
+            anyhow::bail!("sweep `{name}` vanished from the coordinator");
+        };
+        progress.update(&current);
+        if current.finished() {
+            return Ok((current, false));
+        }
+        tokio::select! {
+            r = status.changed() => r?,
+            r = cells.recv() => match r {
+                Ok(event) => progress.cell(&event),
+                Err(RecvError::Lagged(n)) => lagged(n),
+                Err(RecvError::Closed) => anyhow::bail!("the coordinator stopped"),
+            },
+            _ = tick.tick() => {}
+            () = &mut interrupt => return Ok((current, true)),
+        }
     }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} cells  {msg}  ETA {eta}",
-        )
-        .expect("valid template"),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+}
+
+fn lagged(missed: u64) {
+    tracing::warn!(missed, "progress fell behind; some cell lines are missing");
 }
 
 /// Runs `ensweep run`.
@@ -198,7 +227,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         workers: 1,
         slots,
         prefetch: slots,
-        progress: !args.no_progress,
+        progress: progress::Settings {
+            mode: progress::Mode::choose(args.no_progress, args.json),
+            every: Duration::try_from_secs_f64(args.progress_every)
+                .context("--progress-every must be a number of seconds >= 0")?,
+        },
     };
     let out = run_embedded(spec, text, &opts)?;
     let s = &out.status;
@@ -266,7 +299,7 @@ pub mod bench {
             workers,
             slots,
             prefetch,
-            progress: false,
+            progress: crate::progress::Settings::OFF,
         };
         let out = run_embedded(spec, text, &opts);
         let _ = std::fs::remove_dir_all(&dir);

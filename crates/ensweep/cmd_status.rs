@@ -2,10 +2,13 @@
 //!
 //! `--wait` blocks until the sweep is finished (every cell final, every result exported) and
 //! `--wait-done N` until N cells are done: scripts and tests wait on the coordinator's own
-//! state instead of sleeping.
+//! state instead of sleeping. `--follow` adds an ETA once a cell has finished while watching
+//! (the rate seen since then); `--json` prints one JSON object per sweep and update.
 
+use crate::progress::{Throughput, human};
 use clap::Args;
 use ensweep_proto::v1 as pb;
+use std::collections::HashMap;
 
 /// Arguments of `ensweep status`.
 #[derive(Args)]
@@ -25,6 +28,30 @@ pub struct StatusArgs {
     /// Block until at least this many cells are done.
     #[arg(long)]
     pub wait_done: Option<u64>,
+    /// One JSON object per sweep and update, for tools.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Cells of `s` in a final state.
+fn finished_cells(s: &pb::SweepStatus) -> u64 {
+    s.done + s.failed + s.cancelled
+}
+
+/// One JSON object describing a sweep (`eta_s` null without a basis).
+fn json(s: &pb::SweepStatus, workers: u32, eta: Option<std::time::Duration>) -> String {
+    let f = s.failures.unwrap_or_default();
+    serde_json::json!({
+        "event": "status", "sweep": s.name, "kind": s.kind, "total": s.total,
+        "pending": s.pending, "leased": s.leased, "done": s.done, "failed": s.failed,
+        "cancelled": s.cancelled, "exported": s.exported, "orphaned": s.orphaned,
+        "finished": s.finished, "workers": workers, "eta_s": eta.map(|d| d.as_secs_f64()),
+        "failures": {
+            "crashed": f.crashed, "timed_out": f.timed_out, "lease_expired": f.lease_expired,
+            "preempted": f.preempted, "user_error": f.user_error, "refused": f.refused,
+        },
+    })
+    .to_string()
 }
 
 /// One line describing a sweep.
@@ -58,6 +85,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     rt.block_on(async {
         let mut c = crate::cmd_submit::client(&args.coordinator).await?;
         let waiting = args.wait || args.wait_done.is_some();
+        let mut rates = HashMap::new();
         let mut stream = c
             .watch_status(pb::WatchStatusRequest {
                 sweep: args.sweep.clone().unwrap_or_default(),
@@ -79,12 +107,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
                 _ => true,
             };
             if args.follow || !waiting || reached {
-                for s in &msg.sweeps {
-                    println!("{}", line(s));
-                }
-                if args.sweep.is_none() {
-                    println!("workers: {}", msg.workers);
-                }
+                print(&args, &msg, &mut rates);
             }
             if reached && !args.follow {
                 return Ok(());
@@ -92,4 +115,30 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
         }
         anyhow::bail!("the coordinator closed the status stream")
     })
+}
+
+/// Prints one update: a line (or JSON object) per sweep, and the workers.
+fn print(
+    args: &StatusArgs,
+    msg: &pb::WatchStatusResponse,
+    rates: &mut HashMap<String, Throughput>,
+) {
+    for s in &msg.sweeps {
+        let rate = rates
+            .entry(s.name.clone())
+            .or_insert_with(|| Throughput::new(finished_cells(s)));
+        let eta = (!s.finished)
+            .then(|| rate.eta(finished_cells(s), s.pending + s.leased))
+            .flatten();
+        if args.json {
+            println!("{}", json(s, msg.workers, eta));
+        } else if let Some(eta) = eta.filter(|_| args.follow) {
+            println!("{}; ETA {}", line(s), human(eta));
+        } else {
+            println!("{}", line(s));
+        }
+    }
+    if args.sweep.is_none() && !args.json {
+        println!("workers: {}", msg.workers);
+    }
 }

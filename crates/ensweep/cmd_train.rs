@@ -102,7 +102,7 @@ fn print_summary(out: &RunOutput, wall: f64) {
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_header(vec!["metric", "value"]);
     for (k, v) in &out.scalars {
-        t.add_row(vec![k.clone(), format_value(*v)]);
+        t.add_row(vec![k.clone(), format_value(k, *v)]);
     }
     t.add_row(vec![
         "wall_seconds (whole command)".to_owned(),
@@ -140,7 +140,7 @@ fn print_summary(out: &RunOutput, wall: f64) {
             let mut row = vec![l.layer.clone()];
             row.extend(
                 cols.iter()
-                    .map(|c| l.values.get(*c).map_or("-".into(), |v| format_value(*v))),
+                    .map(|c| l.values.get(*c).map_or("-".into(), |v| format_value(c, *v))),
             );
             t.add_row(row);
         }
@@ -160,10 +160,27 @@ fn print_summary(out: &RunOutput, wall: f64) {
     }
 }
 
-fn format_value(v: f64) -> String {
-    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e6) {
+/// A value as a person reads it: categorical ones as words (`success yes`,
+/// `dynamics_class oscillatory`), quantities with 4 significant decimals.
+fn format_value(name: &str, v: f64) -> String {
+    if let Some(word) = ensweep_recurrent::metrics::category_word(name, v) {
+        word.to_owned()
+    } else if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e6) {
         format!("{v:.4e}")
     } else {
         format!("{v:.4}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_value;
+
+    #[test]
+    fn categories_print_as_words_quantities_as_numbers() {
+        assert_eq!(format_value("success", 1.0), "yes");
+        assert_eq!(format_value("dynamics_class", 2.0), "mixed");
+        assert_eq!(format_value("train_loss", 1.0), "1.0000");
+        assert_eq!(format_value("train_loss", 2e-5), "2.0000e-5");
     }
 }

@@ -33,6 +33,27 @@ fn worker_killed_mid_run_every_cell_once() {
         &[],
     );
     assert!(status.contains("30/30 done"), "{status}");
+    let json = ensweep_ok(
+        &[
+            "status",
+            "--coordinator",
+            &url,
+            "--sweep",
+            "crash",
+            "--json",
+        ],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_str(json.trim()).expect("one JSON object");
+    assert_eq!(
+        (
+            v["done"].as_u64(),
+            v["finished"].as_bool(),
+            v["eta_s"].is_null()
+        ),
+        (Some(30), Some(true), true),
+        "{json}"
+    );
     assert_eq!(runs_rows(&dir.join("ledger").join("crash")), (30, 30));
     // Every cell ran; cells the dead worker held ran again elsewhere.
     let calls = invocations(&calls);

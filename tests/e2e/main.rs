@@ -11,3 +11,4 @@ mod diskfull;
 mod distributed;
 mod embedded;
 mod nan;
+mod progress;

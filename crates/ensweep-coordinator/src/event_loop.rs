@@ -6,6 +6,7 @@
 //! hands new parts to the exporter. Under load the batches grow by themselves: while one commit
 //! is in flight, the next batch queues up.
 
+use crate::cell_events::{self, CellEvent};
 use crate::error::CoordError;
 use crate::export;
 use crate::identity::Submission;
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{broadcast, oneshot, watch};
 
 /// How long the loop sleeps without events before it checks expiries and export deadlines.
 const TICK: Duration = Duration::from_millis(20);
@@ -155,11 +156,15 @@ pub struct Caller {
 pub struct Coordinator {
     events: Sender<Event>,
     status: watch::Receiver<Arc<Snapshot>>,
+    cells: broadcast::Sender<CellEvent>,
     thread: Option<std::thread::JoinHandle<()>>,
     lease_ttl_ms: u64,
     dir: PathBuf,
     max_result_bytes: usize,
 }
+
+/// Cell events a slow listener may fall behind by before it misses some (it is told how many).
+const CELL_EVENTS_BUFFER: usize = 4_096;
 
 /// A cheap handle for adapters: send events, watch status.
 #[derive(Clone)]
@@ -168,6 +173,9 @@ pub struct Handle {
     pub events: Sender<Event>,
     /// Latest status.
     pub status: watch::Receiver<Arc<Snapshot>>,
+    /// Finished and failed cells, announced after their commit and before the status that
+    /// counts them (subscribe with `cells.subscribe()`).
+    pub cells: broadcast::Sender<CellEvent>,
     /// Lease TTL, told to workers.
     pub lease_ttl_ms: u64,
     /// Results directory.
@@ -237,6 +245,7 @@ impl Coordinator {
         ledger.commit(&ops, &machine, wall)?;
         let (events, rx) = mpsc::channel();
         let (status_tx, status) = watch::channel(Arc::new(machine.snapshot()));
+        let (cells, _) = broadcast::channel(CELL_EVENTS_BUFFER);
         let (jobs_tx, jobs_rx) = mpsc::channel::<ExportJob>();
         let exporter = {
             let (db, dir, ev) = (ledger.path().to_owned(), config.dir.clone(), events.clone());
@@ -252,6 +261,7 @@ impl Coordinator {
             jobs: Some(jobs_tx),
             exporter: Some(exporter),
             status: status_tx,
+            cells: cells.clone(),
             parked: Vec::new(),
             _lock: lock,
         };
@@ -262,6 +272,7 @@ impl Coordinator {
         Ok(Coordinator {
             events,
             status,
+            cells,
             thread: Some(thread),
             lease_ttl_ms: config.lease_ttl_ms,
             dir: config.dir,
@@ -274,6 +285,7 @@ impl Coordinator {
         Handle {
             events: self.events.clone(),
             status: self.status.clone(),
+            cells: self.cells.clone(),
             lease_ttl_ms: self.lease_ttl_ms,
             dir: self.dir.clone(),
             max_result_bytes: self.max_result_bytes,
@@ -322,6 +334,7 @@ struct LoopState {
     jobs: Option<Sender<ExportJob>>,
     exporter: Option<std::thread::JoinHandle<()>>,
     status: watch::Sender<Arc<Snapshot>>,
+    cells: broadcast::Sender<CellEvent>,
     parked: Vec<Parked>,
     /// Held for the life of the loop: one coordinator per directory.
     _lock: std::fs::File,
@@ -503,7 +516,21 @@ impl LoopState {
     /// Commits the machine's ops (the ledger's timestamps are wall time).
     fn commit(&mut self) -> Result<(), CoordError> {
         let ops = self.machine.take_ops();
-        self.ledger.commit(&ops, &self.machine, wall_ms())
+        self.ledger.commit(&ops, &self.machine, wall_ms())?;
+        self.announce(&ops);
+        Ok(())
+    }
+
+    /// Broadcasts the cells that `ops` finished or failed; callers publish the status after,
+    /// so a listener that sees a count has already been sent the events behind it.
+    fn announce(&self, ops: &[crate::machine::Op]) {
+        if self.cells.receiver_count() == 0 {
+            return;
+        }
+        for event in cell_events::from_ops(ops, &self.machine) {
+            // Only fails when every receiver is gone; nothing to do then.
+            let _ = self.cells.send(event);
+        }
     }
 
     fn send_exports(&mut self) {

@@ -9,6 +9,7 @@
 //! same numbers, so rows are never lost or doubled.
 #![warn(missing_docs)]
 
+pub mod cell_events;
 mod error;
 mod event_loop;
 mod export;
@@ -18,6 +19,7 @@ pub mod machine;
 mod service;
 pub mod status;
 
+pub use cell_events::{CellEvent, CellOutcome};
 pub use error::CoordError;
 pub use event_loop::{Caller, Coordinator, CoordinatorConfig, Event, Handle, now_ms, wall_ms};
 pub use service::serve;

@@ -22,6 +22,31 @@ pub mod dynamics {
     pub const MIXED: f64 = 2.0;
 }
 
+/// Scalars (and per-layer values) that hold a yes/no flag as 1/0 rather than a quantity.
+pub const FLAGS: &[&str] = &[
+    "success",
+    "lead_complex",
+    "activity_oscillates",
+    "stochastic",
+    "reached_threshold",
+    "matched_loss",
+];
+
+/// The word for a categorical value, for people to read: flags as `yes`/`no`,
+/// `dynamics_class` and `stop_reason` codes by name. The tables keep the numbers (they sort,
+/// filter and average); this is the one place that says what the numbers mean. `None` for
+/// quantities and for values that are no code of the category.
+pub fn category_word(name: &str, value: f64) -> Option<&'static str> {
+    let words: &[&str] = match name {
+        "dynamics_class" => &["fixed point", "oscillatory", "mixed"],
+        "stop_reason" => &["epoch budget", "loss threshold"],
+        n if FLAGS.contains(&n) => &["no", "yes"],
+        _ => return None,
+    };
+    let code = (value.fract() == 0.0 && value >= 0.0).then_some(value as usize)?;
+    words.get(code).copied()
+}
+
 /// Euclidean distance between target and output over the masked steps of each trial of a
 /// time-major batch (`[t][b][k]`): sqrt(sum_t,k mask (y - y*)^2).
 pub fn distances(
@@ -336,6 +361,28 @@ pub fn prune_indices(w: &[f32], fraction: f64, criterion: Prune, rng: &mut Pcg64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn categorical_values_read_as_words_and_quantities_do_not() {
+        let word = |n, v| category_word(n, v);
+        assert_eq!(word("success", 1.0), Some("yes"));
+        assert_eq!(word("stochastic", 0.0), Some("no"));
+        assert_eq!(
+            word("dynamics_class", dynamics::FIXED_POINT),
+            Some("fixed point")
+        );
+        assert_eq!(
+            word("dynamics_class", dynamics::OSCILLATORY),
+            Some("oscillatory")
+        );
+        assert_eq!(word("dynamics_class", dynamics::MIXED), Some("mixed"));
+        assert_eq!(word("stop_reason", 1.0), Some("loss threshold"));
+        // Not a code of the category (a mean over runs, NaN, out of range): stays a number.
+        for v in [0.5, f64::NAN, 3.0, -1.0] {
+            assert_eq!(word("dynamics_class", v), None, "{v}");
+        }
+        assert_eq!(word("train_loss", 1.0), None);
+    }
     use rand::SeedableRng;
 
     #[test]

@@ -1,0 +1,424 @@
+//! Progress of a running sweep, for a person at a terminal, a batch job's log, or a tool.
+//!
+//! * On a terminal: a bar with counts that add up to the sweep (`running` is capped at the
+//!   slots: a worker leases ahead of its slots, and those prefetched cells are queued, not
+//!   running) and an ETA that is only shown once a cell has finished.
+//! * Off a terminal (a log file, a batch job): one line per finished or failed cell and a
+//!   summary line every `--progress-every` seconds and at the end, so a log shows progress.
+//! * `--json`: one JSON object per line and event, for tools that watch a sweep.
+//!
+//! The ETA is the mean wall time of the cells finished in this run times the cells left,
+//! divided by the slots those cells can use; it counts down between finished cells. Before the
+//! first cell finishes there is no basis, and none is shown.
+
+use ensweep_coordinator::{CellEvent, SweepStatus};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+/// How progress is shown, and how often a summary line is written.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Bar, lines, JSON or nothing.
+    pub mode: Mode,
+    /// Interval of summary lines (lines and JSON modes).
+    pub every: Duration,
+}
+
+impl Settings {
+    /// No progress at all (benchmarks).
+    pub const OFF: Settings = Settings {
+        mode: Mode::Off,
+        every: Duration::MAX,
+    };
+}
+
+/// How progress is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Nothing.
+    Off,
+    /// A bar on stderr.
+    Bar,
+    /// Plain lines on stdout.
+    Lines,
+    /// JSON lines on stdout.
+    Json,
+}
+
+impl Mode {
+    /// The bar needs a terminal on both streams (it is drawn on stderr, and a redirected stdout
+    /// means a log that wants lines).
+    pub fn choose(no_progress: bool, json: bool) -> Mode {
+        if json {
+            Mode::Json
+        } else if no_progress {
+            Mode::Off
+        } else if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
+            Mode::Bar
+        } else {
+            Mode::Lines
+        }
+    }
+}
+
+/// The state of a sweep as the user reads it: every cell in exactly one count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counts {
+    /// Cells in the sweep.
+    pub total: u64,
+    /// With a result (including results of earlier runs).
+    pub done: u64,
+    /// Failed for good.
+    pub failed: u64,
+    /// Cancelled.
+    pub cancelled: u64,
+    /// Training now: leased cells, at most one per slot.
+    pub running: u64,
+    /// Waiting: pending at the coordinator, or leased ahead by a worker with no free slot.
+    pub queued: u64,
+}
+
+impl Counts {
+    /// Counts of `s` with `slots` training slots in all.
+    pub fn of(s: &SweepStatus, slots: u64) -> Counts {
+        let running = s.leased.min(slots);
+        Counts {
+            total: s.total,
+            done: s.done,
+            failed: s.failed,
+            cancelled: s.cancelled,
+            running,
+            queued: s.pending + s.leased - running,
+        }
+    }
+
+    /// Cells still to finish.
+    pub fn remaining(&self) -> u64 {
+        self.running + self.queued
+    }
+}
+
+/// The ETA's basis: wall times of cells finished in this run.
+#[derive(Clone, Debug, Default)]
+pub struct Rate {
+    finished: u64,
+    seconds: f64,
+}
+
+impl Rate {
+    /// A cell finished after `seconds` of training.
+    pub fn record(&mut self, seconds: f64) {
+        if seconds.is_finite() && seconds >= 0.0 {
+            self.finished += 1;
+            self.seconds += seconds;
+        }
+    }
+
+    /// Time to finish `remaining` cells on `slots` slots; `None` before any cell finished.
+    pub fn eta(&self, remaining: u64, slots: u64) -> Option<Duration> {
+        if self.finished == 0 {
+            return None;
+        }
+        let mean = self.seconds / self.finished as f64;
+        let parallel = slots.min(remaining).max(1) as f64;
+        Some(Duration::from_secs_f64(mean * remaining as f64 / parallel))
+    }
+}
+
+/// The ETA of a sweep watched from outside (`ensweep status --follow`), where cell times and
+/// slots are unknown: cells finished per second since watching began.
+#[derive(Clone, Debug)]
+pub struct Throughput {
+    since: Instant,
+    first: u64,
+}
+
+impl Throughput {
+    /// Starts counting from `finished` cells (done, failed or cancelled) now.
+    pub fn new(finished: u64) -> Throughput {
+        Throughput {
+            since: Instant::now(),
+            first: finished,
+        }
+    }
+
+    /// Time to finish `remaining` cells at the rate seen since [`Throughput::new`]; `None`
+    /// until a cell has finished while watching.
+    pub fn eta(&self, finished: u64, remaining: u64) -> Option<Duration> {
+        eta_at_rate(
+            finished.saturating_sub(self.first),
+            self.since.elapsed(),
+            remaining,
+        )
+    }
+}
+
+/// `remaining` cells at the rate of `finished` cells in `elapsed`; `None` without a finished
+/// cell.
+fn eta_at_rate(finished: u64, elapsed: Duration, remaining: u64) -> Option<Duration> {
+    (finished > 0).then(|| {
+        Duration::from_secs_f64(elapsed.as_secs_f64() * remaining as f64 / finished as f64)
+    })
+}
+
+/// `1h 02m`, `3m 05s`, `12s`, `<1s`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, 0) if !d.is_zero() => "<1s".to_owned(),
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, sec) => format!("{m}m {sec:02}s"),
+        (h, m, _) => format!("{h}h {m:02}m"),
+    }
+}
+
+/// Shows the progress of one sweep.
+pub struct Progress {
+    mode: Mode,
+    sweep: String,
+    slots: u64,
+    bar: ProgressBar,
+    rate: Rate,
+    started: Instant,
+    /// The last ETA and when it was computed; it counts down from there.
+    eta: Option<(Instant, Duration)>,
+    counts: Option<Counts>,
+    every: Duration,
+    last_summary: Instant,
+}
+
+impl Progress {
+    /// Starts showing `sweep`, trained on `slots` slots.
+    pub fn new(settings: Settings, sweep: &str, slots: u64) -> Progress {
+        let Settings { mode, every } = settings;
+        let bar = if mode == Mode::Bar {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} cells  {msg}",
+                )
+                .expect("valid template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let now = Instant::now();
+        Progress {
+            mode,
+            sweep: sweep.to_owned(),
+            slots: slots.max(1),
+            bar,
+            rate: Rate::default(),
+            started: now,
+            eta: None,
+            counts: None,
+            every,
+            last_summary: now,
+        }
+    }
+
+    /// The sweep was submitted.
+    pub fn submitted(&mut self, total: u64, to_run: u64) {
+        match self.mode {
+            Mode::Off | Mode::Bar => {}
+            Mode::Json => self.json(serde_json::json!({
+                "event": "start", "sweep": self.sweep, "total": total, "to_run": to_run,
+                "already_done": total - to_run, "slots": self.slots,
+            })),
+            Mode::Lines => self.print(&format!(
+                "start {}: {total} cells, {to_run} to run, on {} slots",
+                self.sweep, self.slots
+            )),
+        }
+    }
+
+    /// A cell of some sweep finished or failed.
+    pub fn cell(&mut self, e: &CellEvent) {
+        if e.sweep != self.sweep {
+            return;
+        }
+        if let Some(s) = e.seconds {
+            self.rate.record(s);
+        }
+        let kind = e.outcome.failure().map(|k| k.as_str());
+        match self.mode {
+            Mode::Off => {}
+            Mode::Json => self.json(serde_json::json!({
+                "event": "cell", "sweep": e.sweep, "key": &*e.key, "outcome": e.outcome.word(),
+                "seconds": e.seconds, "failure": kind,
+                "message": (!e.message.is_empty()).then_some(&e.message),
+            })),
+            Mode::Lines | Mode::Bar => {
+                let mut line = format!("cell {} {}", e.key, e.outcome.word());
+                if let Some(s) = e.seconds {
+                    line.push_str(&format!(" {s:.2} s"));
+                }
+                if let Some(k) = kind {
+                    line.push_str(&format!(" ({k})"));
+                }
+                if let Some(first) = e.message.lines().next().filter(|m| !m.is_empty()) {
+                    line.push_str(&format!(": {first}"));
+                }
+                if self.mode == Mode::Lines {
+                    self.print(&line);
+                } else if kind.is_some() {
+                    // Only failures interrupt the bar; results are what the bar counts.
+                    self.bar.println(line);
+                }
+            }
+        }
+    }
+
+    /// The sweep's counts changed (or time passed: call it on a timer too).
+    pub fn update(&mut self, s: &SweepStatus) {
+        let counts = Counts::of(s, self.slots);
+        if self.counts != Some(counts) {
+            self.eta = self
+                .rate
+                .eta(counts.remaining(), self.slots)
+                .map(|d| (Instant::now(), d));
+            self.counts = Some(counts);
+        }
+        self.bar.set_length(counts.total);
+        self.bar
+            .set_position(counts.done + counts.failed + counts.cancelled);
+        let cancelled = match counts.cancelled {
+            0 => String::new(),
+            n => format!("cancelled {n} | "),
+        };
+        self.bar.set_message(format!(
+            "done {} | failed {} | {cancelled}running {} | queued {} | ETA {}",
+            counts.done,
+            counts.failed,
+            counts.running,
+            counts.queued,
+            self.eta_text()
+        ));
+        if self.last_summary.elapsed() >= self.every {
+            self.summary("progress");
+        }
+    }
+
+    /// The run ended (finished or interrupted): a last summary.
+    pub fn finish(&mut self, s: &SweepStatus, interrupted: bool) {
+        self.bar.finish_and_clear();
+        self.counts = Some(Counts::of(s, self.slots));
+        self.eta = if interrupted || s.finished() {
+            None
+        } else {
+            self.eta
+        };
+        self.summary(if interrupted { "interrupted" } else { "end" });
+    }
+
+    fn eta_now(&self) -> Option<Duration> {
+        self.eta.map(|(at, d)| d.saturating_sub(at.elapsed()))
+    }
+
+    fn eta_text(&self) -> String {
+        match (self.counts, self.eta_now()) {
+            (Some(c), _) if c.remaining() == 0 => "0s".to_owned(),
+            (_, Some(d)) => human(d),
+            (_, None) => "-- (no cell finished yet)".to_owned(),
+        }
+    }
+
+    fn summary(&mut self, event: &str) {
+        self.last_summary = Instant::now();
+        let Some(c) = self.counts else { return };
+        let elapsed = self.started.elapsed();
+        match self.mode {
+            Mode::Off | Mode::Bar => {}
+            Mode::Json => self.json(serde_json::json!({
+                "event": event, "sweep": self.sweep, "total": c.total, "done": c.done,
+                "failed": c.failed, "cancelled": c.cancelled, "running": c.running,
+                "queued": c.queued, "elapsed_s": elapsed.as_secs_f64(),
+                "eta_s": self.eta_now().map(|d| d.as_secs_f64()),
+            })),
+            Mode::Lines => {
+                let line = format!(
+                    "{event} {}: {}/{} done, {} failed, {} cancelled, {} running, {} queued; \
+                     elapsed {}, ETA {}",
+                    self.sweep,
+                    c.done,
+                    c.total,
+                    c.failed,
+                    c.cancelled,
+                    c.running,
+                    c.queued,
+                    human(elapsed),
+                    self.eta_text()
+                );
+                self.print(&line);
+            }
+        }
+    }
+
+    fn json(&self, value: serde_json::Value) {
+        self.print(&value.to_string());
+    }
+
+    /// One line on stdout, flushed at once: a log must show it now, not when a buffer fills.
+    fn print(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe must not stop the sweep; progress is best effort.
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_when_workers_lease_ahead_of_their_slots() {
+        // 2 slots, 4 leased (2 prefetched), 3 pending, 1 done: 2 run, 5 wait.
+        let s = SweepStatus {
+            total: 8,
+            pending: 3,
+            leased: 4,
+            done: 1,
+            ..SweepStatus::default()
+        };
+        let c = Counts::of(&s, 2);
+        assert_eq!((c.running, c.queued), (2, 5));
+        assert_eq!(
+            c.done + c.failed + c.cancelled + c.running + c.queued,
+            c.total
+        );
+    }
+
+    #[test]
+    fn eta_needs_a_finished_cell_then_divides_by_the_slots_in_use() {
+        let mut r = Rate::default();
+        assert_eq!(r.eta(10, 2), None);
+        r.record(4.0);
+        r.record(2.0);
+        // Mean 3 s; 10 cells on 2 slots: 15 s. 1 cell left uses 1 slot: 3 s.
+        assert_eq!(r.eta(10, 2), Some(Duration::from_secs(15)));
+        assert_eq!(r.eta(1, 2), Some(Duration::from_secs(3)));
+        assert_eq!(r.eta(0, 2), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn watched_eta_needs_a_cell_finished_while_watching() {
+        assert_eq!(eta_at_rate(0, Duration::from_secs(60), 10), None);
+        // 4 cells in 60 s: 10 more take 150 s.
+        assert_eq!(
+            eta_at_rate(4, Duration::from_secs(60), 10),
+            Some(Duration::from_secs(150))
+        );
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(human(Duration::ZERO), "0s");
+        assert_eq!(human(Duration::from_millis(300)), "<1s");
+        assert_eq!(human(Duration::from_secs(12)), "12s");
+        assert_eq!(human(Duration::from_secs(185)), "3m 05s");
+        assert_eq!(human(Duration::from_secs(3720)), "1h 02m");
+    }
+}
