@@ -14,6 +14,7 @@ mod cmd_status;
 mod cmd_submit;
 mod cmd_train;
 mod cmd_worker;
+mod credentials;
 
 use clap::{Parser, Subcommand};
 

@@ -9,6 +9,7 @@
 //! same numbers, so rows are never lost or doubled.
 #![warn(missing_docs)]
 
+pub mod auth;
 mod error;
 mod event_loop;
 mod export;
@@ -17,8 +18,10 @@ pub mod ledger;
 pub mod machine;
 mod service;
 pub mod status;
+mod tls;
 
 pub use error::CoordError;
 pub use event_loop::{Coordinator, CoordinatorConfig, Event, Handle, now_ms};
-pub use service::serve;
+pub use service::{ServeOptions, serve, serve_with};
 pub use status::{FailureCounts, Snapshot, SweepStatus};
+pub use tls::ServerTls;

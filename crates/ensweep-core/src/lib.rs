@@ -9,3 +9,4 @@ pub mod config;
 pub mod output;
 pub mod seed;
 pub mod spec;
+pub mod token;
