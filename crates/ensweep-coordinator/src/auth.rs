@@ -195,6 +195,28 @@ mod tests {
         );
         assert_eq!(role_of("/ensweep.v1.Coordinator/Nope"), None);
         assert_eq!(role_of("/other.Service/LeaseCells"), None);
+        assert_eq!(
+            role_of("/ensweep.v1.Coordinator/RetryCells"),
+            Some(Role::Client)
+        );
+    }
+
+    #[test]
+    fn unknown_methods_are_denied_and_open_mode_allows_all() {
+        let tokens = Tokens {
+            worker: Some(Token::new("w-0123456789abcdef").expect("token")),
+            client: Some(Token::new("c-0123456789abcdef").expect("token")),
+        };
+        let path = "/ensweep.v1.Coordinator/DropLedger";
+        let err = tokens
+            .check(path, Some(b"Bearer c-0123456789abcdef"))
+            .expect_err("unknown method");
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+        let err = tokens
+            .check(path, Some(b"c-0123456789abcdef"))
+            .expect_err("no Bearer prefix");
+        assert_eq!(err.code(), tonic::Code::Unauthenticated);
+        assert!(Tokens::default().check(path, None).is_ok());
     }
 
     #[test]

@@ -114,11 +114,14 @@ impl Connection {
 
     fn client(&self, channel: Channel) -> Result<Client, WorkerError> {
         let bearer = match &self.token {
-            Some(t) => Some(
-                format!("Bearer {}", t.expose())
+            Some(t) => {
+                let mut v: MetadataValue<Ascii> = format!("Bearer {}", t.expose())
                     .parse()
-                    .map_err(|_| WorkerError::Token)?,
-            ),
+                    .map_err(|_| WorkerError::Token)?;
+                // Kept out of HTTP/2 header compression tables (never indexed).
+                v.set_sensitive(true);
+                Some(v)
+            }
             None => None,
         };
         Ok(CoordinatorClient::with_interceptor(channel, Bearer(bearer))
