@@ -5,7 +5,8 @@
 
 use anyhow::Context;
 use clap::Args;
-use ensweep_coordinator::{Coordinator, CoordinatorConfig};
+use ensweep_coordinator::auth::{Tokens, check_exposure};
+use ensweep_coordinator::{Coordinator, CoordinatorConfig, ServeOptions, ServerTls};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -18,8 +19,59 @@ pub struct CoordinatorArgs {
     /// Directory of the ledger and of every sweep's result tables.
     #[arg(long, default_value = "sweeps")]
     pub dir: PathBuf,
+    /// File holding the worker role's token (mode 600); else `ENSWEEP_WORKER_TOKEN`.
+    #[arg(long)]
+    pub worker_token_file: Option<PathBuf>,
+    /// File holding the client role's token (mode 600); else `ENSWEEP_CLIENT_TOKEN`.
+    #[arg(long)]
+    pub client_token_file: Option<PathBuf>,
+    /// Allow listening on a non-loopback address without tokens (anyone who can reach the
+    /// port can then submit, cancel and report results).
+    #[arg(long)]
+    pub insecure: bool,
+    /// PEM certificate chain to serve TLS with (workers and clients then use `https://`).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA that signs client certificates: every caller must present one (mutual TLS).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
     #[command(flatten)]
     pub tuning: Tuning,
+}
+
+impl CoordinatorArgs {
+    /// The tokens the flags and environment configure.
+    fn tokens(&self) -> anyhow::Result<Tokens> {
+        use crate::credentials::{CLIENT_TOKEN_ENV, WORKER_TOKEN_ENV, token};
+        let tokens = Tokens {
+            worker: token(self.worker_token_file.as_deref(), WORKER_TOKEN_ENV)?,
+            client: token(self.client_token_file.as_deref(), CLIENT_TOKEN_ENV)?,
+        };
+        anyhow::ensure!(
+            tokens.worker.is_none() || tokens.worker != tokens.client,
+            "the worker and client tokens must differ (a worker could otherwise submit and cancel)"
+        );
+        Ok(tokens)
+    }
+
+    /// The TLS identity the flags name, if any.
+    fn tls(&self) -> anyhow::Result<Option<ServerTls>> {
+        use crate::credentials::read_pem;
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        Ok(Some(ServerTls {
+            cert_pem: read_pem(cert, "TLS certificate")?,
+            key_pem: read_pem(key, "TLS key")?,
+            client_ca_pem: match &self.tls_client_ca {
+                Some(ca) => Some(read_pem(ca, "client CA certificate")?),
+                None => None,
+            },
+        }))
+    }
 }
 
 /// Coordinator settings shared by `coordinator`, `run` and the sweep benchmarks.
@@ -59,6 +111,10 @@ impl Tuning {
 
 /// Runs `ensweep coordinator`.
 pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
+    let options = ServeOptions {
+        tokens: args.tokens()?,
+        tls: args.tls()?,
+    };
     let coordinator = Coordinator::start(args.tuning.config(args.dir.clone(), true))
         .with_context(|| format!("starting the coordinator in {}", args.dir.display()))?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -68,6 +124,7 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}", args.listen))?;
         let addr = listener.local_addr()?;
+        check_exposure(addr, &options.tokens, args.insecure)?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening {addr}")?;
         out.flush()?;
@@ -80,7 +137,7 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
                 () = loop_died => {}
             }
         };
-        ensweep_coordinator::serve(handle, listener, stop)
+        ensweep_coordinator::serve_with(handle, listener, options, stop)
             .await
             .context("serving gRPC")
     })?;

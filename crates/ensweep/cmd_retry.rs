@@ -13,9 +13,8 @@ use ensweep_proto::v1 as pb;
 pub struct RetryArgs {
     /// Sweep name.
     pub sweep: String,
-    /// Coordinator address, e.g. `http://127.0.0.1:50051`.
-    #[arg(long)]
-    pub coordinator: String,
+    #[command(flatten)]
+    pub remote: crate::credentials::Remote,
     /// Only cells whose latest failure is of this kind: user_error, crashed, timed_out or
     /// lease_expired. Default: every failed cell.
     #[arg(long)]
@@ -26,14 +25,14 @@ pub struct RetryArgs {
 pub fn run(args: RetryArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let mut c = crate::cmd_submit::client(&args.coordinator).await?;
+        let mut c = crate::cmd_submit::client(&args.remote).await?;
         let resp = c
             .retry_cells(pb::RetryCellsRequest {
                 sweep: args.sweep.clone(),
                 kind: args.kind.unwrap_or_default(),
             })
             .await
-            .map_err(|s| anyhow::anyhow!("{}", s.message()))
+            .map_err(|s| args.remote.error(&s))
             .with_context(|| format!("retrying the failed cells of `{}`", args.sweep))?
             .into_inner();
         println!("{}: {} failed cells re-queued", args.sweep, resp.requeued);

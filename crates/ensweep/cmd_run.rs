@@ -88,13 +88,22 @@ pub fn run_embedded(
     let rt = crate::cmd_worker::runtime(opts.workers * opts.slots)?;
     let handle = coordinator.handle();
     let name = spec.name.clone();
+    // Fresh tokens per run: other users of this machine can reach the loopback port, so the
+    // local workers get the worker token and the client token is given to no one (this process
+    // submits through its in-process handle).
+    let worker_token = crate::credentials::random_token()?;
+    let tokens = ensweep_coordinator::auth::Tokens {
+        worker: Some(worker_token.clone()),
+        client: Some(crate::credentials::random_token()?),
+    };
     let outcome = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(ensweep_coordinator::serve(
+        let server = tokio::spawn(ensweep_coordinator::serve_with(
             handle.clone(),
             listener,
+            ensweep_coordinator::ServeOptions { tokens, tls: None },
             async move {
                 let _ = server_stopped.await;
             },
@@ -103,7 +112,11 @@ pub fn run_embedded(
         let mut workers = Vec::new();
         for i in 0..opts.workers {
             let config = WorkerConfig {
-                coordinator: format!("http://{addr}"),
+                coordinator: ensweep_worker::rpc::Connection {
+                    url: format!("http://{addr}"),
+                    token: Some(worker_token.clone()),
+                    tls: None,
+                },
                 name: format!("local-{i}"),
                 slots: opts.slots,
                 prefetch: opts.prefetch,

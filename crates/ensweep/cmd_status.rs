@@ -13,9 +13,8 @@ use std::collections::HashMap;
 /// Arguments of `ensweep status`.
 #[derive(Args)]
 pub struct StatusArgs {
-    /// Coordinator address, e.g. `http://127.0.0.1:50051`.
-    #[arg(long)]
-    pub coordinator: String,
+    #[command(flatten)]
+    pub remote: crate::credentials::Remote,
     /// Only this sweep.
     #[arg(long)]
     pub sweep: Option<String>,
@@ -83,7 +82,7 @@ pub fn line(s: &pb::SweepStatus) -> String {
 pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let mut c = crate::cmd_submit::client(&args.coordinator).await?;
+        let mut c = crate::cmd_submit::client(&args.remote).await?;
         let waiting = args.wait || args.wait_done.is_some();
         let mut rates = HashMap::new();
         let mut stream = c
@@ -92,13 +91,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
                 follow: args.follow || waiting,
             })
             .await
-            .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+            .map_err(|s| args.remote.error(&s))?
             .into_inner();
-        while let Some(msg) = stream
-            .message()
-            .await
-            .map_err(|s| anyhow::anyhow!("{}", s.message()))?
-        {
+        while let Some(msg) = stream.message().await.map_err(|s| args.remote.error(&s))? {
             let done: u64 = msg.sweeps.iter().map(|s| s.done).sum();
             let finished = !msg.sweeps.is_empty() && msg.sweeps.iter().all(|s| s.finished);
             let reached = match (args.wait, args.wait_done) {

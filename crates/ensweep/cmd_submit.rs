@@ -16,23 +16,16 @@ use std::path::PathBuf;
 pub struct SubmitArgs {
     /// The sweep file.
     pub spec: PathBuf,
-    /// Coordinator address, e.g. `http://127.0.0.1:50051`.
-    #[arg(long)]
-    pub coordinator: String,
+    #[command(flatten)]
+    pub remote: crate::credentials::Remote,
 }
 
-/// A gRPC client for `url` (`host:port` gets `http://`).
+/// A gRPC client connected now, with this caller's token (the one helper every client
+/// command uses).
 pub async fn client(
-    url: &str,
-) -> anyhow::Result<pb::coordinator_client::CoordinatorClient<tonic::transport::Channel>> {
-    let url = if url.contains("://") {
-        url.to_owned()
-    } else {
-        format!("http://{url}")
-    };
-    pb::coordinator_client::CoordinatorClient::connect(url.clone())
-        .await
-        .with_context(|| format!("connecting to the coordinator at {url}"))
+    remote: &crate::credentials::Remote,
+) -> anyhow::Result<ensweep_worker::rpc::Client> {
+    Ok(remote.connection()?.connect().await?)
 }
 
 /// Describes a submission outcome in one line.
@@ -55,14 +48,14 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         .with_context(|| format!("reading {}", args.spec.display()))?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let mut c = client(&args.coordinator).await?;
+        let mut c = client(&args.remote).await?;
         let resp = c
             .submit_sweep(pb::SubmitSweepRequest {
                 spec_text: text,
                 spec_path: args.spec.display().to_string(),
             })
             .await
-            .map_err(|s| anyhow::anyhow!("{}", s.message()))
+            .map_err(|s| args.remote.error(&s))
             .with_context(|| format!("submitting sweep `{}`", spec.name))?
             .into_inner();
         println!("{}", describe(&resp));

@@ -7,9 +7,8 @@ use ensweep_worker::WorkerConfig;
 /// Arguments of `ensweep worker`.
 #[derive(Args)]
 pub struct WorkerArgs {
-    /// Coordinator address, e.g. `http://10.0.0.5:50051`.
-    #[arg(long)]
-    pub coordinator: String,
+    #[command(flatten)]
+    pub remote: crate::credentials::Remote,
     /// Cells trained at once; default: the machine's cores.
     #[arg(long)]
     pub slots: Option<usize>,
@@ -71,7 +70,7 @@ pub fn runtime(slots: usize) -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let slots = args.slots.unwrap_or_else(default_slots).max(1);
     let config = WorkerConfig {
-        coordinator: args.coordinator,
+        coordinator: args.remote.connection()?,
         name: args.name.unwrap_or_else(default_name),
         slots,
         prefetch: args.prefetch.unwrap_or(slots),

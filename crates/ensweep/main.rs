@@ -15,6 +15,7 @@ mod cmd_status;
 mod cmd_submit;
 mod cmd_train;
 mod cmd_worker;
+mod credentials;
 mod progress;
 
 use clap::{Parser, Subcommand};

@@ -46,11 +46,22 @@ impl Drop for Proc {
 
 /// Starts `ensweep coordinator` and returns it with the address it announced.
 pub fn coordinator(dir: &Path, listen: &str, log_name: &str) -> (Proc, String) {
+    coordinator_with(dir, listen, log_name, &[])
+}
+
+/// [`coordinator`] with `extra` arguments (tokens, TLS).
+pub fn coordinator_with(
+    dir: &Path,
+    listen: &str,
+    log_name: &str,
+    extra: &[&str],
+) -> (Proc, String) {
     let log = dir.join(log_name);
     let mut child = Command::new(bin())
         .args(["coordinator", "--listen", listen, "--dir"])
         .arg(dir.join("ledger"))
         .args(["--lease-ttl-ms", "1500", "--export-interval-ms", "200"])
+        .args(extra)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).expect("log file"))
@@ -71,6 +82,18 @@ pub fn coordinator(dir: &Path, listen: &str, log_name: &str) -> (Proc, String) {
 
 /// Starts `ensweep worker`, with the synthetic trainer logging its invocations to `calls`.
 pub fn worker(dir: &Path, addr: &str, name: &str, slots: u32, calls: &Path) -> Proc {
+    worker_with(dir, addr, name, slots, calls, &[])
+}
+
+/// [`worker`] with `extra` arguments (a token).
+pub fn worker_with(
+    dir: &Path,
+    addr: &str,
+    name: &str,
+    slots: u32,
+    calls: &Path,
+    extra: &[&str],
+) -> Proc {
     let log = dir.join(format!("{name}.log"));
     let child = Command::new(bin())
         .args([
@@ -81,6 +104,7 @@ pub fn worker(dir: &Path, addr: &str, name: &str, slots: u32, calls: &Path) -> P
             name,
         ])
         .args(["--slots", &slots.to_string(), "--prefetch", "1"])
+        .args(extra)
         .env("ENSWEEP_SYNTHETIC_LOG", calls)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())

@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod auth;
 mod chaos;
 mod diskfull;
 mod distributed;

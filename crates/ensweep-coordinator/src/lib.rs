@@ -9,6 +9,7 @@
 //! same numbers, so rows are never lost or doubled.
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod cell_events;
 mod error;
 mod event_loop;
@@ -18,9 +19,11 @@ pub mod ledger;
 pub mod machine;
 mod service;
 pub mod status;
+mod tls;
 
 pub use cell_events::{CellEvent, CellOutcome};
 pub use error::CoordError;
 pub use event_loop::{Caller, Coordinator, CoordinatorConfig, Event, Handle, now_ms, wall_ms};
-pub use service::serve;
+pub use service::{ServeOptions, serve, serve_with};
 pub use status::{FailureCounts, Snapshot, SweepStatus};
+pub use tls::ServerTls;

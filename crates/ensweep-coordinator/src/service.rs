@@ -3,10 +3,12 @@
 //! No logic lives here beyond translation; errors become `Status` in `CoordError::to_status`.
 //! This and the worker crate are the only places that name `ensweep_proto` types.
 
+use crate::auth::{Authenticated, Tokens};
 use crate::error::CoordError;
 use crate::event_loop::{Caller, Event, Handle};
 use crate::machine::{FailureKind, Grant, Registration};
 use crate::status::{Snapshot, SweepStatus};
+use crate::tls::ServerTls;
 use ensweep_core::spec::Spec;
 use ensweep_proto::v1 as pb;
 use ensweep_proto::v1::coordinator_server::{Coordinator as CoordinatorRpc, CoordinatorServer};
@@ -24,14 +26,35 @@ const STATUS_EVERY: Duration = Duration::from_millis(100);
 /// Largest gRPC message accepted (result batches can be large).
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
-/// Serves the coordinator, and beside it the standard `grpc.health.v1.Health` service, on an
-/// already-bound listener until `shutdown` resolves.
-///
-/// The health service is what orchestrators probe (Kubernetes gRPC probes): a TCP probe would
-/// call a coordinator whose event loop has died healthy, since the socket still accepts.
+/// How the coordinator is exposed: who may call it, and over what.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    /// Accepted tokens; none means an open service (the caller checks it is on loopback).
+    pub tokens: Tokens,
+    /// TLS identity; none serves plaintext HTTP/2.
+    pub tls: Option<ServerTls>,
+}
+
+/// Serves an open, plaintext coordinator on an already-bound listener until `shutdown`
+/// resolves (tests and loopback use).
 pub async fn serve(
     handle: Handle,
     listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    serve_with(handle, listener, ServeOptions::default(), shutdown).await
+}
+
+/// Serves the coordinator with `options`, and beside it the standard `grpc.health.v1.Health`
+/// service, on an already-bound listener until `shutdown` resolves.
+///
+/// Authentication wraps the coordinator service alone, so the health service stays open:
+/// it is what orchestrators probe (Kubernetes gRPC probes), and a TCP probe would call a
+/// coordinator whose event loop has died healthy, since the socket still accepts.
+pub async fn serve_with(
+    handle: Handle,
+    listener: tokio::net::TcpListener,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -43,9 +66,13 @@ pub async fn serve(
     // The builder's `tcp_nodelay` only reaches sockets tonic binds itself; accepted sockets of
     // our own listener need it here, or Nagle + delayed ACKs add ~40 ms to small replies.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let served = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &options.tls {
+        builder = builder.tls_config(tls.config())?;
+    }
+    let served = builder
         .add_service(health)
-        .add_service(svc)
+        .add_service(Authenticated::new(svc, options.tokens))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     watcher.abort();

@@ -9,4 +9,5 @@ pub mod config;
 pub mod output;
 pub mod seed;
 pub mod spec;
+pub mod token;
 pub mod wire;

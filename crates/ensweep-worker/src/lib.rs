@@ -13,7 +13,7 @@
 #![warn(missing_docs)]
 
 mod exec;
-mod rpc;
+pub mod rpc;
 
 pub use exec::{ExecError, SYNTHETIC_LOG_ENV, execute_cell};
 
@@ -32,8 +32,8 @@ use tonic::Status;
 /// Settings of a worker.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
-    /// `http://host:port` of the coordinator.
-    pub coordinator: String,
+    /// The coordinator and our worker token.
+    pub coordinator: rpc::Connection,
     /// Name shown in status and stored with every result.
     pub name: String,
     /// Cells trained at once (each on its own blocking thread).
@@ -65,6 +65,15 @@ pub enum WorkerError {
     /// The coordinator refused us (protocol version, ...).
     #[error("coordinator refused the worker: {0}")]
     Refused(String),
+    /// The token cannot be sent as a header (validated tokens always can).
+    #[error("the token is not a valid header value")]
+    Token,
+    /// The TLS settings do not fit the URL, or their PEM text is unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The coordinator could not be reached.
+    #[error("connecting to the coordinator at {0}: {1}")]
+    Connect(String, String),
 }
 
 /// How long a stopping worker keeps trying to report its last outcomes.
@@ -107,7 +116,7 @@ pub async fn run(
     config: WorkerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<WorkerReport, WorkerError> {
-    let client = rpc::connect(&config.coordinator)?;
+    let client = config.coordinator.connect_lazy()?;
     let shared = Arc::new(Shared {
         client,
         slots: Arc::new(Semaphore::new(config.slots.max(1))),
