@@ -47,20 +47,27 @@ node w2 12
 node w3 13
 in_ns() { local ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
 
+# The coordinator listens on a non-loopback address, so it needs tokens (it refuses to start
+# without them): one for the workers, one for the client commands, in files only we can read.
+new_token() { (umask 077; od -An -tx1 -N24 /dev/urandom | tr -d ' \n' > "$1"); }
+new_token "$T/worker.token"
+new_token "$T/client.token"
+
 # A short lease TTL so that w1's leases expire within seconds of the cut.
 # Started with `ip netns exec` directly (not through a function) so that $! is the process.
 ip netns exec "$P-c" "$BIN" coordinator --listen "$NET.1:0" --dir "$T/sweeps" --lease-ttl-ms 3000 \
+    --worker-token-file "$T/worker.token" --client-token-file "$T/client.token" \
     > "$T/coordinator.out" 2> "$T/coordinator.log" &
 PIDS+=($!)
 wait_until 60 "the coordinator to listen" grep -qs '^listening' "$T/coordinator.out"
 URL=http://$(sed -n 's/^listening //p' "$T/coordinator.out")
-STATUS=(ip netns exec "$P-c" "$BIN" status --coordinator "$URL")
+STATUS=(ip netns exec "$P-c" "$BIN" status --coordinator "$URL" --token-file "$T/client.token")
 
 synthetic_spec netns 160 500 > "$T/netns.toml"
-in_ns c "$BIN" submit "$T/netns.toml" --coordinator "$URL" > /dev/null
+in_ns c "$BIN" submit "$T/netns.toml" --coordinator "$URL" --token-file "$T/client.token" > /dev/null
 for w in w1 w2 w3; do
     ENSWEEP_SYNTHETIC_LOG=$T/invocations ip netns exec "$P-$w" "$BIN" worker --coordinator "$URL" \
-        --slots 2 --name "$w" 2> "$T/$w.log" &
+        --token-file "$T/worker.token" --slots 2 --name "$w" 2> "$T/$w.log" &
     PIDS+=($!)
     if [ "$w" = w1 ]; then PID_w1=$!; fi
 done

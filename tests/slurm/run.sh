@@ -46,10 +46,13 @@ SPEC=$T/slurm.toml
 synthetic_spec slurm 32 700 > "$SPEC"
 DIR=$ENSWEEP_SHARED/sweeps
 
+# The coordinator job writes a client token beside its address (it listens on the host's
+# address, so it runs with tokens); our status calls present it.
+CLIENT_TOKEN=(--token-file "$ENSWEEP_SHARED/client.token")
 queue_empty() { [ -z "$(squeue -h -o %i)" ]; }
 job_of() { sed -n "s/^$1=//p" "$2"; }
 status_wait_done() {
-    timeout 120 "$BIN" status --coordinator "$(cat "$ENSWEEP_SHARED/coordinator.addr")" \
+    timeout 120 "$BIN" status --coordinator "$(cat "$ENSWEEP_SHARED/coordinator.addr")" "${CLIENT_TOKEN[@]}" \
         --wait-done "$1" > /dev/null || fail "fewer than $1 cells done within 120 s"
 }
 
@@ -69,7 +72,7 @@ scancel "${ARRAY}_1"
 wait_until 60 "the cancelled worker to report its release" grep -qs 'worker stopped' "$LOG1"
 grep -q 'worker stopped: .*, [1-9][0-9]* released' "$LOG1" ||
     fail "the cancelled array task released no cell: $(tail -n 2 "$LOG1")"
-STATUS=$("$BIN" status --coordinator "$(cat "$ENSWEEP_SHARED/coordinator.addr")")
+STATUS=$("$BIN" status --coordinator "$(cat "$ENSWEEP_SHARED/coordinator.addr")" "${CLIENT_TOKEN[@]}")
 echo "$STATUS" | grep -q 'preempted [1-9]' || fail "the coordinator saw no preempted cell: $STATUS"
 status_wait_done 16
 say "cancelling the whole first allocation before the sweep finishes"
