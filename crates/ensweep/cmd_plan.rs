@@ -54,11 +54,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         println!("axes       none");
     } else {
         for name in &spec.axis_names {
-            let mut values: Vec<String> = cells.iter().map(|c| c.axes[name].to_string()).collect();
-            values.dedup();
-            let mut distinct = values.clone();
-            distinct.sort();
-            distinct.dedup();
+            let distinct = natural_order(cells.iter().map(|c| &c.axes[name]));
             println!(
                 "axis       {name}: {} values [{}]",
                 distinct.len(),
@@ -129,5 +125,45 @@ fn human_seconds(s: f64) -> String {
         format!("{:.1} min", s / 60.0)
     } else {
         format!("{:.1} h", s / 3600.0)
+    }
+}
+
+/// The distinct values of an axis, rendered, in their natural order: numbers numerically
+/// (`50, 60, ..., 500`, not string order), then everything else by its text. Values are made
+/// distinct by their text first, so the sort only sees the few distinct ones.
+fn natural_order<'a>(values: impl Iterator<Item = &'a serde_json::Value>) -> Vec<String> {
+    let by_text: std::collections::BTreeMap<String, &serde_json::Value> =
+        values.map(|v| (v.to_string(), v)).collect();
+    let mut distinct: Vec<(String, &serde_json::Value)> = by_text.into_iter().collect();
+    distinct.sort_by(|(ta, a), (tb, b)| match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x.total_cmp(&y).then_with(|| ta.cmp(tb)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => ta.cmp(tb),
+    });
+    distinct.into_iter().map(|(text, _)| text).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_order;
+    use serde_json::json;
+
+    #[test]
+    fn axis_values_are_listed_in_natural_order() {
+        let values = [
+            json!(500),
+            json!(60),
+            json!(50),
+            json!(125),
+            json!(60),
+            json!(2.5),
+        ];
+        assert_eq!(
+            natural_order(values.iter()),
+            ["2.5", "50", "60", "125", "500"]
+        );
+        let words = [json!("b"), json!("a"), json!(1)];
+        assert_eq!(natural_order(words.iter()), ["1", "\"a\"", "\"b\""]);
     }
 }

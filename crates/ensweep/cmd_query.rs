@@ -52,7 +52,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     if matches!(format, Format::Parquet) && args.output.is_none() {
         anyhow::bail!("--format parquet writes binary data: give a file with --output");
     }
-    let mut df = catalog.sql(&sql)?;
+    let mut df = quiet_panics(|| catalog.sql(&sql))?;
     match &args.output {
         Some(path) => {
             let mut file = std::fs::File::create(path)
@@ -68,4 +68,15 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs `f` with the panic hook silenced. `Catalog::sql` turns a panic inside polars into a
+/// one-line error; the default hook would still print "thread panicked at ..." (from polars'
+/// worker threads too) above it. Restored afterwards, so a bug elsewhere is still reported.
+fn quiet_panics<T>(f: impl FnOnce() -> T) -> T {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let out = f();
+    std::panic::set_hook(default);
+    out
 }

@@ -21,22 +21,24 @@ pub enum QueryError {
     /// Listing a directory failed.
     #[error(transparent)]
     Tables(#[from] crate::tables::TablesError),
-    /// Reading a directory failed.
-    #[error("{path}: {source}")]
+    /// Reading a directory failed. The OS error is part of the message and deliberately not
+    /// a `source`, so a printed error chain says it once.
+    #[error("{path}: {error}")]
     Io {
         /// Path involved.
         path: PathBuf,
         /// Underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    /// polars rejected or failed the query; `hint` lists the tables and their columns.
-    #[error("{source}\n{hint}")]
-    Sql {
-        /// polars' message.
-        source: PolarsError,
-        /// Registered tables and their columns.
-        hint: String,
-    },
+    /// polars rejected or failed the query: one line, with the closest column names.
+    #[error("{0}")]
+    Sql(String),
+    /// The query calls a table function (`read_parquet('/path')`, ...), which would read files
+    /// outside the sweep directories.
+    #[error(
+        "table functions such as `{0}(...)` are disabled in `ensweep query` (they read arbitrary files); query the registered tables instead (`ensweep query DIR` lists them)"
+    )]
+    TableFunction(String),
     /// Writing the result failed.
     #[error("writing result: {0}")]
     Output(PolarsError),
@@ -45,6 +47,11 @@ pub enum QueryError {
 /// Sweep directories at or below `dir`: `dir` itself when it holds tables, else its
 /// subdirectories (recursively, at most 3 levels) that do.
 pub fn discover_sweeps(dir: &Path) -> Result<Vec<PathBuf>, QueryError> {
+    // Said once, with the path, before anything below tries the directory again.
+    std::fs::read_dir(dir).map_err(|error| QueryError::Io {
+        path: dir.to_path_buf(),
+        error,
+    })?;
     let mut out = Vec::new();
     discover(dir, 0, &mut out)?;
     if out.is_empty() {
@@ -55,11 +62,23 @@ pub fn discover_sweeps(dir: &Path) -> Result<Vec<PathBuf>, QueryError> {
 
 fn is_sweep_dir(dir: &Path) -> Result<bool, QueryError> {
     for t in ALL_TABLES {
-        if !part_files(dir, t)?.is_empty() {
+        if !part_files(dir, t).map_err(said_once)?.is_empty() {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// A listing error as [`QueryError::Io`], whose message carries the OS error without also
+/// chaining it as a source (`error: {err:#}` would print it twice).
+fn said_once(e: crate::tables::TablesError) -> QueryError {
+    match e {
+        crate::tables::TablesError::Io { path, source } => QueryError::Io {
+            path,
+            error: source,
+        },
+        other => QueryError::Tables(other),
+    }
 }
 
 fn discover(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), QueryError> {
@@ -70,9 +89,9 @@ fn discover(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Quer
     if depth >= 3 {
         return Ok(());
     }
-    let io = |source| QueryError::Io {
+    let io = |error| QueryError::Io {
         path: dir.to_path_buf(),
-        source,
+        error,
     };
     let mut subdirs = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
@@ -92,13 +111,13 @@ fn discover(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Quer
 pub fn scan_table(sweeps: &[PathBuf], table: &str) -> Result<Option<LazyFrame>, QueryError> {
     let mut frames = Vec::new();
     for s in sweeps {
-        for file in part_files(s, table)? {
+        for file in part_files(s, table).map_err(said_once)? {
             let args = ScanArgsParquet {
                 glob: false,
                 ..Default::default()
             };
             let path = PlRefPath::new(file.to_string_lossy().as_ref());
-            let lf = LazyFrame::scan_parquet(path, args).map_err(|e| sql_err(e, ""))?;
+            let lf = LazyFrame::scan_parquet(path, args).map_err(|e| sql_err(e, &[], &[]))?;
             frames.push(lf);
         }
     }
@@ -114,7 +133,7 @@ pub fn scan_table(sweeps: &[PathBuf], table: &str) -> Result<Option<LazyFrame>, 
     };
     concat_lf_diagonal(frames, args)
         .map(Some)
-        .map_err(|e| sql_err(e, ""))
+        .map_err(|e| sql_err(e, &[], &[]))
 }
 
 /// Tables written by `ensweep report` under `<sweep>/analysis/<name>.parquet`, by name.
@@ -142,7 +161,7 @@ fn scan_analysis(sweeps: &[PathBuf]) -> Result<Vec<(String, LazyFrame)>, QueryEr
                 ..Default::default()
             };
             let lf = LazyFrame::scan_parquet(PlRefPath::new(f.to_string_lossy().as_ref()), args)
-                .map_err(|e| sql_err(e, ""))?;
+                .map_err(|e| sql_err(e, &[], &[]))?;
             by_name.entry(stem.to_string()).or_default().push(lf);
         }
     }
@@ -155,18 +174,15 @@ fn scan_analysis(sweeps: &[PathBuf]) -> Result<Vec<(String, LazyFrame)>, QueryEr
         let lf = if frames.len() == 1 {
             frames.into_iter().next().expect("one")
         } else {
-            concat_lf_diagonal(frames, args).map_err(|e| sql_err(e, ""))?
+            concat_lf_diagonal(frames, args).map_err(|e| sql_err(e, &[], &[]))?
         };
         out.push((name, lf));
     }
     Ok(out)
 }
 
-fn sql_err(source: PolarsError, hint: &str) -> QueryError {
-    QueryError::Sql {
-        source,
-        hint: hint.to_string(),
-    }
+fn sql_err(source: PolarsError, tables: &[String], columns: &[String]) -> QueryError {
+    QueryError::Sql(errors::short_message(&source.to_string(), tables, columns))
 }
 
 /// The tables found for a set of sweeps, registered in a SQL context.
@@ -203,7 +219,7 @@ impl Catalog {
         self.tables.iter().map(|(n, _)| n.as_str()).collect()
     }
 
-    /// "table(col, col, ...)" lines, shown with query errors.
+    /// "table(col, col, ...)" lines: what `ensweep query DIR` prints without a statement.
     pub fn describe(&mut self) -> String {
         let mut lines = vec!["available tables:".to_string()];
         for (name, lf) in &mut self.tables {
@@ -221,16 +237,44 @@ impl Catalog {
         lines.join("\n")
     }
 
-    /// Runs one SQL statement and collects the result.
-    pub fn sql(&mut self, query: &str) -> Result<DataFrame, QueryError> {
-        match self.ctx.execute(query).and_then(|lf| lf.collect()) {
-            Ok(df) => Ok(df),
-            Err(e) => {
-                let hint = self.describe();
-                Err(sql_err(e, &hint))
+    /// Every column name of every registered table (for suggestions in errors).
+    fn column_names(&mut self) -> Vec<String> {
+        let mut names = Vec::new();
+        for (_, lf) in &mut self.tables {
+            if let Ok(schema) = lf.collect_schema() {
+                names.extend(schema.iter_names().map(|n| n.to_string()));
             }
         }
+        names.sort();
+        names.dedup();
+        names
     }
+
+    /// Runs one SQL statement and collects the result. File-reading table functions are
+    /// refused; a panic inside polars becomes an error instead of reaching the user.
+    pub fn sql(&mut self, query: &str) -> Result<DataFrame, QueryError> {
+        if let Some(f) = sandbox::table_function(query) {
+            return Err(QueryError::TableFunction(f));
+        }
+        match execute_caught(&mut self.ctx, query) {
+            Ok(Ok(df)) => Ok(df),
+            Ok(Err(e)) => {
+                let tables: Vec<String> =
+                    self.table_names().iter().map(|t| t.to_string()).collect();
+                Err(sql_err(e, &tables, &self.column_names()))
+            }
+            Err(message) => Err(QueryError::Sql(message)),
+        }
+    }
+}
+
+/// Runs and collects one statement; a panic inside polars comes back as its one-line message.
+///
+/// Unwinding out of `execute` can leave the context's plan arenas half-updated; the registered
+/// tables themselves are untouched, and the binary runs one statement per process.
+fn execute_caught(ctx: &mut SQLContext, query: &str) -> Result<PolarsResult<DataFrame>, String> {
+    let run = std::panic::AssertUnwindSafe(|| ctx.execute(query).and_then(|lf| lf.collect()));
+    std::panic::catch_unwind(run).map_err(|payload| errors::panic_message(payload.as_ref()))
 }
 
 /// Output formats of `ensweep query`.
@@ -334,5 +378,7 @@ fn format_float(f: f64) -> String {
     }
 }
 
+mod errors;
+mod sandbox;
 #[cfg(test)]
 mod tests;

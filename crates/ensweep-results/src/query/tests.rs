@@ -78,26 +78,82 @@ fn many_sweeps_are_queried_as_one() {
 }
 
 #[test]
-fn unknown_table_and_column_errors_list_what_exists() {
+fn sql_errors_are_one_line_with_the_closest_names() {
     let dir = tempfile::tempdir().unwrap();
     make_sweep(dir.path(), "a", 1);
     let mut cat = Catalog::open_dir(dir.path()).unwrap();
     let err = cat.sql("SELECT * FROM nope").unwrap_err().to_string();
     assert!(
-        err.contains("nope") && err.contains("available tables"),
+        err.contains("nope") && err.contains("tables: runs"),
         "{err}"
     );
-    assert!(err.contains("runs(sweep, cell_key"), "{err}");
+    assert!(!err.contains('\n') && !err.contains("cell_key"), "{err}");
     let err = cat
-        .sql("SELECT no_such_col FROM runs")
+        .sql("SELECT cell_kye FROM runs")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("no_such_col"), "{err}");
+    assert!(err.contains("closest columns: \"cell_key\""), "{err}");
+    assert!(!err.contains('\n'), "{err}");
+    let dotted = cat
+        .column_names()
+        .into_iter()
+        .find(|c| c.starts_with("cfg."));
+    let dotted = dotted.expect("the synthetic sweep has cfg.* columns");
+    let err = cat
+        .sql(&format!("SELECT {dotted} FROM runs"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("must be double-quoted"), "{err}");
     let empty = tempfile::tempdir().unwrap();
     assert!(matches!(
         Catalog::open_dir(empty.path()),
         Err(QueryError::NoSweeps(_))
     ));
+    let missing = dir.path().join("no_such_dir");
+    let err = Catalog::open_dir(&missing).err().unwrap();
+    // The binary prints the whole chain (`{err:#}`): the OS error must not come again as a source.
+    assert!(std::error::Error::source(&err).is_none(), "{err:?}");
+    let err = err.to_string();
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+    assert!(err.contains("no_such_dir"), "{err}");
+}
+
+/// `read_csv` of a file with a text column panicked inside polars; such a panic must come back
+/// as an error, whatever the sandbox does in front of it.
+#[test]
+fn a_text_column_read_does_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("text.csv");
+    std::fs::write(&csv, "name,v\nabc,1\ndef,2\n").unwrap();
+    let sql = format!("SELECT name FROM read_csv('{}')", csv.display());
+    let outcome = execute_caught(&mut SQLContext::new(), &sql);
+    eprintln!("{outcome:?}");
+    let mut cat = {
+        make_sweep(dir.path(), "a", 1);
+        Catalog::open_dir(dir.path()).unwrap()
+    };
+    let err = cat.sql(&sql).unwrap_err().to_string();
+    assert!(err.contains("read_csv") && !err.contains('\n'), "{err}");
+}
+
+#[test]
+fn table_functions_that_read_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    make_sweep(dir.path(), "a", 1);
+    let elsewhere = tempfile::tempdir().unwrap();
+    make_sweep(elsewhere.path(), "b", 1);
+    let part = part_files(elsewhere.path(), "runs").unwrap().remove(0);
+    let csv = elsewhere.path().join("x.csv");
+    std::fs::write(&csv, "name,v\nabc,1\n").unwrap();
+    let mut cat = Catalog::open_dir(dir.path()).unwrap();
+    for sql in [
+        format!("SELECT * FROM read_parquet('{}')", part.display()),
+        format!("SELECT * FROM read_csv('{}')", csv.display()),
+        format!("SELECT * FROM Read_Json('{}')", csv.display()),
+    ] {
+        let err = cat.sql(&sql).unwrap_err();
+        assert!(matches!(err, QueryError::TableFunction(_)), "{sql}: {err}");
+    }
 }
 
 #[test]
