@@ -39,25 +39,23 @@ def rotation(theta, axis):
     return m
 
 
-def linear(m, noise):
-    """Trials of x_{t+1} = m x_t from random starts, plus fixed observation noise."""
+def simulate(step, noise):
+    """Trials of x_{t+1} = step(x_t) from random starts, plus fixed observation noise."""
     out = np.zeros((TRIALS, STEPS, UNITS))
     for k in range(TRIALS):
         x = rng.normal(size=UNITS)
         for t in range(STEPS):
             out[k, t] = x
-            x = m @ x
+            x = step(x)
     return out + noise * rng.normal(size=out.shape)
+
+
+def linear(m, noise):
+    return simulate(lambda x: m @ x, noise)
 
 
 def tanh_rnn(w, noise):
-    out = np.zeros((TRIALS, STEPS, UNITS))
-    for k in range(TRIALS):
-        x = rng.normal(size=UNITS)
-        for t in range(STEPS):
-            out[k, t] = x
-            x = np.tanh(w @ x)
-    return out + noise * rng.normal(size=out.shape)
+    return simulate(lambda x: np.tanh(w @ x), noise)
 
 
 spiral = 0.95 * rotation(0.4, 2)
