@@ -35,6 +35,8 @@ enum BenchWhat {
     SweepSleep(crate::cmd_run::bench::SleepArgs),
     /// `ensweep query`: a group-by over a large synthetic `runs` table.
     Query(QueryArgs),
+    /// Degeneracy metrics of one condition (DSA, d_PIF, CKA, SVCCA over all pairs of nets).
+    Diversity(DiversityArgs),
 }
 
 /// Which reference protocol.
@@ -83,6 +85,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::SweepNoop(a) => crate::cmd_run::bench::noop(a),
         BenchWhat::SweepSleep(a) => crate::cmd_run::bench::sleep(a),
         BenchWhat::Query(a) => query(a),
+        BenchWhat::Diversity(a) => diversity(a),
     }
 }
 
@@ -375,6 +378,66 @@ fn query(a: QueryArgs) -> anyhow::Result<()> {
         b.median(),
         all.join(" / "),
         b.write_seconds
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+struct DiversityArgs {
+    /// Nets in the condition (all distinct pairs are compared).
+    #[arg(long, default_value_t = 50)]
+    nets: usize,
+    /// Hidden units per net.
+    #[arg(long, default_value_t = 128)]
+    hidden: usize,
+    /// DMD rank of DSA.
+    #[arg(long, default_value_t = 20)]
+    rank: usize,
+    /// Delays of DSA's embedding.
+    #[arg(long, default_value_t = 2)]
+    delays: usize,
+}
+
+/// Times DSA, d_PIF, CKA and SVCCA over all pairs of synthetic nets (threads: RAYON_NUM_THREADS,
+/// default all cores).
+fn diversity(a: DiversityArgs) -> anyhow::Result<()> {
+    use ensweep_results::diversity::bench::{DiversityBenchOptions, bench_diversity};
+    anyhow::ensure!(
+        a.nets >= 2 && a.hidden >= 1,
+        "--nets must be at least 2, --hidden at least 1"
+    );
+    let d = DiversityBenchOptions::default();
+    let o = DiversityBenchOptions {
+        nets: a.nets,
+        hidden: a.hidden,
+        dsa: ensweep_results::diversity::dsa::DsaOptions {
+            rank: a.rank,
+            n_delays: a.delays,
+            ..d.dsa
+        },
+        ..d
+    };
+    let b = bench_diversity(&o);
+    println!(
+        "diversity: {} nets x {} hidden ({} pairs, {} probes x {} steps, DSA rank {} delays {}), {} thread(s): total {:.2} s = per-net fits {:.2} + DSA {:.2} + d_PIF {:.2} + CKA {:.2} + SVCCA {:.2}; means: DSA angle {:.4}, d_PIF {:.5}, CKA {:.4}, SVCCA {:.4}",
+        o.nets,
+        o.hidden,
+        b.pairs,
+        o.probes,
+        o.steps,
+        a.rank,
+        a.delays,
+        b.threads,
+        b.total(),
+        b.per_net,
+        b.dsa,
+        b.d_pif,
+        b.cka,
+        b.svcca,
+        b.means[0],
+        b.means[1],
+        b.means[2],
+        b.means[3]
     );
     Ok(())
 }

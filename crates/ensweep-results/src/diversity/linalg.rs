@@ -108,11 +108,13 @@ impl Mat {
         out
     }
 
-    fn to_nalgebra(&self) -> nalgebra::DMatrix<f64> {
+    /// The same matrix as nalgebra's (column-major) type, for solvers this type lacks.
+    pub fn to_nalgebra(&self) -> nalgebra::DMatrix<f64> {
         nalgebra::DMatrix::from_row_slice(self.rows, self.cols, &self.data)
     }
 
-    fn from_nalgebra(m: &nalgebra::DMatrix<f64>) -> Mat {
+    /// Back from nalgebra's type.
+    pub fn from_nalgebra(m: &nalgebra::DMatrix<f64>) -> Mat {
         Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)])
     }
 

@@ -6,12 +6,17 @@
 //! (CKA, dynamics), weights (aligned distance, disagreement of readouts, important-connection
 //! overlap) and runs (spread of a behavioural metric such as `ood_loss`).
 
+pub mod bench;
+pub mod dsa;
+pub mod feature;
 pub mod linalg;
 pub mod metrics;
+pub mod pif;
+pub mod svcca;
 
 use crate::frames::{self, Group};
 use crate::selection::{GroupSelection, Include, select_groups};
-use crate::stats::{Bootstrap, StatsError, std_dev};
+use crate::stats::{Bootstrap, StatsError, mean, std_dev};
 use crate::tables::{TablesError, read_table};
 use linalg::Mat;
 use metrics::{Net, aligned_weight_distance, disagreement, dynamics_distance, jaccard, linear_cka};
@@ -49,6 +54,8 @@ pub struct DiversityOptions {
     pub bootstrap: Bootstrap,
     /// Which nets are compared (default: those that met their training criterion).
     pub include: Include,
+    /// Embedding, DMD rank and optimisation of DSA (`dsa_*` metrics).
+    pub dsa: dsa::DsaOptions,
 }
 
 impl Default for DiversityOptions {
@@ -60,6 +67,7 @@ impl Default for DiversityOptions {
             important_pi: 0.1,
             bootstrap: Bootstrap::percentile_bands(),
             include: Include::Criterion,
+            dsa: dsa::DsaOptions::default(),
         }
     }
 }
@@ -296,6 +304,8 @@ fn analyse_group(
     opts: &DiversityOptions,
     out: &mut Diversity,
 ) -> Result<(), DiversityError> {
+    // Per-net quantities, summarised (mean and bootstrap interval over nets) after the pairs.
+    let mut per_net: Vec<(&str, Vec<f64>)> = Vec::new();
     let mut push = |metric: &str,
                     keys: &[&String],
                     seeds: Vec<u64>,
@@ -327,9 +337,29 @@ fn analyse_group(
         push("cka", &keys, seeds.clone(), &|i, j| {
             linear_cka(&stacked[i], &stacked[j])
         })?;
-        push("dynamics_distance", &keys, seeds, &|i, j| {
+        push("svcca", &keys, seeds.clone(), &|i, j| {
+            svcca::svcca(&stacked[i], &stacked[j])
+        })?;
+        push("dynamics_distance", &keys, seeds.clone(), &|i, j| {
             dynamics_distance(&trajs[keys[i]], &trajs[keys[j]], opts.delays, opts.rank)
         })?;
+        let fits: Vec<_> = keys
+            .iter()
+            .map(|k| dsa::fit_dmd(&trajs[*k], &opts.dsa).ok())
+            .collect();
+        let d = dsa::pairwise(&fits, &opts.dsa);
+        let n = keys.len();
+        push("dsa_angular", &keys, seeds.clone(), &|i, j| {
+            d[i * n + j].angular
+        })?;
+        push("dsa_euclidean", &keys, seeds, &|i, j| {
+            d[i * n + j].euclidean
+        })?;
+        let null = keys
+            .iter()
+            .filter_map(|k| dsa::within_net_null(&trajs[*k], &opts.dsa).ok());
+        let null: Vec<f64> = null.map(|s| s.angular).collect();
+        per_net.push(("dsa_null_angular", null));
     }
     // Weight-based metrics.
     let nets: Vec<(u64, &String, Net)> = g
@@ -343,6 +373,21 @@ fn analyse_group(
         push("weight_distance", &keys, seeds.clone(), &|i, j| {
             aligned_weight_distance(&nets[i].2, &nets[j].2)
         })?;
+        let layers: Vec<_> = keys.iter().map(|k| &weights[*k]).collect();
+        if layers.iter().all(|l| l.contains_key(pif::INIT_LAYER)) {
+            push("d_pif_init", &keys, seeds.clone(), &|i, j| {
+                pif::init_baseline(layers[i], layers[j])
+            })?;
+        }
+        let moved = layers
+            .iter()
+            .filter_map(|l| feature::feature_learning_of_layers(l, "rec"));
+        per_net.push(("feature_learning_rec", moved.collect()));
+        if nets.iter().all(|n| matches!(n.2, Net::Rnn { .. })) {
+            push("d_pif", &keys, seeds.clone(), &|i, j| {
+                pif::d_pif_of_nets(&nets[i].2, &nets[j].2)
+            })?;
+        }
         let preds: Vec<Option<Vec<i64>>> = nets
             .iter()
             .map(|(_, k, n)| trajs.get(*k).and_then(|t| predictions(n, t)))
@@ -373,20 +418,39 @@ fn analyse_group(
         .members
         .iter()
         .filter_map(|(_, k)| metric_values.get(k).copied())
-        .filter(|v| v.is_finite())
         .collect();
-    if vals.len() >= 3 {
-        let iv = opts.bootstrap.ci(&vals, std_dev)?;
-        out.summaries.push(Summary {
-            group: g.label.clone(),
-            metric: format!("{}_std", opts.behaviour_metric),
-            n_seeds: vals.len(),
-            mean: iv.estimate,
-            low: iv.low,
-            high: iv.high,
-        });
+    let spread = format!("{}_std", opts.behaviour_metric);
+    out.summaries
+        .extend(per_net_summary(g, &spread, &vals, opts, std_dev)?);
+    for (metric, vals) in per_net {
+        out.summaries
+            .extend(per_net_summary(g, metric, &vals, opts, mean)?);
     }
     Ok(())
+}
+
+/// A statistic of one value per net (finite ones only) with a bootstrap interval over nets;
+/// `None` below 3 nets.
+fn per_net_summary(
+    g: &Group,
+    metric: &str,
+    vals: &[f64],
+    opts: &DiversityOptions,
+    stat: fn(&[f64]) -> f64,
+) -> Result<Option<Summary>, StatsError> {
+    let vals: Vec<f64> = vals.iter().copied().filter(|v| v.is_finite()).collect();
+    if vals.len() < 3 {
+        return Ok(None);
+    }
+    let iv = opts.bootstrap.ci(&vals, stat)?;
+    Ok(Some(Summary {
+        group: g.label.clone(),
+        metric: metric.to_string(),
+        n_seeds: vals.len(),
+        mean: iv.estimate,
+        low: iv.low,
+        high: iv.high,
+    }))
 }
 
 fn stack_all(trajs: &[Mat]) -> Mat {

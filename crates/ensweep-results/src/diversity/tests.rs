@@ -121,8 +121,14 @@ fn sweep_analysis_separates_permuted_from_independent_groups() {
     let free = get("free", "dynamics_distance");
     assert!(free.low <= free.mean && free.mean <= free.high, "{free:?}");
     assert_eq!(get("free", "ood_loss_std").n_seeds, 3);
+    assert!(get("twins", "d_pif").mean < 1e-9);
+    assert!(get("free", "d_pif").mean > 0.01);
+    assert!((get("twins", "svcca").mean - 1.0).abs() < 1e-6);
+    assert!(get("twins", "dsa_angular").mean < 1e-4);
+    assert!(get("free", "dsa_angular").mean > 10.0 * get("twins", "dsa_angular").mean);
     let pairs = d.pairs_frame().unwrap();
-    // 2 groups x 4 matrix metrics x 3 x 3 entries.
-    assert_eq!(pairs.height(), 2 * 4 * 9);
+    // 2 groups x 8 matrix metrics (cka, svcca, dynamics_distance, dsa_angular, dsa_euclidean,
+    // weight_distance, d_pif, prediction_disagreement) x 3 x 3 entries.
+    assert_eq!(pairs.height(), 2 * 8 * 9);
     assert_eq!(d.summary_frame().unwrap().height(), d.summaries.len());
 }
