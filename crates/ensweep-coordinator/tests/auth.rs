@@ -30,6 +30,7 @@ impl Server {
             export_batch: 1_000,
             export_interval_ms: 1_000,
             restore_leases: true,
+            max_result_bytes: ensweep_core::wire::DEFAULT_MAX_RESULT_BYTES,
         })
         .expect("coordinator starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

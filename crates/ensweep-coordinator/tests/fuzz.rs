@@ -281,7 +281,7 @@ async fn random_requests_neither_crash_nor_wedge_nor_break_the_ledger() {
     let (wstop, wrx) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(ensweep_worker::run(
         ensweep_worker::WorkerConfig {
-            coordinator: url,
+            coordinator: ensweep_worker::rpc::Connection::open(url),
             name: "real".into(),
             slots: 2,
             prefetch: 2,

@@ -275,7 +275,7 @@ async fn a_cell_past_its_time_limit_is_reported_timed_out() {
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(ensweep_worker::run(
         ensweep_worker::WorkerConfig {
-            coordinator: s.url.clone(),
+            coordinator: ensweep_worker::rpc::Connection::open(s.url.clone()),
             name: "timer".into(),
             slots: 1,
             prefetch: 0,

@@ -149,9 +149,11 @@ impl Connection {
 /// plaintext client talking to a TLS coordinator (or the reverse) shows up.
 pub fn explain(url: &str, status: &Status) -> String {
     let msg = status.message();
+    // A plaintext HTTP/2 client talking to a TLS server sees the connection torn down, which
+    // surfaces as UNAVAILABLE, UNKNOWN, INTERNAL or (depending on timing) CANCELLED.
     let transport = matches!(
         status.code(),
-        Code::Unavailable | Code::Unknown | Code::Internal
+        Code::Unavailable | Code::Unknown | Code::Internal | Code::Cancelled
     ) && !msg.contains("refused");
     match (transport, url.starts_with("https://")) {
         (false, _) => msg.to_owned(),

@@ -34,11 +34,12 @@ fn report_has_every_section_and_its_tables() {
     ] {
         assert!(html.contains(section), "missing {section}");
     }
-    // 2 learning metrics, 1 axis, 1 pruned layer, 2 groups x 4 diversity matrices, 1 spectrum,
-    // pi + xi histograms, 2 category figures.
+    // 2 learning metrics, 1 axis, 1 pruned layer, 2 groups x 8 diversity matrices (cka, svcca,
+    // dynamics, dsa angular and euclidean, weights, d_pif, disagreement), 1 spectrum, pi + xi
+    // histograms, 2 category figures.
     assert_eq!(
         out.figures.len(),
-        2 + 1 + 1 + 8 + 1 + 2 + 2,
+        2 + 1 + 1 + 16 + 1 + 2 + 2,
         "{:?}",
         out.figures
     );
