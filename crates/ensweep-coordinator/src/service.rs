@@ -3,6 +3,8 @@
 //! No logic lives here beyond translation; errors become `Status` in `CoordError::to_status`.
 //! This and the worker crate are the only places that name `ensweep_proto` types.
 
+mod bounds;
+
 use crate::auth::{Authenticated, Tokens};
 use crate::error::CoordError;
 use crate::event_loop::{Caller, Event, Handle};
@@ -23,6 +25,8 @@ use tonic::{Request, Response, Status};
 const MAX_WAIT_MS: u64 = 30_000;
 /// Least time between two streamed status updates.
 const STATUS_EVERY: Duration = Duration::from_millis(100);
+/// Longest `spec_path` a submission may name (it only labels error messages).
+const MAX_SPEC_PATH: usize = 4_096;
 /// Largest gRPC message accepted (result batches can be large).
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
@@ -183,6 +187,7 @@ impl CoordinatorRpc for Service {
                 coordinator: ensweep_proto::PROTOCOL_VERSION,
             }));
         }
+        bounds::registration(&r.worker_name, &r.trainer_versions, &r.code_hash)?;
         tracing::info!(worker = %r.worker_name, slots = r.slots, code = %r.code_hash, "worker registered");
         let session = new_session()?;
         let registration = Registration {
@@ -214,6 +219,7 @@ impl CoordinatorRpc for Service {
         req: Request<pb::LeaseCellsRequest>,
     ) -> Result<Response<pb::LeaseCellsResponse>, Status> {
         let r = req.into_inner();
+        bounds::session(&r.session)?;
         let grants = self
             .handle
             .call(|reply| Event::Lease {
@@ -238,6 +244,8 @@ impl CoordinatorRpc for Service {
         req: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         let r = req.into_inner();
+        bounds::session(&r.session)?;
+        bounds::items("fences", r.fences.len())?;
         let revoked = self
             .handle
             .call(|reply| Event::Heartbeat {
@@ -259,6 +267,8 @@ impl CoordinatorRpc for Service {
         req: Request<pb::CompleteCellsRequest>,
     ) -> Result<Response<pb::CompleteCellsResponse>, Status> {
         let r = req.into_inner();
+        bounds::session(&r.session)?;
+        bounds::items("results", r.results.len())?;
         let limit = self.handle.max_result_bytes;
         // Every result of the batch is checked before any of it reaches the ledger.
         let results = r
@@ -305,6 +315,8 @@ impl CoordinatorRpc for Service {
         req: Request<pb::FailCellsRequest>,
     ) -> Result<Response<pb::FailCellsResponse>, Status> {
         let r = req.into_inner();
+        bounds::session(&r.session)?;
+        bounds::items("failures", r.failures.len())?;
         let failures = r
             .failures
             .into_iter()
@@ -314,7 +326,7 @@ impl CoordinatorRpc for Service {
                     Ok(pb::FailureKind::UserError) => FailureKind::UserError,
                     _ => FailureKind::Crashed,
                 };
-                (f.fence, kind, f.message)
+                (f.fence, kind, bounds::failure_message(f.message))
             })
             .collect();
         let worker = Caller {
@@ -338,6 +350,8 @@ impl CoordinatorRpc for Service {
         req: Request<pb::ReleaseCellsRequest>,
     ) -> Result<Response<pb::ReleaseCellsResponse>, Status> {
         let r = req.into_inner();
+        bounds::session(&r.session)?;
+        bounds::items("fences", r.fences.len())?;
         let kind = match pb::ReleaseReason::try_from(r.reason) {
             Ok(pb::ReleaseReason::Refused) => FailureKind::Refused,
             _ => FailureKind::Preempted,
@@ -362,14 +376,27 @@ impl CoordinatorRpc for Service {
         &self,
         req: Request<pb::SubmitSweepRequest>,
     ) -> Result<Response<pb::SubmitSweepResponse>, Status> {
-        let r = req.into_inner();
-        let spec = Spec::parse(&r.spec_text, Path::new(&r.spec_path))
-            .map_err(|e| st(CoordError::Spec(e.to_string())))?;
+        let mut r = req.into_inner();
+        if r.spec_path.len() > MAX_SPEC_PATH {
+            return Err(Status::invalid_argument(format!(
+                "spec_path is {} bytes; the limit is {MAX_SPEC_PATH}",
+                r.spec_path.len()
+            )));
+        }
+        // Parsing and counting cells is CPU work bounded by the spec limits, but still kept off
+        // the async runtime so a large submission cannot stall other callers' RPCs.
+        let (spec, text) = tokio::task::spawn_blocking(move || {
+            let spec = Spec::parse(&r.spec_text, Path::new(&r.spec_path));
+            (spec, std::mem::take(&mut r.spec_text))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("parsing the spec: {e}")))?;
+        let spec = spec.map_err(|e| st(CoordError::Spec(e.to_string())))?;
         let sub = self
             .handle
             .call(|reply| Event::Submit {
                 spec: Box::new(spec),
-                text: r.spec_text,
+                text,
                 reply,
             })
             .await
@@ -399,6 +426,7 @@ impl CoordinatorRpc for Service {
         req: Request<pb::WatchStatusRequest>,
     ) -> Result<Response<StatusStream>, Status> {
         let r = req.into_inner();
+        bounds::sweep_name(&r.sweep)?;
         let mut rx = self.handle.status.clone();
         let dir = self.handle.dir.clone();
         let (tx, out) = tokio::sync::mpsc::channel(4);
@@ -425,6 +453,7 @@ impl CoordinatorRpc for Service {
         req: Request<pb::CancelSweepRequest>,
     ) -> Result<Response<pb::CancelSweepResponse>, Status> {
         let r = req.into_inner();
+        bounds::sweep_name(&r.sweep)?;
         let n = self
             .handle
             .call(|reply| Event::Cancel {
@@ -442,6 +471,7 @@ impl CoordinatorRpc for Service {
         req: Request<pb::RetryCellsRequest>,
     ) -> Result<Response<pb::RetryCellsResponse>, Status> {
         let r = req.into_inner();
+        bounds::sweep_name(&r.sweep)?;
         let kind = match r.kind.as_str() {
             "" => None,
             k => Some(FailureKind::parse(k).ok_or_else(|| {

@@ -108,7 +108,10 @@ fn version_0_ledger_migrates_and_its_json_results_still_export() {
 fn unknown_state_is_refused_not_rerun() {
     let dir = tempfile::tempdir().unwrap();
     v0_ledger(dir.path(), &[("a", 9, "{}")]);
-    let err = load(dir.path()).err().expect("refused").to_string();
+    let Err(err) = load(dir.path()) else {
+        panic!("the ledger must be refused")
+    };
+    let err = err.to_string();
     assert!(err.contains("unknown state 9"), "{err}");
 }
 
@@ -118,7 +121,10 @@ fn cell_without_its_sweep_row_is_an_error_not_a_panic() {
     v0_ledger(dir.path(), &[("a", 2, "{}")]);
     let conn = connect(&dir.path().join(LEDGER_FILE)).unwrap();
     conn.execute("DELETE FROM sweeps", []).unwrap();
-    let err = load(dir.path()).err().expect("refused").to_string();
+    let Err(err) = load(dir.path()) else {
+        panic!("the ledger must be refused")
+    };
+    let err = err.to_string();
     assert!(err.contains("which has no row"), "{err}");
 }
 
