@@ -75,13 +75,28 @@ fn nan_metric_and_diverged_run_finish_their_sweeps() {
     );
     check_tables_in_python(&out.join("nan_mlp"), "test_acc_sampled_mean");
 
-    // A diverged run is a user error (deterministic: retrying cannot help), recorded as such and
-    // not retried; the sweep still finishes and `run` returns 0.
+    // A diverged run is a result (retrying the same seed cannot help): its row holds the loss
+    // as it ended, non-finite, and `diverged` = 1; the sweep finishes and `run` returns 0.
     let log = run_ok(&tanh_spec(tmp.path()), &out);
+    assert!(log.contains("1/1 done, 0 failed"), "{log}");
+    let runs = ensweep_results::tables::read_table(&out.join("nan_tanh"), "runs").expect("runs");
+    assert_eq!(runs.height(), 1);
+    let scalar = |name: &str| {
+        runs.column(name)
+            .unwrap_or_else(|_| panic!("{name} column"))
+            .as_materialized_series()
+            .f64()
+            .expect("Float64")
+            .get(0)
+    };
+    assert_eq!(scalar("diverged"), Some(1.0));
+    assert_eq!(scalar("success"), Some(0.0));
+    let loss = scalar("train_loss");
     assert!(
-        log.contains("0/1 done, 1 failed") && log.contains("user error 1"),
-        "{log}"
+        loss.is_some_and(|l| !l.is_finite()),
+        "stored as it ended: {loss:?}"
     );
+    check_tables_in_python(&out.join("nan_tanh"), "train_loss");
 }
 
 /// The same NaN through pyarrow and DuckDB (`tests/scripts/check_tables.py --expect-nan`) when a

@@ -26,12 +26,6 @@ pub enum RnnError {
     /// The configuration cannot be run.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// The loss became NaN or infinite.
-    #[error("training diverged in epoch {epoch}")]
-    Diverged {
-        /// Epoch in which the loss stopped being finite.
-        epoch: u32,
-    },
     /// The sink asked to stop.
     #[error("cancelled")]
     Cancelled,

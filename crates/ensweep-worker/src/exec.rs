@@ -69,8 +69,9 @@ fn rnn_error(e: ensweep_recurrent::RnnError, sink: &dyn TrainSink) -> ExecError 
     }
     match e {
         RnnError::Config(m) => ExecError::User(m),
-        // Deterministic: the same seed diverges again, and the data stay missing.
-        e @ (RnnError::Diverged { .. } | RnnError::Data(_)) => ExecError::User(e.to_string()),
+        // Deterministic: the data stay missing however often it is retried. (A diverged run is
+        // not an error at all: it is a result with `diverged` = 1 and its non-finite loss.)
+        e @ RnnError::Data(_) => ExecError::User(e.to_string()),
         RnnError::Cancelled => ExecError::Cancelled,
     }
 }

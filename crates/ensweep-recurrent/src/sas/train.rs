@@ -460,6 +460,7 @@ pub fn train_sas_rnn_threads(
     let mut last_loss = f64::NAN;
     let mut epochs_run = 0;
     let mut stop_reason = 0.0;
+    let mut diverged_at = None;
     for epoch in 0..cfg.epochs {
         if sink.cancelled() {
             return Err(RnnError::Cancelled);
@@ -570,7 +571,9 @@ pub fn train_sas_rnn_threads(
         sink.on_epoch(&row, cfg.epochs);
         out.epochs.push(row);
         if !last_loss.is_finite() {
-            return Err(RnnError::Diverged { epoch });
+            // A result, not an error: the same seed diverges again on any retry.
+            diverged_at = Some(epoch);
+            break;
         }
         if cfg.stop_loss > 0.0 && epoch >= cfg.stop_min_epoch && last_loss <= cfg.stop_loss {
             stop_reason = 1.0;
@@ -584,6 +587,15 @@ pub fn train_sas_rnn_threads(
     s.insert("stop_reason".into(), stop_reason);
     s.insert("train_seconds".into(), secs);
     s.insert("seconds_per_epoch".into(), secs / epochs_run.max(1) as f64);
+    s.insert(
+        "diverged".into(),
+        f64::from(u8::from(diverged_at.is_some())),
+    );
+    if let Some(epoch) = diverged_at {
+        // Non-finite parameters: no evaluation or spectrum means anything.
+        s.insert("diverged_epoch".into(), epoch as f64);
+        return Ok(out);
+    }
     analyse(cfg, data, seed, &net0, &net, &mut out);
     Ok(out)
 }

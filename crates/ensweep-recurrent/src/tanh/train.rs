@@ -129,6 +129,7 @@ pub fn train_tanh_rnn(
     let mut last_loss = f64::NAN;
     let mut stop = StopRule::new(cfg.loss_threshold, cfg.patience);
     let mut stopped_early = false;
+    let mut diverged_at: Option<u32> = None;
     let learn = LearnBias {
         rec: cfg.bias,
         readout: cfg.readout_bias,
@@ -172,7 +173,10 @@ pub fn train_tanh_rnn(
         sink.on_epoch(&row, cfg.epochs);
         out.epochs.push(row);
         if !last_loss.is_finite() {
-            return Err(RnnError::Diverged { epoch });
+            // A diverged net is a result, not an error: retrying the same seed diverges again,
+            // and which seeds diverge is part of what an ensemble study reports.
+            diverged_at = Some(epoch);
+            break;
         }
         if stop.observe(epoch, last_loss) {
             stopped_early = true;
@@ -200,6 +204,17 @@ pub fn train_tanh_rnn(
         "sequences_per_s".into(),
         (epochs_run as usize * train.len()) as f64 / train_secs.max(1e-9),
     );
+    s.insert(
+        "diverged".into(),
+        f64::from(u8::from(diverged_at.is_some())),
+    );
+    if let Some(epoch) = diverged_at {
+        // Its parameters hold NaN or infinities: no evaluation means anything (and an
+        // eigendecomposition of a NaN matrix need not terminate). The loss stays as it ended.
+        s.insert("diverged_epoch".into(), f64::from(epoch));
+        s.insert("success".into(), 0.0);
+        return Ok(out);
+    }
     evaluate(cfg, seed, task.as_ref(), l, &p0, &p, &mut out);
     Ok(out)
 }
