@@ -98,6 +98,16 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sustained FLOP/s (as counted in [`estimate_seconds`]) of one `sas_mlp` cell on one core:
+/// the 2020 protocol trains in 35.5 s single-threaded (docs/PERFORMANCE.md "Plan estimates").
+const SAS_MLP_RATE: f64 = 80e9;
+/// Sustained FLOP/s of one `sas_rnn` cell on one core (row-MNIST epochs of 101 GFLOP in
+/// 2.35 s single-threaded on the 2-core host, docs/PERFORMANCE.md).
+const SAS_RNN_RATE: f64 = 40e9;
+/// Sustained FLOP/s of one `tanh_rnn` cell on one core (small matrices, per-step overheads:
+/// calibrated on whole cells of the main job, docs/PERFORMANCE.md "Plan estimates").
+const TANH_RNN_RATE: f64 = 14e9;
+
 /// A rough single-core time for a cell, from its size. The rates are calibrated on the
 /// benchmarks in docs/PERFORMANCE.md; they only need to be right within a factor of two to
 /// tell a ten-minute sweep from a ten-hour one.
@@ -109,12 +119,19 @@ fn estimate_seconds(cell: &Cell) -> Option<f64> {
             widths.extend(&c.hidden);
             widths.push(10);
             let weights: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
-            // ~8 multiply-adds per weight per sample (two forward, six backward products),
-            // at ~40 GFLOP/s sustained on one core.
-            let flops = 16.0 * weights as f64 * c.train_size as f64 * c.epochs as f64;
-            flops / 40e9
+            let w = weights as f64;
+            // ~8 multiply-adds per weight per training sample (mean and variance forward,
+            // their backward products); evaluation passes are forward only (a third of that).
+            let train = 16.0 * w * c.train_size as f64 * f64::from(c.epochs);
+            let ev = &c.eval;
+            let passes = f64::from(ev.mean_field_draws.max(1))
+                + f64::from(ev.sampled_nets)
+                + ev.perturb_fractions.len() as f64 * f64::from(ev.perturb_repeats.max(1));
+            let eval = passes * c.test_size as f64 * w * 16.0 / 3.0;
+            (train + eval) / SAS_MLP_RATE
         }
-        TrainerConfig::SasRnn(_) | TrainerConfig::TanhRnn(_) => return None,
+        TrainerConfig::SasRnn(c) => ensweep_recurrent::cost::sas_rnn_flops(&c) / SAS_RNN_RATE,
+        TrainerConfig::TanhRnn(c) => ensweep_recurrent::cost::tanh_rnn_flops(&c) / TANH_RNN_RATE,
     })
 }
 

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod cost;
 mod experiments;
 pub mod kernel;
 pub mod linalg;

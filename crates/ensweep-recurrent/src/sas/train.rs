@@ -336,30 +336,10 @@ fn update(cfg: &SasRnnConfig, net: &mut SasNet, gr: &mut Grads, opt: &mut Optimi
 }
 
 /// Floating-point operations of one training epoch as implemented (multiply-add = 2;
-/// element-wise work, noise and the optimiser not counted): per step one mean and one variance
-/// product of the rows `[x, r]` (K + N inputs); the read-out and its gradients only at steps
-/// with a loss (MNIST: the last); the recurrent back-propagation products at T - 1 steps; the
-/// mean and variance weight-gradient products over all T x B rows.
-pub fn epoch_flops(cfg: &SasRnnConfig, data: &TaskData) -> f64 {
-    let (k, o) = data.dims();
-    let n = cfg.n_hidden as f64;
-    let (k, o) = (k as f64, o as f64);
-    let (t, loss_steps, b, batches) = match (&cfg.task, data) {
-        (SasTask::RowMnist(tk) | SasTask::PixelMnist(tk), TaskData::Mnist { row, .. }) => {
-            let t = if *row { 28.0 } else { 784.0 };
-            (t, 1.0, tk.batch_size as f64, tk.batches_per_epoch as f64)
-        }
-        (SasTask::Msi(m), TaskData::Msi { train, .. }) => {
-            let t = gen_steps(train) as f64;
-            (t, t, (m.catch_trials + 24) as f64, 1.0)
-        }
-        _ => return f64::NAN,
-    };
-    let fwd = t * 2.0 * 2.0 * b * (k + n) * n + loss_steps * 2.0 * 2.0 * b * n * o;
-    let bwd_out = loss_steps * 4.0 * 2.0 * b * o * n;
-    let bwd_rec = (t - 1.0) * 2.0 * 2.0 * b * n * n;
-    let wgrad = 2.0 * 2.0 * n * t * b * (k + n);
-    batches * (fwd + bwd_out + bwd_rec + wgrad)
+/// element-wise work, noise and the optimiser not counted); the count itself lives in
+/// [`crate::cost`], which `ensweep plan` uses without loading the data.
+pub fn epoch_flops(cfg: &SasRnnConfig, _data: &TaskData) -> f64 {
+    crate::cost::SasShape::of(cfg).epoch_flops()
 }
 
 /// Trains one spike-and-slab RNN and analyses it.
