@@ -95,11 +95,7 @@ pub fn sas_rnn_flops(cfg: &SasRnnConfig) -> f64 {
     };
     let pass = test_steps * 2.0 * 2.0 * test_trials * (s.k + s.n) * s.n;
     let ev = &cfg.eval;
-    let during = if test_every > 0 {
-        f64::from(cfg.epochs / test_every)
-    } else {
-        0.0
-    };
+    let during = f64::from(cfg.epochs.checked_div(test_every).unwrap_or(0));
     let removal = ev.removal_fractions.len() as f64 * f64::from(ev.removal_repeats.max(1)) * 3.0;
     let passes = during
         + f64::from(ev.mean_field_draws.max(1))
