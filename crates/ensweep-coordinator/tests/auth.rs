@@ -2,7 +2,7 @@
 //! the worker crate's connection helper, the one every `ensweep` command uses.
 
 use ensweep_coordinator::auth::Tokens;
-use ensweep_coordinator::{Coordinator, CoordinatorConfig, ServeOptions, ServerTls};
+use ensweep_coordinator::{Coordinator, ServeOptions, ServerTls};
 use ensweep_core::token::Token;
 use ensweep_proto::v1 as pb;
 use ensweep_worker::rpc::{Client, ClientTls, Connection};
@@ -11,55 +11,33 @@ use tonic::{Code, Status};
 const WORKER: &str = "worker-token-0123456789abcdef";
 const CLIENT: &str = "client-token-0123456789abcdef";
 
-/// A coordinator serving with `options` until dropped.
+mod common;
+
+/// A coordinator serving with `options` until stopped.
 struct Server {
     addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), tonic::transport::Error>>>,
-    coordinator: Option<Coordinator>,
+    served: common::Served,
+    coordinator: Coordinator,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
     async fn start(options: ServeOptions) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let coordinator = Coordinator::start(CoordinatorConfig {
-            dir: dir.path().to_owned(),
-            lease_ttl_ms: 10_000,
-            retries: 3,
-            export_batch: 1_000,
-            export_interval_ms: 1_000,
-            restore_leases: true,
-            max_result_bytes: ensweep_core::wire::DEFAULT_MAX_RESULT_BYTES,
-        })
-        .expect("coordinator starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(ensweep_coordinator::serve_with(
-            coordinator.handle(),
-            listener,
-            options,
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let coordinator =
+            Coordinator::start(common::config(dir.path())).expect("coordinator starts");
+        let served = common::serve(coordinator.handle(), options).await;
         Self {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-            coordinator: Some(coordinator),
+            addr: served.addr,
+            served,
+            coordinator,
             _dir: dir,
         }
     }
 
-    async fn stop(mut self) {
-        let _ = self.stop.take().expect("running").send(());
-        let served = self.task.take().expect("running").await.expect("join");
-        served.expect("served without error");
-        self.coordinator.take().expect("running").shutdown();
+    async fn stop(self) {
+        self.served.stop().await;
+        self.coordinator.shutdown();
     }
 }
 

@@ -2,7 +2,9 @@
 //! every RPC of a real loopback coordinator, then a real worker finishes a small sweep and the
 //! ledger's invariants are checked. Seeded, so a failure reproduces.
 
-use ensweep_coordinator::{Coordinator, CoordinatorConfig, ledger::LEDGER_FILE};
+use ensweep_coordinator::{Coordinator, ledger::LEDGER_FILE};
+
+mod common;
 use ensweep_proto::v1 as pb;
 use pb::coordinator_client::CoordinatorClient;
 use prost::Message;
@@ -212,26 +214,9 @@ async fn one(c: &mut CoordinatorClient<Channel>, rng: &mut Rng, id: u64, session
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_requests_neither_crash_nor_wedge_nor_break_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
-    let coord = Coordinator::start(CoordinatorConfig {
-        dir: dir.path().to_owned(),
-        lease_ttl_ms: 60_000,
-        retries: 3,
-        export_batch: 100,
-        export_interval_ms: 50,
-        restore_leases: true,
-        max_result_bytes: ensweep_core::wire::DEFAULT_MAX_RESULT_BYTES,
-    })
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ensweep_coordinator::serve(
-        coord.handle(),
-        listener,
-        async {
-            let _ = rx.await;
-        },
-    ));
+    let coord = Coordinator::start(common::config(dir.path())).unwrap();
+    let server = common::serve(coord.handle(), Default::default()).await;
+    let url = server.url.clone();
     let mut c = CoordinatorClient::connect(url.clone()).await.unwrap();
     let spec = "[sweep]\nname = \"fz\"\nseeds = 2\n[synthetic]\n[grid]\nx = [1.0, 2.0, 3.0]\n";
     c.submit_sweep(pb::SubmitSweepRequest {
@@ -304,8 +289,7 @@ async fn random_requests_neither_crash_nor_wedge_nor_break_the_ledger() {
     }
     let _ = wstop.send(());
     worker.await.unwrap().unwrap();
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    server.stop().await;
     coord.shutdown();
     check_ledger(dir.path());
 }

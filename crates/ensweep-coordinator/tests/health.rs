@@ -1,7 +1,9 @@
 //! The gRPC health service on a real loopback server: SERVING while the event loop lives,
 //! NOT_SERVING once it has stopped (what a Kubernetes liveness probe relies on).
 
-use ensweep_coordinator::{Coordinator, CoordinatorConfig};
+use ensweep_coordinator::Coordinator;
+
+mod common;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -15,28 +17,9 @@ fn request(service: &str) -> HealthCheckRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_follows_the_event_loop() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let coordinator = Coordinator::start(CoordinatorConfig {
-        dir: dir.path().to_owned(),
-        lease_ttl_ms: 10_000,
-        retries: 3,
-        export_batch: 1_000,
-        export_interval_ms: 1_000,
-        restore_leases: true,
-        max_result_bytes: ensweep_core::wire::DEFAULT_MAX_RESULT_BYTES,
-    })
-    .expect("coordinator starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ensweep_coordinator::serve(
-        coordinator.handle(),
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let coordinator = Coordinator::start(common::config(dir.path())).expect("coordinator starts");
+    let server = common::serve(coordinator.handle(), Default::default()).await;
+    let addr = server.addr;
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .expect("url")
         .connect()
@@ -78,6 +61,5 @@ async fn health_follows_the_event_loop() {
 
     // Graceful shutdown waits for open streams: close ours first.
     drop((watch, client));
-    stop.send(()).expect("server still running");
-    server.await.expect("join").expect("serve");
+    server.stop().await;
 }

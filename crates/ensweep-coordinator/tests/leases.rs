@@ -6,18 +6,18 @@ use pb::coordinator_client::CoordinatorClient;
 use std::sync::Arc;
 use tonic::transport::Channel;
 
+mod common;
+
 struct Server {
     coord: Option<Coordinator>,
     url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: common::Served,
     _dir: tempfile::TempDir,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+        self.served.signal();
         if let Some(c) = self.coord.take() {
             c.shutdown();
         }
@@ -27,29 +27,15 @@ impl Drop for Server {
 async fn server(retries: u32) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let coord = Coordinator::start(CoordinatorConfig {
-        dir: dir.path().to_owned(),
-        lease_ttl_ms: 60_000,
         retries,
-        export_batch: 100,
-        export_interval_ms: 50,
-        restore_leases: true,
-        max_result_bytes: ensweep_core::wire::DEFAULT_MAX_RESULT_BYTES,
+        ..common::config(dir.path())
     })
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(ensweep_coordinator::serve(
-        coord.handle(),
-        listener,
-        async {
-            let _ = rx.await;
-        },
-    ));
+    let served = common::serve(coord.handle(), Default::default()).await;
     Server {
         coord: Some(coord),
-        url,
-        stop: Some(stop),
+        url: served.url.clone(),
+        served,
         _dir: dir,
     }
 }
