@@ -40,6 +40,72 @@ fn range(vals: impl Iterator<Item = f64>, pad_zero: bool) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// Tick labels with as many decimals as the axis' tick spacing needs (plotters' default keeps
+/// too few: an axis from 7e-5 to 1e-4 read `0.0001, 0.0001, 0.00008, 0.00008`); scientific
+/// notation for very small or large magnitudes.
+fn tick_format(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let step = ((hi - lo) / 10.0).abs();
+    let magnitude = lo.abs().max(hi.abs());
+    let decimals = if step > 0.0 && step.is_finite() {
+        (-step.log10()).ceil().clamp(0.0, 12.0) as usize
+    } else {
+        3
+    };
+    let scientific = magnitude != 0.0 && !(1e-3..1e5).contains(&magnitude);
+    // Significant digits: enough to tell neighbouring ticks apart.
+    let digits = if step > 0.0 && magnitude > 0.0 {
+        ((magnitude / step).log10().ceil().clamp(1.0, 12.0)) as usize
+    } else {
+        3
+    };
+    move |x: &f64| {
+        if scientific {
+            format!("{:.*e}", digits.saturating_sub(1), x)
+        } else {
+            format!("{x:.decimals$}")
+        }
+    }
+}
+
+/// The corner of the plot where the legend covers the fewest points and band edges (a legend
+/// box is about 45% of the width and 25% of the height here); ties keep the order below.
+fn emptiest_corner(series: &[Line], x: (f64, f64), y: (f64, f64)) -> SeriesLabelPosition {
+    let fx = |v: f64| (v - x.0) / (x.1 - x.0);
+    let fy = |v: f64| (v - y.0) / (y.1 - y.0);
+    let points: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| {
+            s.points
+                .iter()
+                .map(|p| (p.0, p.1))
+                .chain(s.band.iter().flat_map(|b| [(b.0, b.1), (b.0, b.2)]))
+        })
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .map(|(a, b)| (fx(a), fy(b)))
+        .collect();
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerLeft, false, false),
+        (SeriesLabelPosition::LowerRight, true, false),
+    ];
+    let covered = |right: bool, upper: bool| {
+        points
+            .iter()
+            .filter(|(a, b)| {
+                let in_x = if right { *a >= 0.55 } else { *a <= 0.45 };
+                let in_y = if upper { *b >= 0.75 } else { *b <= 0.25 };
+                in_x && in_y
+            })
+            .count()
+    };
+    corners
+        .into_iter()
+        .min_by_key(|&(_, right, upper)| covered(right, upper))
+        .map(|(pos, _, _)| pos)
+        .unwrap_or(SeriesLabelPosition::UpperRight)
+}
+
 /// Lines with bands; `x_labels` turns integer x positions into category names.
 pub fn lines(
     title: &str,
@@ -83,7 +149,11 @@ pub fn lines(
                 .to_string(),
         };
         let mut mesh = chart.configure_mesh();
-        mesh.x_desc(x_desc).y_desc(y_desc).x_label_formatter(&fmt);
+        let y_fmt = tick_format(y0, y1);
+        mesh.x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_label_formatter(&fmt)
+            .y_label_formatter(&y_fmt);
         if let Some(l) = x_labels {
             mesh.x_labels(l.len() * 2 + 1);
         }
@@ -136,7 +206,7 @@ pub fn lines(
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.4))
-                .position(SeriesLabelPosition::LowerLeft)
+                .position(emptiest_corner(series, (x0, x1), (y0, y1)))
                 .draw()
                 .map_err(err)?;
         }
@@ -346,6 +416,47 @@ pub fn bars(
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tick_tests {
+    use super::{Line, emptiest_corner, tick_format};
+    use plotters::prelude::SeriesLabelPosition;
+
+    fn line(points: &[(f64, f64)]) -> Line {
+        Line {
+            name: "a".into(),
+            points: points.to_vec(),
+            band: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_legend_goes_where_no_point_is() {
+        let rising = line(&(0..=10).map(|i| (i as f64, i as f64)).collect::<Vec<_>>());
+        let at = emptiest_corner(&[rising], (0.0, 10.0), (0.0, 10.0));
+        assert!(matches!(at, SeriesLabelPosition::UpperLeft), "{at:?}");
+        let falling = line(
+            &(0..=10)
+                .map(|i| (i as f64, 10.0 - i as f64))
+                .collect::<Vec<_>>(),
+        );
+        let at = emptiest_corner(&[falling], (0.0, 10.0), (0.0, 10.0));
+        assert!(matches!(at, SeriesLabelPosition::UpperRight), "{at:?}");
+    }
+
+    #[test]
+    fn neighbouring_ticks_read_differently() {
+        let f = tick_format(7e-5, 1.02e-4);
+        let labels: Vec<String> = [7e-5, 8e-5, 9e-5, 1e-4].iter().map(&f).collect();
+        let mut distinct = labels.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 4, "{labels:?}");
+        let f = tick_format(0.0, 0.14);
+        assert_eq!(f(&0.02), "0.02");
+        let f = tick_format(0.0, 60.0);
+        assert_eq!(f(&10.0), "10");
+    }
 }
 
 #[cfg(test)]
