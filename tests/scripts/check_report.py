@@ -1,5 +1,6 @@
 """Open an `ensweep report` page in headless Chromium and check it: no console errors, no
-uncaught exceptions, every <img> loaded (complete, naturalWidth > 0).
+uncaught exceptions, every <img> loaded (complete, naturalWidth > 0), and no horizontal
+overflow when laid out 1280 px wide.
 
 Usage:  python3 tests/scripts/check_report.py path/to/report/index.html [--chromium BIN]
 Needs:  chromium (Debian package `chromium`) and `pip install websocket-client`.
@@ -15,6 +16,9 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+WIDTH = 1280  # px, the viewport the layout is checked at
 
 
 def main():
@@ -69,17 +73,24 @@ def main():
 
         for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
             pump(until_id=send(domain))
+        # Lay the page out at 1280 px, a laptop's width: nothing may need a horizontal scroll.
+        pump(until_id=send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=900,
+                           deviceScaleFactor=1, mobile=False))
         send("Page.navigate", url=url)
         pump(until_event="Page.loadEventFired")
         expr = ("JSON.stringify({images: Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, w: i.naturalWidth})),"
-                " sections: document.querySelectorAll('section').length, title: document.title})")
+                " sections: document.querySelectorAll('section').length, title: document.title,"
+                " scroll_width: document.documentElement.scrollWidth, view_width: window.innerWidth})")
         res = pump(until_id=send("Runtime.evaluate", expression=expr, returnByValue=True))
         info = json.loads(res["result"]["result"]["value"])
         broken = [i for i in info["images"] if not i["complete"] or i["w"] == 0]
+        overflow = info["scroll_width"] > info["view_width"]
         summary = {"title": info["title"], "sections": info["sections"], "images": len(info["images"]),
-                   "broken_images": broken, "console_errors": errors}
+                   "broken_images": broken, "console_errors": errors,
+                   "width": info["view_width"], "scroll_width": info["scroll_width"],
+                   "horizontal_overflow": overflow}
         print(json.dumps(summary, indent=1))
-        ok = not broken and not errors and len(info["images"]) > 0
+        ok = not broken and not errors and len(info["images"]) > 0 and not overflow
         ws.close()
         return 0 if ok else 1
     finally:

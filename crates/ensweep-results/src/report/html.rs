@@ -201,7 +201,7 @@ impl Page {
 
 const CSS: &str = "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
 figure{display:inline-block;margin:.5em;vertical-align:top}figure img{max-width:100%;border:1px solid #ddd}\
-figcaption{font-size:.85em;color:#555;max-width:640px}table{border-collapse:collapse;font-size:.85em;margin:1em 0}\
+figcaption{font-size:.85em;color:#555;max-width:640px}table{border-collapse:collapse;font-size:.85em;margin:1em 0;display:block;max-width:100%;overflow-x:auto}\
 td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}th{background:#f3f3f3}code{background:#f3f3f3}";
 
 #[cfg(test)]
