@@ -3,7 +3,7 @@
 //! sweeps use, with the post-training analyses switched off.
 
 use crate::RnnError;
-use crate::sas::train::{TaskData, epoch_flops, train_sas_rnn_threads};
+use crate::sas::train::{TaskData, train_sas_rnn_threads};
 use crate::tanh::train::train_tanh_rnn;
 use ensweep_core::config::sas_rnn::SasTask;
 use ensweep_core::config::{SasRnnConfig, TanhRnnConfig};
@@ -23,7 +23,7 @@ pub struct SasEpochs {
     /// Process CPU seconds (user + system) of the training call, including its final mean-field
     /// test pass.
     pub cpu_seconds: f64,
-    /// Floating-point operations of one epoch (multiply-add = 2, see [`epoch_flops`]).
+    /// Floating-point operations of one epoch (multiply-add = 2, counted by [`crate::cost`]).
     pub flops_per_epoch: f64,
     /// Mean-field test accuracy after the last epoch (one noise draw).
     pub test_acc_mf: f64,
@@ -68,7 +68,7 @@ pub fn sas_epochs(
         train_acc: col("train_acc"),
         train_loss: col("train_loss"),
         cpu_seconds: cpu,
-        flops_per_epoch: epoch_flops(&cfg, &data),
+        flops_per_epoch: crate::cost::SasShape::of(&cfg).epoch_flops(),
         test_acc_mf: out.scalars["acc_mf_mean"],
         load_seconds,
     })

@@ -193,7 +193,7 @@ fn uniform_vec(n: usize, max: f64, rng: &mut Pcg64Mcg) -> Vec<f32> {
         .collect()
 }
 
-/// Initial network (science.md 2.2-2.4); the MSI task adds its fixed input mask.
+/// Initial network (docs/PAPERS.md 2.2-2.4); the MSI task adds its fixed input mask.
 pub fn init_net(cfg: &SasRnnConfig, n_in: usize, n_out: usize, seed: &RunSeed) -> SasNet {
     let mut rng = seed.rng("init");
     let n = cfg.n_hidden;
@@ -333,13 +333,6 @@ fn update(cfg: &SasRnnConfig, net: &mut SasNet, gr: &mut Grads, opt: &mut Optimi
         }
         layer.project();
     }
-}
-
-/// Floating-point operations of one training epoch as implemented (multiply-add = 2;
-/// element-wise work, noise and the optimiser not counted); the count itself lives in
-/// [`crate::cost`], which `ensweep plan` uses without loading the data.
-pub fn epoch_flops(cfg: &SasRnnConfig, _data: &TaskData) -> f64 {
-    crate::cost::SasShape::of(cfg).epoch_flops()
 }
 
 /// Trains one spike-and-slab RNN and analyses it.
