@@ -1,6 +1,6 @@
 //! Evaluation of a trained spike-and-slab MLP: test accuracy of the mean-field net and of
 //! sampled deterministic networks, connection categories, ensemble entropy and the
-//! target-perturbation experiments (science.md 1.6-1.9).
+//! target-perturbation experiments (docs/PAPERS.md 1.6-1.9).
 
 use crate::kernels::{self, NormalState};
 use crate::model::{self, Layer, Mode, Net, SparseCols, SparseRows, Work};
@@ -110,7 +110,7 @@ pub fn sample_net(net: &Net<f32>, rng: &mut impl rand::Rng) -> Net<f32> {
     }
 }
 
-/// Connection category under the exact reference rule (science.md 1.7).
+/// Connection category under the exact reference rule (docs/PAPERS.md 1.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Category {
     /// `pi == 0 && Xi == 0`: deterministic, always present ("very important").
@@ -202,7 +202,7 @@ pub fn layer_stats(
     v
 }
 
-/// Approximate entropy of one spike-and-slab connection (reference `Entropy.py`, science.md
+/// Approximate entropy of one spike-and-slab connection (reference `Entropy.py`, docs/PAPERS.md
 /// 1.9): the spike is a box of height 0.5e4 on |w| < 1e-4; `draws` Monte-Carlo samples.
 pub fn connection_entropy(m: f64, pi: f64, xi: f64, draws: usize, rng: &mut impl rand::Rng) -> f64 {
     if pi == 1.0 || (xi <= 1e-8 && (m == 0.0 || pi == 0.0)) {
@@ -352,7 +352,7 @@ fn choose(from: &[usize], k: usize, rng: &mut impl rand::Rng) -> Vec<usize> {
     v
 }
 
-/// The target-perturbation experiments (science.md 1.8) on every layer.
+/// The target-perturbation experiments (docs/PAPERS.md 1.8) on every layer.
 ///
 /// For repeat `r` a network is sampled (stream `perturb/(2^40 + r)`); then for each layer and
 /// criterion one uniformly random order of the criterion's connections is drawn (stream

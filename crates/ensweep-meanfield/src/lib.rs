@@ -1,7 +1,7 @@
 //! Spike-and-slab mean-field MLP trainer (Li & Huang, PRL 125, 178301, 2020), the MNIST IDX
 //! reader it trains on, and the optimisers shared by all ensweep trainers.
 //!
-//! See `shared/docs/science.md` section 1 for the model; every equation implemented here is
+//! See `docs/PAPERS.md` section 1 for the model; every equation implemented here is
 //! restated there with its provenance.
 //!
 //! * [`train()`] / [`train_with`]: the trainer entry point used by `ensweep train`, the worker and

@@ -1,7 +1,7 @@
 //! The spike-and-slab network: layers of (pi, m, Xi), the mean-field forward pass and the exact
 //! backward pass (gBP) for a chunk of examples.
 //!
-//! Equations: science.md 1.1-1.4. Parameters are stored input-major (`[n_in][n_out]`) so that an
+//! Equations: docs/PAPERS.md 1.1-1.4. Parameters are stored input-major (`[n_in][n_out]`) so that an
 //! input unit's outgoing connections are one contiguous row (see `kernels`). Everything is generic
 //! over [`Float`] so that the finite-difference test runs this very code in `f64`.
 
@@ -636,7 +636,7 @@ pub fn accumulate_products<F: Float>(
 /// * `dC/dXi = k (1-pi) B / 2`
 /// * `dC/dpi = k (-m A + (-Xi + (1-2pi) m^2) B / 2)`
 ///
-/// (science.md 1.3; all slices element-aligned).
+/// (docs/PAPERS.md 1.3; all slices element-aligned).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub fn param_grads<F: Float>(

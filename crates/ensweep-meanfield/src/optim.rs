@@ -3,7 +3,7 @@
 //! Shared by every ensweep trainer (the recurrent trainers reuse it), so it knows nothing about
 //! layers: a trainer keeps one [`Optimizer`] per parameter group and calls [`Optimizer::step`]
 //! with that group's learning rate and decay. The update rules copy the reference code of the
-//! spike-and-slab papers exactly (science.md 1.5, 2.2, 2.4), including where the guards sit.
+//! spike-and-slab papers exactly (docs/PAPERS.md 1.5, 2.2, 2.4), including where the guards sit.
 
 use ensweep_core::config::optim::{OptimizerConfig, OptimizerKind};
 

@@ -219,7 +219,7 @@ pub fn train_on(
 /// `B = (a*a)^T s`) over the non-zero entries of its input only (`8 nnz n_out`: MNIST pixels
 /// are ~81 % zeros, ReLU outputs about half); every layer after the first also back-propagates
 /// densely (`4 n_in n_out` per example). All parameter gradients are element-wise combinations
-/// of A and B (science.md 1.3), so no other matrix product is needed.
+/// of A and B (docs/PAPERS.md 1.3), so no other matrix product is needed.
 pub fn executed_flops(sizes: &[usize], nnz_per_layer: &[u64], examples: u64) -> f64 {
     sizes
         .windows(2)

@@ -1,4 +1,4 @@
-//! Spike-and-slab mean-field MLP (Li & Huang, PRL 2020); see `shared/docs/science.md` section 1.
+//! Spike-and-slab mean-field MLP (Li & Huang, PRL 2020); see `docs/PAPERS.md` section 1.
 
 use super::OptimizerConfig;
 use serde::{Deserialize, Serialize};

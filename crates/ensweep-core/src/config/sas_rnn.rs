@@ -1,5 +1,5 @@
 //! Spike-and-slab mean-field RNN trained by generalised BPTT (Zou, Li & Huang, PRE 2023); see
-//! `shared/docs/science.md` section 2.
+//! `docs/PAPERS.md` section 2.
 //!
 //! Defaults follow neither protocol: every experiment file spells out its protocol, because the
 //! row-MNIST and multisensory references differ in almost every knob.
@@ -157,7 +157,7 @@ pub struct MnistTask {
     pub test_every: u32,
 }
 
-/// Multisensory integration task (science.md 2.4).
+/// Multisensory integration task (docs/PAPERS.md 2.4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MsiTask {

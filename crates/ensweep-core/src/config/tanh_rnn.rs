@@ -1,5 +1,5 @@
 //! Task-trained discrete-time tanh RNN (Jarne & Laje 2023; Huang et al. 2024/25); see
-//! `shared/docs/science.md` section 3.
+//! `docs/PAPERS.md` section 3.
 //!
 //! The task is a sub-table tagged by `name`; each task variant carries only its own knobs, so a
 //! key meant for another task is an error rather than a silently ignored setting.

@@ -1,4 +1,4 @@
-//! Mean-field forward dynamics of the spike-and-slab RNN and generalised BPTT (science.md 2.1).
+//! Mean-field forward dynamics of the spike-and-slab RNN and generalised BPTT (docs/PAPERS.md 2.1).
 //!
 //! Forward, per step s (time t = s + 1), with a = input x_t and r = r_{t-1}:
 //! `G = mu_in x + mu_rec r`, `D = sqrt(v_in x^2 + v_rec r^2)`, `u = G + eps D`,

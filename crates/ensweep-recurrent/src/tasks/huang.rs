@@ -1,4 +1,4 @@
-//! Huang et al.'s tasks (science.md 3b.2): N-bit flip-flop, delayed discrimination and
+//! Huang et al.'s tasks (docs/PAPERS.md 3b.2): N-bit flip-flop, delayed discrimination and
 //! sine-wave generation. Times are in steps (the paper has no ms).
 
 use super::{TaskGen, Trial};

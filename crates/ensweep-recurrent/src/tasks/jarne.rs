@@ -1,4 +1,4 @@
-//! Jarne & Laje's tasks (science.md 3a.2), one step = 1 ms: logic gates, flip-flop, oscillator
+//! Jarne & Laje's tasks (docs/PAPERS.md 3a.2), one step = 1 ms: logic gates, flip-flop, oscillator
 //! and time pulse. Timings follow the authors' generators; the loss mask is 1 everywhere, as
 //! theirs is.
 

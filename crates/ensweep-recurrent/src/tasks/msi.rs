@@ -1,5 +1,5 @@
 //! Multisensory integration (rate discrimination) task of the spike-and-slab RNN
-//! (science.md 2.4): 5 input channels (visual+, auditory+, visual-, auditory-, start cue),
+//! (docs/PAPERS.md 2.4): 5 input channels (visual+, auditory+, visual-, auditory-, start cue),
 //! event rates 9-16 Hz against a 12.5 Hz boundary, catch trials, fixation / stimulus /
 //! decision epochs and a loss mask on fixation and decision.
 

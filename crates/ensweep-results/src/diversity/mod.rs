@@ -48,7 +48,7 @@ pub struct DiversityOptions {
     /// Metric of the `runs` table whose spread across seeds is reported.
     pub behaviour_metric: String,
     /// Spike probability at or below which a connection counts as important (`<layer>.pi`
-    /// weights hold the spike probability pi; science.md uses pi <= 0.1 for RNNs).
+    /// weights hold the spike probability pi; docs/PAPERS.md uses pi <= 0.1 for RNNs).
     pub important_pi: f64,
     /// Bootstrap of the summaries.
     pub bootstrap: Bootstrap,
