@@ -1,5 +1,6 @@
 //! A minimal HTML page builder: sections of text, figures (SVG embedded as base64 data URIs so
-//! the page is one self-contained file) and tables. No scripts, so no console errors to hide.
+//! the page is one self-contained file, with links to the PNG, SVG and CSV beside it) and
+//! tables. No scripts, so no console errors to hide.
 
 use polars::prelude::*;
 
@@ -36,24 +37,8 @@ pub fn num(v: f64) -> String {
 }
 
 fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 /// One section of the page.
@@ -81,12 +66,17 @@ impl Section {
         self.body.push(format!("<p>{html}</p>"));
     }
 
-    /// An embedded SVG figure.
+    /// A bulleted list of (trusted) HTML items.
+    pub fn list(&mut self, items: &[String]) {
+        let lis: String = items.iter().map(|i| format!("<li>{i}</li>")).collect();
+        self.body.push(format!("<ul class=\"findings\">{lis}</ul>"));
+    }
+
+    /// An embedded SVG figure, with links to its files under `figures/`.
     pub fn figure(&mut self, name: &str, svg: &str, caption: &str) {
+        let n = escape(name);
         self.body.push(format!(
-            "<figure id=\"{}\"><img alt=\"{}\" src=\"data:image/svg+xml;base64,{}\"><figcaption>{}</figcaption></figure>",
-            escape(name),
-            escape(name),
+            "<figure id=\"{n}\"><img alt=\"{n}\" src=\"data:image/svg+xml;base64,{}\"><figcaption>{} <span class=\"files\"><a href=\"figures/{n}.png\">PNG</a> \u{b7} <a href=\"figures/{n}.svg\">SVG</a> \u{b7} <a href=\"figures/{n}.csv\">data (CSV)</a></span></figcaption></figure>",
             base64(svg.as_bytes()),
             escape(caption)
         ));
@@ -125,6 +115,7 @@ impl Section {
                         Ok(AnyValue::Float64(v)) => num(v),
                         Ok(AnyValue::Float32(v)) => num(v as f64),
                         Ok(AnyValue::String(s)) => s.to_string(),
+                        Ok(AnyValue::StringOwned(s)) => s.to_string(),
                         Ok(AnyValue::Null) => "-".to_string(),
                         Ok(v) => v.to_string(),
                         Err(e) => e.to_string(),
@@ -156,6 +147,11 @@ impl Page {
     /// Appends a section.
     pub fn push(&mut self, s: Section) {
         self.sections.push(s);
+    }
+
+    /// Inserts a section at `index` (the findings go first, once every section has run).
+    pub fn insert(&mut self, index: usize, s: Section) {
+        self.sections.insert(index.min(self.sections.len()), s);
     }
 
     /// A note shown at the end (skipped sections).
@@ -199,9 +195,12 @@ impl Page {
     }
 }
 
-const CSS: &str = "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
-figure{display:inline-block;margin:.5em;vertical-align:top}figure img{max-width:100%;border:1px solid #ddd}\
-figcaption{font-size:.85em;color:#555;max-width:640px}table{border-collapse:collapse;font-size:.85em;margin:1em 0;display:block;max-width:100%;overflow-x:auto}\
+/// Body text at 16 px, figures as wide as the column (up to their drawn size), tables that
+/// scroll within themselves rather than widen the page.
+const CSS: &str = "body{font-family:sans-serif;font-size:16px;line-height:1.45;max-width:1120px;margin:2em auto;padding:0 1em;color:#222}\
+figure{display:block;margin:1.2em 0}figure img{display:block;width:100%;max-width:1000px;height:auto;border:1px solid #ddd}\
+figcaption{font-size:.95em;color:#444;max-width:1000px;margin-top:.3em}.files{white-space:nowrap;font-size:.9em}\
+ul.findings li{margin:.4em 0}table{border-collapse:collapse;font-size:.9em;margin:1em 0;display:block;max-width:100%;overflow-x:auto}\
 td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}th{background:#f3f3f3}code{background:#f3f3f3}";
 
 #[cfg(test)]

@@ -34,12 +34,12 @@ fn report_has_every_section_and_its_tables() {
     ] {
         assert!(html.contains(section), "missing {section}");
     }
-    // 2 learning metrics, 1 axis, 1 pruned layer, 2 groups x 8 diversity matrices (cka, svcca,
-    // dynamics, dsa angular and euclidean, weights, d_pif, disagreement), 1 spectrum, pi + xi
-    // histograms, 2 category figures.
+    // 2 learning metrics, 1 axis, 1 pruned layer, 8 diversity measures (cka, svcca, dynamics,
+    // dsa angular and euclidean, weights, d_pif, disagreement; both groups on one scale),
+    // 1 spectrum, pi + xi histograms, 2 category figures.
     assert_eq!(
         out.figures.len(),
-        2 + 1 + 1 + 16 + 1 + 2 + 2,
+        2 + 1 + 1 + 8 + 1 + 2 + 2,
         "{:?}",
         out.figures
     );
@@ -49,7 +49,15 @@ fn report_has_every_section_and_its_tables() {
     );
     for f in &out.figures {
         assert!(std::fs::read_to_string(f).unwrap().starts_with("<svg"));
+        let png = std::fs::read(f.with_extension("png")).unwrap();
+        assert_eq!(&png[..4], b"\x89PNG", "{f:?}");
+        let csv = std::fs::read_to_string(f.with_extension("csv")).unwrap();
+        assert!(csv.lines().count() >= 2, "{f:?}: {csv}");
     }
+    // The page opens with the findings: the headline comparison with its interval and test.
+    let findings = html.find("<h2>Findings</h2>").expect("a findings section");
+    assert!(findings < html.find("<h2>Overview</h2>").unwrap());
+    assert!(html.contains("Mann-Whitney p ="), "headline test");
     assert!(out.notes.is_empty(), "{:?}", out.notes);
     let names: Vec<String> = out
         .tables
@@ -67,4 +75,37 @@ fn report_has_every_section_and_its_tables() {
     let cmp =
         crate::tables::read_part(&dir.path().join("analysis/group_comparisons.parquet")).unwrap();
     assert_eq!(cmp.height(), 1);
+}
+
+/// The figure-file half of tests/scripts/check_report.py (standard-library Python: manifest,
+/// PNG/SVG/CSV beside every figure, colour bars on heatmaps, no legend over a plotted point) on
+/// the synthetic report. Skipped, with a message, where no `python3` is installed.
+#[test]
+fn report_figures_pass_the_geometry_checker() {
+    let python = std::env::var("ENSWEEP_PYTHON").unwrap_or_else(|_| "python3".into());
+    if std::process::Command::new(&python)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no {python} to run tests/scripts/check_report.py");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    synthetic_sweep_dir(dir.path(), 6);
+    let out = write_report(dir.path(), &ReportOptions::default()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scripts/check_report.py");
+    let run = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(&out.html)
+        .arg("--no-browser")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(report.contains("\"heatmap\": 8"), "{report}");
 }
