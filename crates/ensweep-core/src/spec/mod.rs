@@ -1,7 +1,8 @@
 //! Sweep specs: a TOML file with one trainer section and axes, expanded into cells.
 //!
-//! A spec names exactly one trainer kind (`[sas_mlp]`, `[synthetic]`, ...) whose table is the
-//! *base config*, plus optional axes that override dotted paths inside it:
+//! A spec names exactly one trainer kind (`[sas_mlp]`, `[synthetic]`, ...: a kind of the
+//! [`Registry`] the caller hands in) whose table is the *base config*, plus optional axes that
+//! override dotted paths inside it:
 //!
 //! * `[grid]`: every key maps to a list of values; the cells are the cartesian product;
 //! * `[zip]`: lists of equal length, walked together (one axis of paired values);
