@@ -7,10 +7,11 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use ensweep_core::config::TrainerConfig;
 use ensweep_core::output::{NullSink, RunOutput};
 use ensweep_core::spec::Spec;
+use ensweep_core::trainer::Trainer;
 use ensweep_meanfield::{mnist, train};
+use ensweep_worker::TRAINERS;
 use std::path::Path;
 use std::time::Instant;
 
@@ -95,7 +96,8 @@ fn mlp(a: MlpArgs) -> anyhow::Result<()> {
         Protocol::P2020 => (PRL2020, "experiments/prl2020_mnist.toml"),
         Protocol::P2022 => (PRL2022, "experiments/prl2022_mnist60k.toml"),
     };
-    let spec = Spec::parse(text, Path::new(name)).context("parsing the built-in protocol")?;
+    let spec =
+        Spec::parse(text, Path::new(name), &TRAINERS).context("parsing the built-in protocol")?;
     let mut cells = spec.cells();
     if let Some(n) = a.seeds {
         anyhow::ensure!(n >= 1, "--seeds must be at least 1");
@@ -109,9 +111,7 @@ fn mlp(a: MlpArgs) -> anyhow::Result<()> {
             })
             .collect();
     }
-    let TrainerConfig::SasMlp(mut cfg) = cells[0].config()? else {
-        anyhow::bail!("{name} is not a sas_mlp experiment");
-    };
+    let mut cfg = ensweep_meanfield::SasMlp.config_of(&cells[0])?;
     if let Some(e) = a.epochs {
         cfg.epochs = e;
     }
@@ -274,11 +274,10 @@ struct TanhRnnArgs {
 
 fn rnn_smnist(a: RnnSmnistArgs) -> anyhow::Result<()> {
     let name = "experiments/pre2023_smnist_row.toml";
-    let spec = Spec::parse(SMNIST_ROW, Path::new(name)).context("parsing the built-in protocol")?;
+    let spec = Spec::parse(SMNIST_ROW, Path::new(name), &TRAINERS)
+        .context("parsing the built-in protocol")?;
     let cell = spec.cells()[0].clone();
-    let TrainerConfig::SasRnn(mut cfg) = cell.config()? else {
-        anyhow::bail!("{name} is not a sas_rnn experiment");
-    };
+    let mut cfg = ensweep_recurrent::SasRnn.config_of(&cell)?;
     if let Some(d) = &a.data_dir {
         let (ensweep_core::config::sas_rnn::SasTask::RowMnist(t)
         | ensweep_core::config::sas_rnn::SasTask::PixelMnist(t)) = &mut cfg.task
@@ -324,10 +323,9 @@ fn rnn_smnist(a: RnnSmnistArgs) -> anyhow::Result<()> {
 
 fn tanh_rnn(a: TanhRnnArgs) -> anyhow::Result<()> {
     let name = "experiments/jarne_laje_and_damage.toml";
-    let spec = Spec::parse(JARNE_AND, Path::new(name)).context("parsing the built-in protocol")?;
-    let TrainerConfig::TanhRnn(cfg) = spec.cells()[0].config()? else {
-        anyhow::bail!("{name} is not a tanh_rnn experiment");
-    };
+    let spec = Spec::parse(JARNE_AND, Path::new(name), &TRAINERS)
+        .context("parsing the built-in protocol")?;
+    let cfg = ensweep_recurrent::TanhRnn.config_of(&spec.cells()[0])?;
     let load0 = ensweep_recurrent::bench::load_average();
     let r = ensweep_recurrent::bench::tanh_throughput(&cfg, a.epochs, a.seeds)?;
     let load1 = ensweep_recurrent::bench::load_average();

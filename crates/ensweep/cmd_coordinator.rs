@@ -105,6 +105,7 @@ impl Tuning {
             export_interval_ms: self.export_interval_ms,
             restore_leases,
             max_result_bytes: self.max_result_bytes,
+            trainers: ensweep_worker::TRAINERS,
         }
     }
 }

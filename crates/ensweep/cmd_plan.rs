@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use ensweep_core::config::TrainerConfig;
-use ensweep_core::spec::{Cell, Spec};
+use ensweep_core::spec::Spec;
+use ensweep_worker::TRAINERS;
 use std::path::PathBuf;
 
 /// Arguments of `ensweep plan`.
@@ -25,7 +25,7 @@ pub struct PlanArgs {
 
 /// Runs `ensweep plan`.
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
-    let spec = Spec::load(&args.spec).context("planning sweep")?;
+    let spec = Spec::load(&args.spec, &TRAINERS).context("planning sweep")?;
     let cells = spec.cells();
     if args.json {
         for c in &cells {
@@ -37,10 +37,13 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let total_cost: f64 = cells
+    // Each trainer's own estimate from the cell's size, calibrated on the benchmarks in
+    // docs/PERFORMANCE.md ("Plan estimates").
+    let costs = cells
         .iter()
-        .map(|c| estimate_seconds(c).unwrap_or(0.0))
-        .sum();
+        .map(|c| TRAINERS.cost_seconds(c))
+        .collect::<Result<Vec<f64>, _>>()?;
+    let total_cost: f64 = costs.iter().sum();
     println!("sweep      {}  (spec hash {})", spec.name, spec.spec_hash);
     println!("trainer    {} ({})", spec.kind, cells[0].trainer_version);
     println!(
@@ -78,14 +81,14 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     } else {
         args.show.min(cells.len())
     };
-    for (i, c) in cells.iter().take(shown).enumerate() {
+    for (i, (c, cost)) in cells.iter().zip(&costs).take(shown).enumerate() {
         let mut row = vec![
             i.to_string(),
             c.key[..12].to_owned(),
             c.replicate.to_string(),
         ];
         row.extend(spec.axis_names.iter().map(|a| c.axes[a].to_string()));
-        row.push(estimate_seconds(c).map_or("?".into(), human_seconds));
+        row.push(human_seconds(*cost));
         table.add_row(row);
     }
     println!("{table}");
@@ -96,43 +99,6 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Sustained FLOP/s (as counted in [`estimate_seconds`]) of one `sas_mlp` cell on one core:
-/// the 2020 protocol trains in 35.5 s single-threaded (docs/PERFORMANCE.md "Plan estimates").
-const SAS_MLP_RATE: f64 = 80e9;
-/// Sustained FLOP/s of one `sas_rnn` cell on one core (row-MNIST epochs of 101 GFLOP in
-/// 2.35 s single-threaded on the 2-core host, docs/PERFORMANCE.md).
-const SAS_RNN_RATE: f64 = 40e9;
-/// Sustained FLOP/s of one `tanh_rnn` cell on one core (small matrices, per-step overheads:
-/// calibrated on whole cells of the main job, docs/PERFORMANCE.md "Plan estimates").
-const TANH_RNN_RATE: f64 = 14e9;
-
-/// A rough single-core time for a cell, from its size. The rates are calibrated on the
-/// benchmarks in docs/PERFORMANCE.md; they only need to be right within a factor of two to
-/// tell a ten-minute sweep from a ten-hour one.
-fn estimate_seconds(cell: &Cell) -> Option<f64> {
-    Some(match cell.config().ok()? {
-        TrainerConfig::Synthetic(c) => c.sleep_ms as f64 / 1000.0,
-        TrainerConfig::SasMlp(c) => {
-            let mut widths = vec![784];
-            widths.extend(&c.hidden);
-            widths.push(10);
-            let weights: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
-            let w = weights as f64;
-            // ~8 multiply-adds per weight per training sample (mean and variance forward,
-            // their backward products); evaluation passes are forward only (a third of that).
-            let train = 16.0 * w * c.train_size as f64 * f64::from(c.epochs);
-            let ev = &c.eval;
-            let passes = f64::from(ev.mean_field_draws.max(1))
-                + f64::from(ev.sampled_nets)
-                + ev.perturb_fractions.len() as f64 * f64::from(ev.perturb_repeats.max(1));
-            let eval = passes * c.test_size as f64 * w * 16.0 / 3.0;
-            (train + eval) / SAS_MLP_RATE
-        }
-        TrainerConfig::SasRnn(c) => ensweep_recurrent::cost::sas_rnn_flops(&c) / SAS_RNN_RATE,
-        TrainerConfig::TanhRnn(c) => ensweep_recurrent::cost::tanh_rnn_flops(&c) / TANH_RNN_RATE,
-    })
 }
 
 fn human_seconds(s: f64) -> String {

@@ -1,9 +1,11 @@
 //! `ensweep report`: a self-contained HTML page with figures and statistics for a sweep.
 
+use anyhow::Context;
 use clap::Args;
 use ensweep_results::report::{ReportOptions, write_report};
 use ensweep_results::selection::Include;
 use ensweep_results::tables::read_table;
+use ensweep_worker::TRAINERS;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `ensweep report`.
@@ -12,7 +14,8 @@ pub struct ReportArgs {
     /// The sweep directory (`sweeps/<name>`, holding `runs/part-*.parquet`).
     pub dir: PathBuf,
     /// Final metric of `runs` compared across groups and plotted against hyperparameters.
-    /// Default: `test_acc` where the runs have it (MNIST, MSI), else `distance_mean` (task RNNs).
+    /// Default: the trainer's (`test_acc_mf_mean` for sas_mlp, `acc_mf_mean` for sas_rnn,
+    /// `distance_mean` for tanh_rnn, `x` for synthetic).
     #[arg(long)]
     pub metric: Option<String>,
     /// Output directory; default `<dir>/report`.
@@ -30,19 +33,17 @@ pub struct ReportArgs {
     pub all_nets: bool,
 }
 
-/// The first of the usual final metrics that the sweep's `runs` table has.
+/// The default metric of the trainer that produced the sweep's runs (a sweep trains one kind).
 fn default_metric(dir: &Path) -> anyhow::Result<String> {
     let runs = read_table(dir, "runs")?;
-    let names: Vec<String> = runs
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-    Ok(["test_acc", "sampled_acc", "distance_mean", "final_loss"]
-        .iter()
-        .find(|m| names.iter().any(|n| n == *m))
-        .map(|m| m.to_string())
-        .unwrap_or_else(|| "test_acc".into()))
+    let kinds = runs.column("kind")?.str()?;
+    let kind = kinds
+        .get(0)
+        .with_context(|| format!("{}: the runs table is empty", dir.display()))?;
+    let trainer = TRAINERS
+        .get(kind)
+        .context("no default metric for this sweep: pass --metric")?;
+    Ok(trainer.default_metric().to_owned())
 }
 
 /// Runs `ensweep report`.

@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::Args;
 use ensweep_coordinator::{CellEvent, Coordinator, Event, Snapshot, SweepStatus};
 use ensweep_core::spec::Spec;
-use ensweep_worker::WorkerConfig;
+use ensweep_worker::{TRAINERS, WorkerConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,6 +121,7 @@ pub fn run_embedded(
                 slots: opts.slots,
                 prefetch: opts.prefetch,
                 lease_wait_ms: 1_000,
+                trainers: TRAINERS,
             };
             let mut stop = stop_workers.subscribe();
             workers.push(tokio::spawn(ensweep_worker::run(config, async move {
@@ -227,7 +228,7 @@ fn lagged(missed: u64) {
 
 /// Runs `ensweep run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let spec = Spec::load(&args.spec)?;
+    let spec = Spec::load(&args.spec, &TRAINERS)?;
     let text = std::fs::read_to_string(&args.spec)
         .with_context(|| format!("reading {}", args.spec.display()))?;
     let slots = args
@@ -299,7 +300,7 @@ pub mod bench {
         let text = format!(
             "[sweep]\nname = \"bench\"\nseed = 1\nseeds = {cells}\n[synthetic]\nsleep_ms = {sleep_ms}\n"
         );
-        let spec = Spec::parse(&text, &dir.join("bench.toml"))?;
+        let spec = Spec::parse(&text, &dir.join("bench.toml"), &ensweep_worker::TRAINERS)?;
         let opts = EmbeddedOptions {
             dir: dir.clone(),
             tuning: Tuning {

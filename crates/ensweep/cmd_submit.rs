@@ -43,7 +43,7 @@ pub fn describe(resp: &pb::SubmitSweepResponse) -> String {
 
 /// Runs `ensweep submit`.
 pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
-    let spec = Spec::load(&args.spec)?;
+    let spec = Spec::load(&args.spec, &ensweep_worker::TRAINERS)?;
     let text = std::fs::read_to_string(&args.spec)
         .with_context(|| format!("reading {}", args.spec.display()))?;
     let rt = tokio::runtime::Runtime::new()?;

@@ -1,7 +1,7 @@
 //! `ensweep train`: train one cell of an experiment file in this process and print a summary.
 //!
 //! This is the quickest way to try a config: no coordinator, no ledger, no tables. It runs
-//! exactly the code a worker runs for the same cell (`ensweep_worker::execute_cell`), so the
+//! exactly the code a worker runs for the same cell (`TRAINERS.train`), so the
 //! numbers are the ones a sweep would store.
 
 use anyhow::Context;
@@ -9,6 +9,7 @@ use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use ensweep_core::output::{EpochRow, RunOutput, TrainSink};
 use ensweep_core::spec::Spec;
+use ensweep_worker::TRAINERS;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -46,7 +47,7 @@ impl TrainSink for BarSink {
 
 /// Runs `ensweep train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let spec = Spec::load(&args.spec).context("reading experiment")?;
+    let spec = Spec::load(&args.spec, &TRAINERS).context("reading experiment")?;
     let cells = spec.cells();
     let cell = cells.get(args.cell).with_context(|| {
         format!(
@@ -79,7 +80,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let mut sink = BarSink { bar: bar.clone() };
-    let output = ensweep_worker::execute_cell(cell, &mut sink)
+    let output = TRAINERS
+        .train(cell, &mut sink)
         .with_context(|| format!("training cell {} of {}", args.cell, spec.path.display()))?;
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();

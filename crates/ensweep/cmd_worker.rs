@@ -75,6 +75,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         slots,
         prefetch: args.prefetch.unwrap_or(slots),
         lease_wait_ms: 5_000,
+        trainers: ensweep_worker::TRAINERS,
     };
     let rt = runtime(slots)?;
     let report = rt.block_on(ensweep_worker::run(config, shutdown_signal()))?;

@@ -108,7 +108,12 @@ mod tests {
         };
         let mut m = Machine::new(config, 1);
         let text = "[sweep]\nname = \"t\"\nseeds = 4\n[synthetic]\n";
-        let spec = Spec::parse(text, std::path::Path::new("t.toml")).expect("valid spec");
+        let spec = Spec::parse(
+            text,
+            std::path::Path::new("t.toml"),
+            &ensweep_worker::TRAINERS,
+        )
+        .expect("valid spec");
         m.submit(&spec, String::new()).expect("submit");
         let registration = Registration {
             name: "w".into(),

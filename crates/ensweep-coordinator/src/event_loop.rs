@@ -14,6 +14,7 @@ use crate::ledger::Ledger;
 use crate::machine::{ExportJob, FailureKind, Grant, Machine, MachineConfig, Registration};
 use crate::status::Snapshot;
 use ensweep_core::spec::Spec;
+use ensweep_core::trainer::Registry;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -46,6 +47,9 @@ pub struct CoordinatorConfig {
     /// Largest encoded result accepted at completion (`--max-result-bytes`); larger ones are
     /// refused with INVALID_ARGUMENT before anything is written.
     pub max_result_bytes: usize,
+    /// The trainers a submitted spec may name (the binary's `ensweep_worker::TRAINERS`):
+    /// submissions are parsed and every cell validated against them.
+    pub trainers: Registry,
 }
 
 /// Everything that can happen to the coordinator.
@@ -161,6 +165,7 @@ pub struct Coordinator {
     lease_ttl_ms: u64,
     dir: PathBuf,
     max_result_bytes: usize,
+    trainers: Registry,
 }
 
 /// Cell events a slow listener may fall behind by before it misses some (it is told how many).
@@ -182,6 +187,8 @@ pub struct Handle {
     pub dir: PathBuf,
     /// Largest encoded result accepted.
     pub max_result_bytes: usize,
+    /// The trainers submissions are parsed against.
+    pub trainers: Registry,
 }
 
 impl Handle {
@@ -277,6 +284,7 @@ impl Coordinator {
             lease_ttl_ms: config.lease_ttl_ms,
             dir: config.dir,
             max_result_bytes: config.max_result_bytes,
+            trainers: config.trainers,
         })
     }
 
@@ -289,6 +297,7 @@ impl Coordinator {
             lease_ttl_ms: self.lease_ttl_ms,
             dir: self.dir.clone(),
             max_result_bytes: self.max_result_bytes,
+            trainers: self.trainers,
         }
     }
 

@@ -385,8 +385,9 @@ impl CoordinatorRpc for Service {
         }
         // Parsing and counting cells is CPU work bounded by the spec limits, but still kept off
         // the async runtime so a large submission cannot stall other callers' RPCs.
+        let trainers = self.handle.trainers;
         let (spec, text) = tokio::task::spawn_blocking(move || {
-            let spec = Spec::parse(&r.spec_text, Path::new(&r.spec_path));
+            let spec = Spec::parse(&r.spec_text, Path::new(&r.spec_path), &trainers);
             (spec, std::mem::take(&mut r.spec_text))
         })
         .await

@@ -271,6 +271,7 @@ async fn random_requests_neither_crash_nor_wedge_nor_break_the_ledger() {
             slots: 2,
             prefetch: 2,
             lease_wait_ms: 200,
+            trainers: ensweep_worker::TRAINERS,
         },
         async {
             let _ = wrx.await;

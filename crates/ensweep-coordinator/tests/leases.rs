@@ -266,6 +266,7 @@ async fn a_cell_past_its_time_limit_is_reported_timed_out() {
             slots: 1,
             prefetch: 0,
             lease_wait_ms: 1_000,
+            trainers: ensweep_worker::TRAINERS,
         },
         async {
             let _ = rx.await;

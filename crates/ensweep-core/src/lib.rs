@@ -10,4 +10,5 @@ pub mod output;
 pub mod seed;
 pub mod spec;
 pub mod token;
+pub mod trainer;
 pub mod wire;

@@ -3,10 +3,10 @@
 //! `ensweep` binary:
 //! `cargo run --release -p ensweep-meanfield --example prl -- FILE [THREADS] [SEEDS]`.
 
-use ensweep_core::config::TrainerConfig;
 use ensweep_core::output::NullSink;
 use ensweep_core::spec::Spec;
-use ensweep_meanfield::{mnist, train};
+use ensweep_core::trainer::{Registry, Trainer};
+use ensweep_meanfield::{SasMlp, mnist, train};
 use std::path::Path;
 use std::time::Instant;
 
@@ -18,7 +18,8 @@ fn main() {
     let threads: usize = args.get(2).map_or(2, |s| s.parse().expect("threads"));
     let text = std::fs::read_to_string(file).expect("read experiment file");
     // The experiment file's cells, exactly as `ensweep bench mlp` expands them (same run seeds).
-    let spec = Spec::parse(&text, Path::new(file)).expect("experiment file");
+    static TRAINERS: Registry = Registry::new(&[&SasMlp]);
+    let spec = Spec::parse(&text, Path::new(file), &TRAINERS).expect("experiment file");
     let mut cells = spec.cells();
     if let Some(n) = args.get(3).map(|s| s.parse::<u64>().expect("seeds")) {
         let first = cells[0].clone();
@@ -30,9 +31,7 @@ fn main() {
             })
             .collect();
     }
-    let TrainerConfig::SasMlp(cfg) = cells[0].config().expect("config") else {
-        panic!("{file} is not a sas_mlp experiment");
-    };
+    let cfg = SasMlp.config_of(&cells[0]).expect("a sas_mlp experiment");
     let dir = mnist::resolve_data_dir(cfg.data_dir.as_deref()).expect("data");
     let data = mnist::load(&dir, cfg.train_size, cfg.test_size).expect("mnist");
     let prepared = train::Prepared::new(&data);

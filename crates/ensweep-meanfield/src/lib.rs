@@ -27,5 +27,7 @@ pub mod model;
 pub mod optim;
 pub mod padded;
 pub mod train;
+mod trainer;
 
 pub use train::{MlpError, TrainOptions, train, train_with};
+pub use trainer::SasMlp;

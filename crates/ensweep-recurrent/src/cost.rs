@@ -127,31 +127,33 @@ pub fn tanh_rnn_flops(cfg: &TanhRnnConfig) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ensweep_core::spec::Spec;
+    use crate::{SasRnn, TanhRnn};
+    use ensweep_core::spec::{Cell, Spec};
+    use ensweep_core::trainer::{Registry, Trainer};
 
-    fn first_config(path: &str) -> ensweep_core::config::TrainerConfig {
+    static TRAINERS: Registry = Registry::new(&[&SasRnn, &TanhRnn]);
+
+    fn first_cell(path: &str) -> Cell {
         let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../..")
             .join(path);
-        let spec = Spec::load(&file).expect("experiment parses");
-        spec.cells()[0].config().expect("config")
+        let spec = Spec::load(&file, &TRAINERS).expect("experiment parses");
+        spec.cells().swap_remove(0)
     }
 
     #[test]
     fn estimates_match_the_counted_epoch_and_grow_with_the_work() {
-        use ensweep_core::config::TrainerConfig;
-        let TrainerConfig::SasRnn(cfg) = first_config("experiments/pre2023_smnist_row.toml") else {
-            panic!("sas_rnn")
-        };
+        let cfg = SasRnn
+            .config_of(&first_cell("experiments/pre2023_smnist_row.toml"))
+            .expect("sas_rnn");
         // The documented 101 GFLOP per row-MNIST epoch (N = 100, B = 128, 200 batches).
         let epoch = SasShape::of(&cfg).epoch_flops();
         assert!((epoch / 1e9 - 101.0).abs() < 1.0, "{epoch}");
         assert!(sas_rnn_flops(&cfg) > f64::from(cfg.epochs) * epoch);
 
-        let TrainerConfig::TanhRnn(cfg) = first_config("experiments/jarne_laje_and_damage.toml")
-        else {
-            panic!("tanh_rnn")
-        };
+        let cfg = TanhRnn
+            .config_of(&first_cell("experiments/jarne_laje_and_damage.toml"))
+            .expect("tanh_rnn");
         let base = tanh_rnn_flops(&cfg);
         let mut twice = cfg.clone();
         twice.train_trials *= 2;

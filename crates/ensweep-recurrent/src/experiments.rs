@@ -4,6 +4,7 @@
 #[cfg(test)]
 mod tests {
     use ensweep_core::config::{SasRnnConfig, TanhRnnConfig};
+    use ensweep_core::trainer::Registry;
     use std::path::Path;
 
     const FILES: [&str; 5] = [
@@ -13,6 +14,8 @@ mod tests {
         "jarne_laje_size.toml",
         "jarne_laje_interval.toml",
     ];
+
+    static TRAINERS: Registry = Registry::new(&[&crate::SasRnn, &crate::TanhRnn]);
 
     fn has_path(v: &serde_json::Value, path: &str) -> bool {
         path.split('.').try_fold(v, |v, k| v.get(k)).is_some()
@@ -35,10 +38,12 @@ mod tests {
                 serde_json::to_value(c).unwrap()
             };
             // The sweep loader expands every cell into a valid typed config too.
-            let spec =
-                ensweep_core::spec::Spec::load(&dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            let spec = ensweep_core::spec::Spec::load(&dir.join(f), &TRAINERS)
+                .unwrap_or_else(|e| panic!("{f}: {e}"));
             for cell in spec.cells() {
-                cell.config()
+                // The stored canonical JSON decodes into the typed config again.
+                TRAINERS
+                    .cost_seconds(&cell)
                     .unwrap_or_else(|e| panic!("{f}: cell {:?}: {e}", cell.axes));
             }
             for axes in ["grid", "zip"] {

@@ -17,9 +17,11 @@ pub mod normal;
 pub mod sas;
 pub mod tanh;
 pub mod tasks;
+mod trainer;
 
 pub use sas::train::train_sas_rnn;
 pub use tanh::train::train_tanh_rnn;
+pub use trainer::{SasRnn, TanhRnn};
 
 /// Why a recurrent run failed.
 #[derive(Debug, thiserror::Error)]

@@ -12,13 +12,14 @@
 //! releases everything it holds as preempted, which costs those cells no retry budget.
 #![warn(missing_docs)]
 
-mod exec;
 pub mod rpc;
+mod trainers;
 
-pub use exec::{ExecError, SYNTHETIC_LOG_ENV, execute_cell};
+pub use trainers::{SYNTHETIC_LOG_ENV, Synthetic, TRAINERS};
 
 use ensweep_core::output::{EpochRow, TrainSink};
 use ensweep_core::spec::Cell;
+use ensweep_core::trainer::{Registry, TrainError};
 use ensweep_proto::v1 as pb;
 use rpc::{Client, retry};
 use std::collections::HashMap;
@@ -43,6 +44,9 @@ pub struct WorkerConfig {
     pub prefetch: usize,
     /// Long-poll budget of an empty lease request.
     pub lease_wait_ms: u64,
+    /// The trainers it can run ([`TRAINERS`] outside tests); it declares their versions when
+    /// it registers and refuses cells of any other kind or version.
+    pub trainers: Registry,
 }
 
 /// What a worker did before it stopped.
@@ -166,9 +170,10 @@ async fn register(shared: &Shared) -> Result<u64, WorkerError> {
         protocol_version: ensweep_proto::PROTOCOL_VERSION,
         worker_name: shared.config.name.clone(),
         slots: shared.config.slots as u32,
-        trainer_versions: ensweep_core::config::KINDS
-            .iter()
-            .filter_map(|k| ensweep_core::config::trainer_version(k))
+        trainer_versions: shared
+            .config
+            .trainers
+            .versions()
             .map(str::to_owned)
             .collect(),
         code_hash: env!("CARGO_PKG_VERSION").to_owned(),
@@ -281,7 +286,7 @@ impl TrainSink for FlagSink {
 enum RunEnd {
     Done(pb::RunOutput, f64),
     TimedOut(f64),
-    Err(ExecError),
+    Err(TrainError),
 }
 
 /// Waits for a slot, trains the cell on a blocking thread, and queues its outcome.
@@ -306,7 +311,8 @@ async fn attempt(shared: &Shared, lease: pb::Lease, flag: Arc<AtomicBool>) -> Ou
         return Outcome::Released(fence, pb::ReleaseReason::Preempted);
     }
     // Refuse cells built for another trainer version than this binary's.
-    if ensweep_core::config::trainer_version(&lease.kind) != Some(lease.trainer_version.as_str()) {
+    let trainers = shared.config.trainers;
+    if trainers.get(&lease.kind).map(|t| t.version()).ok() != Some(lease.trainer_version.as_str()) {
         tracing::warn!(kind = %lease.kind, version = %lease.trainer_version, "refusing cell of another trainer version");
         return Outcome::Released(fence, pb::ReleaseReason::Refused);
     }
@@ -329,11 +335,11 @@ async fn attempt(shared: &Shared, lease: pb::Lease, flag: Arc<AtomicBool>) -> Ou
             flag,
             deadline: limit.map(|l| started + l),
         };
-        let res = execute_cell(&cell, &mut sink);
+        let res = trainers.train(&cell, &mut sink);
         let wall = started.elapsed().as_secs_f64();
         match res {
             Ok(o) => RunEnd::Done(ensweep_core::wire::to_wire(&o), wall),
-            Err(ExecError::Cancelled) if sink.timed_out() && !sink.flag.load(Ordering::SeqCst) => {
+            Err(TrainError::Cancelled) if sink.timed_out() && !sink.flag.load(Ordering::SeqCst) => {
                 RunEnd::TimedOut(wall)
             }
             Err(e) => RunEnd::Err(e),
@@ -351,7 +357,7 @@ async fn attempt(shared: &Shared, lease: pb::Lease, flag: Arc<AtomicBool>) -> Ou
             kind: pb::FailureKind::TimedOut as i32,
             message: format!("stopped at the time limit after {wall:.1} s"),
         }),
-        Ok(RunEnd::Err(ExecError::Cancelled)) => {
+        Ok(RunEnd::Err(TrainError::Cancelled)) => {
             Outcome::Released(fence, pb::ReleaseReason::Preempted)
         }
         Ok(RunEnd::Err(err)) => Outcome::Failed(pb::CellFailure {

@@ -17,7 +17,7 @@ fn spec(seeds: &str, xs: &str, sleep: u64) -> Spec {
     let text = format!(
         "[sweep]\nname = \"t\"\nseed = 1\nseeds = {seeds}\n[synthetic]\nsleep_ms = {sleep}\n[grid]\nx = {xs}\n"
     );
-    Spec::parse(&text, Path::new("t.toml")).expect("valid spec")
+    Spec::parse(&text, Path::new("t.toml"), &ensweep_worker::TRAINERS).expect("valid spec")
 }
 
 /// Registers `name` for the synthetic trainer with 64 slots and session "s-<name>".

@@ -17,6 +17,7 @@ pub fn config(dir: &Path) -> CoordinatorConfig {
         export_interval_ms: 50,
         restore_leases: true,
         max_result_bytes: ensweep_core::wire::DEFAULT_MAX_RESULT_BYTES,
+        trainers: ensweep_worker::TRAINERS,
     }
 }
 

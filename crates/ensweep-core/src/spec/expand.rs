@@ -3,7 +3,7 @@
 use super::axes::{Axis, SweepAxes};
 use super::locate::Locator;
 use super::{Cell, SpecError, canonical, toml_to_json};
-use crate::config::{self, TrainerConfig};
+use crate::trainer::DynTrainer;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
@@ -50,18 +50,18 @@ fn extend<'a>(
 /// to each other. Each point's config is validated; two points giving one config are refused.
 pub(super) fn cells(
     loc: &Locator,
-    kind: &str,
+    trainer: &dyn DynTrainer,
     base: &toml::Table,
     axes: &SweepAxes,
     seeds: &[u64],
     (name, sweep_seed): (&Spanned<String>, u64),
 ) -> Result<Vec<Cell>, SpecError> {
-    let version = config::trainer_version(kind).expect("known kind");
+    let (kind, version) = (trainer.kind(), trainer.version());
     let points = points(axes);
     let mut cells = Vec::with_capacity(points.len().saturating_mul(seeds.len()));
     let mut seen_configs: BTreeMap<String, ()> = BTreeMap::new();
     for point in &points {
-        let (config_json, axes) = point_config(loc, kind, base, point)?;
+        let (config_json, axes) = point_config(loc, trainer, base, point)?;
         if seen_configs.insert(config_json.clone(), ()).is_some() {
             let (axis, i) = point.last().expect("duplicates need axes");
             return Err(loc.at(
@@ -92,7 +92,7 @@ pub(super) fn cells(
 /// The canonical config of one point and its swept values, validated against the typed config.
 fn point_config(
     loc: &Locator,
-    kind: &str,
+    trainer: &dyn DynTrainer,
     base: &toml::Table,
     point: &Point,
 ) -> Result<(String, BTreeMap<String, serde_json::Value>), SpecError> {
@@ -103,7 +103,7 @@ fn point_config(
         set_path(&mut table, &axis.path, value.clone());
         axes.insert(axis.path.clone(), toml_to_json(value));
     }
-    let cfg = TrainerConfig::from_toml(kind, table).map_err(|e| {
+    let cfg = trainer.config_value(table).map_err(|e| {
         // Blame the first axis value of this point that the message mentions, or the last
         // overridden one: that is the value that made the config invalid.
         let (axis, i) = point
@@ -119,7 +119,7 @@ fn point_config(
             format!("axis `{}` value {}: {}", axis.path, i + 1, e.message()),
         )
     })?;
-    Ok((canonical(&cfg.to_json_value()).to_string(), axes))
+    Ok((canonical(&cfg).to_string(), axes))
 }
 
 /// Sets `a.b.c` inside a table, creating intermediate tables.

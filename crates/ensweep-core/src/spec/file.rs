@@ -1,7 +1,7 @@
 //! The spec file as written: its sections, the `seeds` value and the sweep name's rules.
 
 use serde::Deserialize;
-use serde::de::{self, SeqAccess, Visitor};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use std::collections::BTreeMap;
 use toml::Spanned;
 
@@ -66,40 +66,58 @@ impl<'de> Visitor<'de> for SeedsVisitor {
 /// Axis keys and their values, as written.
 pub(super) type Axes = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 
-/// The whole file, as written. Trainer sections are kept as raw tables here and validated
-/// through the typed configs per cell, so errors keep their positions.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The whole file, as written.
+///
+/// Every top-level key other than `sweep`, `grid`, `zip` and `random` is kept in `sections`
+/// as a candidate trainer section: which kinds exist is the registry's to say, so the spec
+/// checks the names against it (with the key's position) and validates the tables through
+/// the typed configs per cell, so errors keep their positions.
+#[derive(Debug)]
 pub(super) struct SpecFile {
     pub sweep: SweepSection,
-    #[serde(default)]
-    pub sas_mlp: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    pub sas_rnn: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    pub tanh_rnn: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    pub synthetic: Option<Spanned<toml::Table>>,
-    #[serde(default)]
+    pub sections: Vec<(Spanned<String>, Spanned<toml::Value>)>,
     pub grid: Option<Axes>,
-    #[serde(default)]
     pub zip: Option<Axes>,
-    #[serde(default)]
     pub random: Option<Axes>,
 }
 
-impl SpecFile {
-    /// The trainer sections present, in a fixed order.
-    pub fn trainer_sections(&mut self) -> Vec<(&'static str, Spanned<toml::Table>)> {
-        [
-            ("sas_mlp", self.sas_mlp.take()),
-            ("sas_rnn", self.sas_rnn.take()),
-            ("tanh_rnn", self.tanh_rnn.take()),
-            ("synthetic", self.synthetic.take()),
-        ]
-        .into_iter()
-        .filter_map(|(k, t)| t.map(|t| (k, t)))
-        .collect()
+impl<'de> Deserialize<'de> for SpecFile {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FileVisitor)
+    }
+}
+
+struct FileVisitor;
+
+impl<'de> Visitor<'de> for FileVisitor {
+    type Value = SpecFile;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(
+            "a sweep file: [sweep], one trainer section and optional [grid], [zip], [random]",
+        )
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SpecFile, A::Error> {
+        let mut sweep = None;
+        let (mut grid, mut zip, mut random) = (None, None, None);
+        let mut sections = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            match key.get_ref().as_str() {
+                "sweep" => sweep = Some(map.next_value()?),
+                "grid" => grid = Some(map.next_value()?),
+                "zip" => zip = Some(map.next_value()?),
+                "random" => random = Some(map.next_value()?),
+                _ => sections.push((key, map.next_value()?)),
+            }
+        }
+        Ok(SpecFile {
+            sweep: sweep.ok_or_else(|| de::Error::missing_field("sweep"))?,
+            sections,
+            grid,
+            zip,
+            random,
+        })
     }
 }
 

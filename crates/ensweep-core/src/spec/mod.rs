@@ -1,7 +1,8 @@
 //! Sweep specs: a TOML file with one trainer section and axes, expanded into cells.
 //!
-//! A spec names exactly one trainer kind (`[sas_mlp]`, `[synthetic]`, ...) whose table is the
-//! *base config*, plus optional axes that override dotted paths inside it:
+//! A spec names exactly one trainer kind (`[sas_mlp]`, `[synthetic]`, ...: a kind of the
+//! [`Registry`] the caller hands in) whose table is the *base config*, plus optional axes that
+//! override dotted paths inside it:
 //!
 //! * `[grid]`: every key maps to a list of values; the cells are the cartesian product;
 //! * `[zip]`: lists of equal length, walked together (one axis of paired values);
@@ -34,13 +35,14 @@ pub use file::{MAX_NAME_LEN, name_problem};
 pub use json::{canonical, flatten_json, toml_to_json};
 pub use limits::{DEFAULT_MAX_CELLS, SpecLimits};
 
-use crate::config::{self, TrainerConfig};
 use crate::seed::RunSeed;
+use crate::trainer::{DynTrainer, Registry};
 use axes::SweepAxes;
 use file::{SeedsSpec, SpecFile};
 use locate::Locator;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
@@ -129,11 +131,6 @@ impl Cell {
         RunSeed::derive(self.sweep_seed, &self.config_json, self.replicate)
     }
 
-    /// The typed config.
-    pub fn config(&self) -> Result<TrainerConfig, config::ConfigError> {
-        TrainerConfig::from_json(&self.kind, &self.config_json)
-    }
-
     /// Computes the key of a cell from its parts.
     pub fn compute_key(
         kind: &str,
@@ -154,13 +151,17 @@ impl Cell {
 }
 
 impl Spec {
-    /// Reads and validates a sweep file under the default [`SpecLimits`].
-    pub fn load(path: &Path) -> Result<Spec, SpecError> {
-        Spec::load_with(path, &SpecLimits::default())
+    /// Reads and validates a sweep file for the `trainers` under the default [`SpecLimits`].
+    pub fn load(path: &Path, trainers: &Registry) -> Result<Spec, SpecError> {
+        Spec::load_with(path, &SpecLimits::default(), trainers)
     }
 
     /// Reads and validates a sweep file; the size limit is checked before reading it whole.
-    pub fn load_with(path: &Path, limits: &SpecLimits) -> Result<Spec, SpecError> {
+    pub fn load_with(
+        path: &Path,
+        limits: &SpecLimits,
+        trainers: &Registry,
+    ) -> Result<Spec, SpecError> {
         use std::io::Read;
         let io = |source| SpecError::Io {
             path: path.to_owned(),
@@ -172,17 +173,24 @@ impl Spec {
         file.take(cap.saturating_add(1))
             .read_to_string(&mut text)
             .map_err(io)?;
-        Spec::parse_with(&text, path, limits)
+        Spec::parse_with(&text, path, limits, trainers)
     }
 
-    /// Validates sweep text under the default [`SpecLimits`]; `path` is used in messages only.
-    pub fn parse(text: &str, path: &Path) -> Result<Spec, SpecError> {
-        Spec::parse_with(text, path, &SpecLimits::default())
+    /// Validates sweep text for the `trainers` under the default [`SpecLimits`]; `path` is
+    /// used in messages only.
+    pub fn parse(text: &str, path: &Path, trainers: &Registry) -> Result<Spec, SpecError> {
+        Spec::parse_with(text, path, &SpecLimits::default(), trainers)
     }
 
     /// Validates sweep text: limits first, then the file's shape, the base config, seeds and
     /// axes, the cell count, and finally every cell against the trainer's typed config.
-    pub fn parse_with(text: &str, path: &Path, limits: &SpecLimits) -> Result<Spec, SpecError> {
+    /// `trainers` says which trainer sections exist and how to decode them.
+    pub fn parse_with(
+        text: &str,
+        path: &Path,
+        limits: &SpecLimits,
+        trainers: &Registry,
+    ) -> Result<Spec, SpecError> {
         check_text(text, path, limits)?;
         let loc = Locator { text, path };
         let mut file: SpecFile = toml::from_str(text).map_err(|e| loc.toml_error(&e))?;
@@ -193,11 +201,11 @@ impl Spec {
                 format!("sweep name {:?} {problem}", name.get_ref()),
             ));
         }
-        let (kind, base) = trainer_section(&loc, &mut file)?;
-        let base_span = base.span();
-        let base = base.into_inner();
+        let (trainer, base_span, base) = trainer_section(&loc, &mut file, trainers)?;
+        let kind = trainer.kind();
         // The base config alone must be valid, so errors in it point into the section.
-        let base_cfg = TrainerConfig::from_toml(kind, base.clone())
+        let base_cfg = trainer
+            .config_value(base.clone())
             .map_err(|e| loc.value_error(&e, base_span, kind))?;
         let time_limit_s = match file.sweep.time_limit_s.take() {
             Some(t) if *t.get_ref() == 0 => {
@@ -209,7 +217,7 @@ impl Spec {
         let axes = SweepAxes::parse(&loc, &mut file, limits)?;
         check_cell_count(&loc, &axes, seeds.len(), limits)?;
         let sweep_seed = file.sweep.seed;
-        let cells = expand::cells(&loc, kind, &base, &axes, &seeds, (&name, sweep_seed))?;
+        let cells = expand::cells(&loc, trainer, &base, &axes, &seeds, (&name, sweep_seed))?;
         Ok(Spec {
             path: path.to_owned(),
             name: name.into_inner(),
@@ -219,7 +227,7 @@ impl Spec {
             seeds,
             time_limit_s,
             axis_names: axes.iter().map(|a| a.path.clone()).collect(),
-            base_json: canonical(&base_cfg.to_json_value()),
+            base_json: canonical(&base_cfg),
             cells,
         })
     }
@@ -277,30 +285,62 @@ fn check_text(text: &str, path: &Path, limits: &SpecLimits) -> Result<(), SpecEr
     Ok(())
 }
 
-/// The one trainer section of the file and its kind.
+/// The one trainer section of the file: its trainer, span and table. Sections are checked
+/// against the registry here (serde cannot: the kinds are the registry's), in registry order.
 fn trainer_section(
     loc: &Locator,
     file: &mut SpecFile,
-) -> Result<(&'static str, Spanned<toml::Table>), SpecError> {
-    let mut sections = file.trainer_sections();
+    trainers: &Registry,
+) -> Result<(&'static dyn DynTrainer, Range<usize>, toml::Table), SpecError> {
+    let kinds = || {
+        trainers
+            .kinds()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut sections = Vec::new();
+    for (key, value) in std::mem::take(&mut file.sections) {
+        let Ok(trainer) = trainers.get(key.get_ref()) else {
+            return Err(loc.at(
+                key.span(),
+                format!(
+                    "unknown field `{}`, expected `sweep`, `grid`, `zip`, `random` or a trainer section: {}",
+                    key.get_ref(),
+                    kinds()
+                ),
+            ));
+        };
+        let span = value.span();
+        let toml::Value::Table(table) = value.into_inner() else {
+            return Err(loc.at(
+                span,
+                format!("`{0}` must be a table (`[{0}]`)", trainer.kind()),
+            ));
+        };
+        sections.push((trainer, span, table));
+    }
+    let order = |t: &dyn DynTrainer| trainers.kinds().position(|k| k == t.kind());
+    sections.sort_by_key(|(t, ..)| order(*t));
     match sections.len() {
         1 => Ok(sections.pop().expect("one section")),
         0 => Err(SpecError::File {
             path: loc.path.to_owned(),
             message: format!(
                 "no trainer section: add exactly one of {}",
-                config::KINDS
-                    .iter()
+                trainers
+                    .kinds()
                     .map(|k| format!("[{k}]"))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
         }),
         _ => Err(loc.at(
-            sections[1].1.span(),
+            sections[1].1.clone(),
             format!(
                 "more than one trainer section ([{}] and [{}]); a sweep trains one kind",
-                sections[0].0, sections[1].0
+                sections[0].0.kind(),
+                sections[1].0.kind()
             ),
         )),
     }

@@ -1,6 +1,42 @@
 //! Tests of spec parsing, expansion and located errors.
 
 use super::*;
+use crate::config::{SasMlpConfig, SasRnnConfig, SyntheticConfig, TanhRnnConfig};
+use crate::output::{RunOutput, TrainSink};
+use crate::trainer::{TrainError, Trainer};
+
+/// A built-in trainer's kind, version and config without its training (which lives in a crate
+/// that depends on this one): enough to parse and expand every committed experiment.
+macro_rules! parse_only {
+    ($name:ident, $module:ident, $config:ty) => {
+        struct $name;
+        impl Trainer for $name {
+            const KIND: &'static str = stringify!($module);
+            const VERSION: &'static str = crate::config::$module::TRAINER_VERSION;
+            const DEFAULT_METRIC: &'static str = "none";
+            type Config = $config;
+            fn train(
+                &self,
+                _: &Self::Config,
+                _: &Cell,
+                _: &mut dyn TrainSink,
+            ) -> Result<RunOutput, TrainError> {
+                Err(TrainError::User("parse-only test trainer".into()))
+            }
+            fn cost_seconds(&self, _: &Self::Config) -> f64 {
+                0.0
+            }
+        }
+    };
+}
+
+parse_only!(SasMlp, sas_mlp, SasMlpConfig);
+parse_only!(SasRnn, sas_rnn, SasRnnConfig);
+parse_only!(TanhRnn, tanh_rnn, TanhRnnConfig);
+parse_only!(Synthetic, synthetic, SyntheticConfig);
+
+/// The built-in kinds in the binary's order.
+static TRAINERS: Registry = Registry::new(&[&SasMlp, &SasRnn, &TanhRnn, &Synthetic]);
 
 const BASE: &str = r#"
 [sweep]
@@ -13,7 +49,7 @@ sleep_ms = 0
 "#;
 
 fn parse(text: &str) -> Result<Spec, SpecError> {
-    Spec::parse(text, Path::new("s.toml"))
+    Spec::parse(text, Path::new("s.toml"), &TRAINERS)
 }
 
 /// Checks that `text` fails with exactly `expect` (one line, with location).
@@ -140,6 +176,14 @@ fn unknown_trainer_section_and_bad_axis_value_are_rejected() {
         "[sweep]\nname = \"t\"\n",
         "s.toml: no trainer section: add exactly one of [sas_mlp], [sas_rnn], [tanh_rnn], [synthetic]",
     );
+    check_err(
+        "synthetic = 3\n[sweep]\nname = \"t\"\n",
+        "s.toml:1:13: `synthetic` must be a table (`[synthetic]`)",
+    );
+    check_err(
+        &format!("{BASE}\n[sas_mlp]\ntrain_size = 1\n"),
+        "s.toml:7:1: more than one trainer section ([sas_mlp] and [synthetic]); a sweep trains one kind",
+    );
 }
 
 #[test]
@@ -198,10 +242,11 @@ fn every_experiment_file_parses() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
-            let spec = Spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let spec = Spec::load(&path, &TRAINERS).unwrap_or_else(|e| panic!("{e}"));
             assert!(!spec.is_empty(), "{}", path.display());
             for cell in spec.cells() {
-                cell.config().unwrap();
+                // The stored canonical JSON decodes into the typed config again.
+                TRAINERS.cost_seconds(&cell).unwrap();
             }
             n += 1;
         }
@@ -265,6 +310,7 @@ fn a_billion_cells_are_refused_before_expansion() {
         BASE.replace("seeds = 3", "seeds = 6").as_str(),
         Path::new("s.toml"),
         &small,
+        &TRAINERS,
     );
     assert!(
         err.unwrap_err()
@@ -301,6 +347,6 @@ fn files_over_the_size_limit_are_refused_before_parsing() {
         max_file_bytes: 64,
         ..SpecLimits::default()
     };
-    let err = Spec::parse_with(BASE, Path::new("s.toml"), &small).unwrap_err();
+    let err = Spec::parse_with(BASE, Path::new("s.toml"), &small, &TRAINERS).unwrap_err();
     assert!(err.to_string().contains("larger than 64 bytes"), "{err}");
 }
