@@ -3,7 +3,6 @@
 use anyhow::Context;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use ensweep_core::spec::Spec;
 use ensweep_worker::TRAINERS;
 use std::path::PathBuf;
 
@@ -12,6 +11,8 @@ use std::path::PathBuf;
 pub struct PlanArgs {
     /// The sweep file.
     pub spec: PathBuf,
+    #[command(flatten)]
+    pub overrides: crate::overrides::Overrides,
     /// How many cells to list (all with --all).
     #[arg(long, default_value_t = 20)]
     pub show: usize,
@@ -25,7 +26,7 @@ pub struct PlanArgs {
 
 /// Runs `ensweep plan`.
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
-    let spec = Spec::load(&args.spec, &TRAINERS).context("planning sweep")?;
+    let spec = args.overrides.load(&args.spec).context("planning sweep")?;
     let cells = spec.cells();
     if args.json {
         for c in &cells {

@@ -28,6 +28,8 @@ use tokio::sync::watch;
 pub struct RunArgs {
     /// The sweep file.
     pub spec: PathBuf,
+    #[command(flatten)]
+    pub overrides: crate::overrides::Overrides,
     /// Directory of the ledger and results (`<dir>/<sweep name>/<table>/part-*.parquet`).
     #[arg(long, default_value = "sweeps")]
     pub dir: PathBuf,
@@ -228,9 +230,9 @@ fn lagged(missed: u64) {
 
 /// Runs `ensweep run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let spec = Spec::load(&args.spec, &TRAINERS)?;
-    let text = std::fs::read_to_string(&args.spec)
-        .with_context(|| format!("reading {}", args.spec.display()))?;
+    let spec = args.overrides.load(&args.spec)?;
+    // The effective spec (overrides applied) is what the ledger records.
+    let text = spec.text().to_owned();
     let slots = args
         .slots
         .unwrap_or_else(crate::cmd_worker::default_slots)

@@ -7,7 +7,6 @@
 
 use anyhow::Context;
 use clap::Args;
-use ensweep_core::spec::Spec;
 use ensweep_proto::v1 as pb;
 use std::path::PathBuf;
 
@@ -16,6 +15,8 @@ use std::path::PathBuf;
 pub struct SubmitArgs {
     /// The sweep file.
     pub spec: PathBuf,
+    #[command(flatten)]
+    pub overrides: crate::overrides::Overrides,
     #[command(flatten)]
     pub remote: crate::credentials::Remote,
 }
@@ -43,9 +44,9 @@ pub fn describe(resp: &pb::SubmitSweepResponse) -> String {
 
 /// Runs `ensweep submit`.
 pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
-    let spec = Spec::load(&args.spec, &ensweep_worker::TRAINERS)?;
-    let text = std::fs::read_to_string(&args.spec)
-        .with_context(|| format!("reading {}", args.spec.display()))?;
+    let spec = args.overrides.load(&args.spec)?;
+    // The effective spec (overrides applied): the coordinator parses and stores this text.
+    let text = spec.text().to_owned();
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let mut c = client(&args.remote).await?;

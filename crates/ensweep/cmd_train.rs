@@ -8,7 +8,6 @@ use anyhow::Context;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use ensweep_core::output::{EpochRow, RunOutput, TrainSink};
-use ensweep_core::spec::Spec;
 use ensweep_worker::TRAINERS;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
@@ -20,6 +19,8 @@ use std::time::Instant;
 pub struct TrainArgs {
     /// The experiment (sweep) file.
     pub spec: PathBuf,
+    #[command(flatten)]
+    pub overrides: crate::overrides::Overrides,
     /// Which cell of the expansion to train (see `ensweep plan`); the first by default.
     #[arg(long, default_value_t = 0)]
     pub cell: usize,
@@ -47,7 +48,10 @@ impl TrainSink for BarSink {
 
 /// Runs `ensweep train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let spec = Spec::load(&args.spec, &TRAINERS).context("reading experiment")?;
+    let spec = args
+        .overrides
+        .load(&args.spec)
+        .context("reading experiment")?;
     let cells = spec.cells();
     let cell = cells.get(args.cell).with_context(|| {
         format!(

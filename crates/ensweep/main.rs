@@ -16,6 +16,7 @@ mod cmd_submit;
 mod cmd_train;
 mod cmd_worker;
 mod credentials;
+mod overrides;
 mod progress;
 
 use clap::{Parser, Subcommand};

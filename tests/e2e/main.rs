@@ -11,5 +11,6 @@ mod chaos;
 mod diskfull;
 mod distributed;
 mod embedded;
+mod experiments;
 mod nan;
 mod progress;

@@ -123,7 +123,7 @@ fn point_config(
 }
 
 /// Sets `a.b.c` inside a table, creating intermediate tables.
-fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) {
+pub(super) fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) {
     let mut parts = path.split('.').peekable();
     let mut cur = table;
     while let Some(part) = parts.next() {

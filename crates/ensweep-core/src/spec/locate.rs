@@ -1,16 +1,35 @@
 //! Turns byte spans and the toml crate's errors into one-line `file:line:column` errors.
 
 use super::SpecError;
+use super::set::Override;
 use std::ops::Range;
 use std::path::Path;
 
-/// Turns byte spans into `file:line:column` errors.
+/// Turns byte spans into `file:line:column` errors, or into errors naming a `--set`.
 pub(super) struct Locator<'a> {
     pub text: &'a str,
     pub path: &'a Path,
+    /// The `--set` overrides applied to the file, in order.
+    pub sets: &'a [Override],
+    /// The trainer kinds of the registry the spec is parsed for (an override naming another
+    /// trainer's section is refused with its own message).
+    pub kinds: &'a [&'static str],
 }
 
 impl Locator<'_> {
+    /// The span that stands for the `i`-th override: past the end of the text, so it can be
+    /// no position in the file, and [`Locator::at`] turns it into an error naming the override.
+    pub fn set_span(&self, i: usize) -> Range<usize> {
+        let at = self.text.len() + 1 + i;
+        at..at
+    }
+
+    /// The override a span stands for, if it stands for one.
+    fn set_at(&self, offset: usize) -> Option<&Override> {
+        let i = offset.checked_sub(self.text.len() + 1)?;
+        self.sets.get(i)
+    }
+
     fn line_col(&self, offset: usize) -> (usize, usize) {
         let before = &self.text[..offset.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
@@ -22,6 +41,13 @@ impl Locator<'_> {
     }
 
     pub fn at(&self, span: Range<usize>, message: String) -> SpecError {
+        if let Some(set) = self.set_at(span.start) {
+            return SpecError::Set {
+                path: self.path.to_owned(),
+                set: set.to_string(),
+                message,
+            };
+        }
         let (line, column) = self.line_col(span.start);
         SpecError::At {
             path: self.path.to_owned(),
@@ -68,6 +94,23 @@ impl Locator<'_> {
         {
             path.push(field.to_owned());
         }
+        let key = std::iter::once(kind)
+            .chain(path.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(".");
+        // A key that an override set (or a table it lies in, for errors without a deeper
+        // path) was not written in the file: blame the last override of it.
+        let from_set = self.sets.iter().rev().find(|s| {
+            s.trainer_path(kind, self.kinds)
+                .is_some_and(|p| path.starts_with(&p) || (!path.is_empty() && p.starts_with(&path)))
+        });
+        if let Some(set) = from_set {
+            return SpecError::Set {
+                path: self.path.to_owned(),
+                set: set.to_string(),
+                message: format!("key `{key}`: {message}"),
+            };
+        }
         let mut pos = None;
         // Try `[kind.a.b]` + `c =`, then `[kind.a]` + `b.c =`, ...
         for split in (0..path.len()).rev() {
@@ -84,10 +127,6 @@ impl Locator<'_> {
             }
         }
         let at = pos.unwrap_or(section.start);
-        let key = std::iter::once(kind.to_owned())
-            .chain(path)
-            .collect::<Vec<_>>()
-            .join(".");
         self.at(at..at, format!("key `{key}`: {message}"))
     }
 

@@ -18,6 +18,11 @@
 //! key, a wrong type, an unknown task or an impossible axis value fails before anything runs,
 //! with `file:line:column` and the key.
 //!
+//! `--set KEY=VALUE` overrides ([`Override`], module `set`) are applied to the parsed file
+//! before any of this, so they meet the same checks and errors name the override instead of a
+//! line. The spec then describes the *effective* sweep: its cells, keys and identity lines are
+//! those of the overridden document, and [`Spec::text`] is what a coordinator stores.
+//!
 //! Identity: a cell's canonical config is the JSON of its typed config with sorted keys (all
 //! defaults filled in, so writing a default explicitly does not change the key). The cell key
 //! hashes (kind, canonical config, sweep seed, replicate seed, trainer version).
@@ -28,12 +33,14 @@ mod file;
 mod json;
 mod limits;
 mod locate;
+mod set;
 #[cfg(test)]
 mod tests;
 
 pub use file::{MAX_NAME_LEN, name_problem};
 pub use json::{canonical, flatten_json, toml_to_json};
 pub use limits::{DEFAULT_MAX_CELLS, SpecLimits};
+pub use set::{Override, OverrideError};
 
 use crate::seed::RunSeed;
 use crate::trainer::{DynTrainer, Registry};
@@ -70,6 +77,17 @@ pub enum SpecError {
         /// What is wrong, naming the key.
         message: String,
     },
+    /// A `--set` override is wrong, or the value it put in the document is: it has no line in
+    /// the file, so the error names the override instead.
+    #[error("{path}: --set {set}: {message}")]
+    Set {
+        /// File the override applied to.
+        path: PathBuf,
+        /// The override, `KEY=VALUE`.
+        set: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
     /// Something is wrong that has no single position (e.g. a missing section).
     #[error("{path}: {message}")]
     File {
@@ -102,6 +120,7 @@ pub struct Spec {
     pub axis_names: Vec<String>,
     base_json: Json,
     cells: Vec<Cell>,
+    text: String,
 }
 
 /// One unit of work: a full trainer config at one replicate seed.
@@ -162,6 +181,17 @@ impl Spec {
         limits: &SpecLimits,
         trainers: &Registry,
     ) -> Result<Spec, SpecError> {
+        Spec::load_with_overrides(path, limits, trainers, &[])
+    }
+
+    /// Reads a sweep file, applies `sets` (`--set KEY=VALUE`, in order) to it and validates the
+    /// result for the `trainers`.
+    pub fn load_with_overrides(
+        path: &Path,
+        limits: &SpecLimits,
+        trainers: &Registry,
+        sets: &[Override],
+    ) -> Result<Spec, SpecError> {
         use std::io::Read;
         let io = |source| SpecError::Io {
             path: path.to_owned(),
@@ -173,7 +203,7 @@ impl Spec {
         file.take(cap.saturating_add(1))
             .read_to_string(&mut text)
             .map_err(io)?;
-        Spec::parse_with(&text, path, limits, trainers)
+        Spec::parse_with_overrides(&text, path, limits, trainers, sets)
     }
 
     /// Validates sweep text for the `trainers` under the default [`SpecLimits`]; `path` is
@@ -191,9 +221,29 @@ impl Spec {
         limits: &SpecLimits,
         trainers: &Registry,
     ) -> Result<Spec, SpecError> {
+        Spec::parse_with_overrides(text, path, limits, trainers, &[])
+    }
+
+    /// [`Spec::parse_with`] with `sets` applied to the parsed file before anything is checked.
+    pub fn parse_with_overrides(
+        text: &str,
+        path: &Path,
+        limits: &SpecLimits,
+        trainers: &Registry,
+        sets: &[Override],
+    ) -> Result<Spec, SpecError> {
         check_text(text, path, limits)?;
-        let loc = Locator { text, path };
+        let kinds: Vec<&'static str> = trainers.kinds().collect();
+        let loc = Locator {
+            text,
+            path,
+            sets,
+            kinds: &kinds,
+        };
         let mut file: SpecFile = toml::from_str(text).map_err(|e| loc.toml_error(&e))?;
+        let (trainer, base_span, mut base) = trainer_section(&loc, &mut file, trainers)?;
+        let kind = trainer.kind();
+        let rendered = set::apply(&loc, &mut file, kind, &mut base)?;
         let name = file.sweep.name.clone();
         if let Some(problem) = name_problem(name.get_ref()) {
             return Err(loc.at(
@@ -201,8 +251,6 @@ impl Spec {
                 format!("sweep name {:?} {problem}", name.get_ref()),
             ));
         }
-        let (trainer, base_span, base) = trainer_section(&loc, &mut file, trainers)?;
-        let kind = trainer.kind();
         // The base config alone must be valid, so errors in it point into the section.
         let base_cfg = trainer
             .config_value(base.clone())
@@ -229,7 +277,15 @@ impl Spec {
             axis_names: axes.iter().map(|a| a.path.clone()).collect(),
             base_json: canonical(&base_cfg),
             cells,
+            text: rendered.text(&loc)?,
         })
+    }
+
+    /// The effective spec as TOML: the file's text as read, or with overrides, the overridden
+    /// document (under a comment naming them). This is what a coordinator is sent and stores;
+    /// parsed again it gives the same cells.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// The cells, in expansion order.

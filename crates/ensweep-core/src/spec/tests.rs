@@ -36,7 +36,7 @@ parse_only!(TanhRnn, tanh_rnn, TanhRnnConfig);
 parse_only!(Synthetic, synthetic, SyntheticConfig);
 
 /// The built-in kinds in the binary's order.
-static TRAINERS: Registry = Registry::new(&[&SasMlp, &SasRnn, &TanhRnn, &Synthetic]);
+pub(crate) static TRAINERS: Registry = Registry::new(&[&SasMlp, &SasRnn, &TanhRnn, &Synthetic]);
 
 const BASE: &str = r#"
 [sweep]
@@ -234,7 +234,9 @@ sampled_nets = 1
     );
 }
 
-/// Every shipped experiment file is a valid sweep (the README promises they run).
+/// Every shipped experiment file is a valid sweep (the README promises they run), named after
+/// its file, so two files never write into one results directory. (The e2e test
+/// `every_experiment_file_trains_its_first_cell_with_a_reduced_budget` runs each one.)
 #[test]
 fn every_experiment_file_parses() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
@@ -248,10 +250,12 @@ fn every_experiment_file_parses() {
                 // The stored canonical JSON decodes into the typed config again.
                 TRAINERS.cost_seconds(&cell).unwrap();
             }
+            let stem = path.file_stem().and_then(|s| s.to_str());
+            assert_eq!(Some(spec.name.as_str()), stem, "{}", path.display());
             n += 1;
         }
     }
-    assert!(n >= 7, "found only {n} experiment files");
+    assert!(n >= 13, "found only {n} experiment files");
 }
 
 #[test]
