@@ -30,6 +30,8 @@ pub(crate) mod keypath;
 mod limits;
 mod locate;
 #[cfg(test)]
+mod locate_tests;
+#[cfg(test)]
 mod tests;
 
 pub use file::{MAX_NAME_LEN, name_problem};
