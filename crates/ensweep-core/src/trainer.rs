@@ -14,6 +14,7 @@
 
 use crate::output::{RunOutput, TrainSink};
 use crate::spec::Cell;
+use crate::spec::{DecodeError, keypath::decode_table};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -80,7 +81,9 @@ pub trait DynTrainer: Send + Sync {
     fn default_metric(&self) -> &'static str;
     /// Decodes a sweep file's section strictly, validates it, and returns the typed config
     /// as JSON (every default filled in; the spec sorts its keys to make it canonical).
-    fn config_value(&self, table: toml::Table) -> Result<serde_json::Value, toml::de::Error>;
+    /// A failure names the key it is about (`serde_path_to_error`), so the spec can point at
+    /// where that key is written.
+    fn config_value(&self, table: toml::Table) -> Result<serde_json::Value, DecodeError>;
     /// Decodes the cell's config and trains it.
     fn train_cell(&self, cell: &Cell, sink: &mut dyn TrainSink) -> Result<RunOutput, TrainError>;
     /// Decodes the cell's config and estimates its seconds.
@@ -100,10 +103,9 @@ impl<T: Trainer> DynTrainer for T {
         T::DEFAULT_METRIC
     }
 
-    fn config_value(&self, table: toml::Table) -> Result<serde_json::Value, toml::de::Error> {
-        let config: T::Config = toml::Value::Table(table).try_into()?;
-        self.validate(&config)
-            .map_err(<toml::de::Error as serde::de::Error>::custom)?;
+    fn config_value(&self, table: toml::Table) -> Result<serde_json::Value, DecodeError> {
+        let config: T::Config = decode_table(table)?;
+        self.validate(&config).map_err(DecodeError::whole)?;
         Ok(serde_json::to_value(&config).expect("a config serialises to JSON"))
     }
 

@@ -2,7 +2,7 @@
 
 use super::axes::{Axis, SweepAxes};
 use super::locate::Locator;
-use super::{Cell, SpecError, canonical, toml_to_json};
+use super::{Cell, DecodeError, SpecError, canonical, toml_to_json};
 use crate::trainer::DynTrainer;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -103,23 +103,44 @@ fn point_config(
         set_path(&mut table, &axis.path, value.clone());
         axes.insert(axis.path.clone(), toml_to_json(value));
     }
-    let cfg = trainer.config_value(table).map_err(|e| {
-        // Blame the first axis value of this point that the message mentions, or the last
-        // overridden one: that is the value that made the config invalid.
-        let (axis, i) = point
-            .iter()
-            .find(|(a, _)| {
-                e.message()
-                    .contains(a.path.rsplit('.').next().unwrap_or(""))
-            })
-            .or(point.last())
-            .expect("an invalid cell has at least one axis (the base was valid)");
-        loc.at(
-            axis.values[*i].1.clone(),
-            format!("axis `{}` value {}: {}", axis.path, i + 1, e.message()),
-        )
-    })?;
+    let cfg = trainer
+        .config_value(table)
+        .map_err(|e| axis_error(loc, trainer, base, point, &e))?;
     Ok((canonical(&cfg).to_string(), axes))
+}
+
+/// The error of an invalid point, at the value of the axis that made it invalid: the axis
+/// whose key the failing key is or lies under (the error's key path says so exactly);
+/// failing that (an error about no single key, like a trainer's `validate`), the first axis
+/// whose value alone makes the base config invalid; failing that, the point's last axis. The
+/// base config is valid, so some axis value is to blame.
+fn axis_error(
+    loc: &Locator,
+    trainer: &dyn DynTrainer,
+    base: &toml::Table,
+    point: &Point,
+    e: &DecodeError,
+) -> SpecError {
+    let alone_fails = |(axis, i): &&(&Axis, usize)| {
+        let mut table = base.clone();
+        set_path(&mut table, &axis.path, axis.values[*i].0.clone());
+        trainer.config_value(table).is_err()
+    };
+    let (axis, i) = point
+        .iter()
+        .find(|(a, _)| e.path.starts_with_dotted(&a.path))
+        .or_else(|| point.iter().find(alone_fails))
+        .or(point.last())
+        .expect("an invalid cell has at least one axis (the base was valid)");
+    // Name the failing key when it is not the axis itself (a key inside a swept table).
+    let key = match e.path.0.is_empty() || e.path.is_dotted(&axis.path) {
+        true => String::new(),
+        false => format!("key `{}`: ", e.path.under(trainer.kind())),
+    };
+    loc.at(
+        axis.values[*i].1.clone(),
+        format!("axis `{}` value {}: {key}{}", axis.path, i + 1, e.message),
+    )
 }
 
 /// Sets `a.b.c` inside a table, creating intermediate tables.

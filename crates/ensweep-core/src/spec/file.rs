@@ -71,11 +71,13 @@ pub(super) type Axes = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 /// Every top-level key other than `sweep`, `grid`, `zip` and `random` is kept in `sections`
 /// as a candidate trainer section: which kinds exist is the registry's to say, so the spec
 /// checks the names against it (with the key's position) and validates the tables through
-/// the typed configs per cell, so errors keep their positions.
+/// the typed configs per cell, so errors keep their positions. Top-level keys are plain
+/// strings, not `Spanned`: serde_path_to_error records only string keys in an error's path,
+/// and a key's span is the document's to give (`Locator::key_span`).
 #[derive(Debug)]
 pub(super) struct SpecFile {
     pub sweep: SweepSection,
-    pub sections: Vec<(Spanned<String>, Spanned<toml::Value>)>,
+    pub sections: Vec<(String, Spanned<toml::Value>)>,
     pub grid: Option<Axes>,
     pub zip: Option<Axes>,
     pub random: Option<Axes>,
@@ -102,8 +104,8 @@ impl<'de> Visitor<'de> for FileVisitor {
         let mut sweep = None;
         let (mut grid, mut zip, mut random) = (None, None, None);
         let mut sections = Vec::new();
-        while let Some(key) = map.next_key::<Spanned<String>>()? {
-            match key.get_ref().as_str() {
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
                 "sweep" => sweep = Some(map.next_value()?),
                 "grid" => grid = Some(map.next_value()?),
                 "zip" => zip = Some(map.next_value()?),

@@ -1,14 +1,26 @@
-//! Turns byte spans and the toml crate's errors into one-line `file:line:column` errors.
+//! Where something is written in the spec, for one-line `file:line:column` errors.
+//!
+//! The file is parsed once into toml's `DeTable`, which keeps the span of every key and value
+//! whether it is written under a `[header]`, in an inline table, as a dotted key or in an
+//! array of tables. An error's key path (recorded while decoding, see `keypath`) is walked
+//! through that tree key by key, so the position reported is where the key is written:
+//! nothing is found by scanning lines or by reading the text of an error.
 
 use super::SpecError;
+use super::keypath::{self, DecodeError, KeyPath, Segment};
 use super::set::Override;
+use serde::Deserialize;
 use std::ops::Range;
 use std::path::Path;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
-/// Turns byte spans into `file:line:column` errors, or into errors naming a `--set`.
+/// The parsed document of a spec, with the spans of its keys and values, and the `--set`
+/// overrides applied to it (an error in an overridden value names the override, not a line).
 pub(super) struct Locator<'a> {
     pub text: &'a str,
     pub path: &'a Path,
+    doc: Spanned<DeTable<'a>>,
     /// The `--set` overrides applied to the file, in order.
     pub sets: &'a [Override],
     /// The trainer kinds of the registry the spec is parsed for (an override naming another
@@ -16,7 +28,34 @@ pub(super) struct Locator<'a> {
     pub kinds: &'a [&'static str],
 }
 
-impl Locator<'_> {
+impl<'a> Locator<'a> {
+    /// Parses `text`. A syntax error (not TOML, a key written twice) is located by the span
+    /// toml gives it.
+    pub fn parse(
+        text: &'a str,
+        path: &'a Path,
+        sets: &'a [Override],
+        kinds: &'a [&'static str],
+    ) -> Result<Locator<'a>, SpecError> {
+        let doc = DeTable::parse(text).map_err(|e| {
+            let message = keypath::plain(e.message());
+            match e.span() {
+                Some(span) => error_at(text, path, span, message),
+                None => SpecError::File {
+                    path: path.to_owned(),
+                    message,
+                },
+            }
+        })?;
+        Ok(Locator {
+            text,
+            path,
+            doc,
+            sets,
+            kinds,
+        })
+    }
+
     /// The span that stands for the `i`-th override: past the end of the text, so it can be
     /// no position in the file, and [`Locator::at`] turns it into an error naming the override.
     pub fn set_span(&self, i: usize) -> Range<usize> {
@@ -30,16 +69,7 @@ impl Locator<'_> {
         self.sets.get(i)
     }
 
-    fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before
-            .rfind('\n')
-            .map_or(before.len(), |nl| before.len() - nl - 1)
-            + 1;
-        (line, col)
-    }
-
+    /// An error at the start of `span` (or naming the override the span stands for).
     pub fn at(&self, span: Range<usize>, message: String) -> SpecError {
         if let Some(set) = self.set_at(span.start) {
             return SpecError::Set {
@@ -48,58 +78,54 @@ impl Locator<'_> {
                 message,
             };
         }
-        let (line, column) = self.line_col(span.start);
-        SpecError::At {
-            path: self.path.to_owned(),
-            line,
-            column,
-            message,
-        }
+        error_at(self.text, self.path, span, message)
     }
 
-    /// A parse error of the whole file: toml gives the span; add the dotted key it concerns.
+    /// An error re-reading the file as a plain table (for the effective text of an
+    /// overridden spec; the file already parsed once, so this is not expected).
     pub fn toml_error(&self, e: &toml::de::Error) -> SpecError {
-        let message = e.message().trim().replace('\n', " ");
-        match e.span() {
-            Some(span) => {
-                let key = self.key_at(span.start);
-                let message = match key {
-                    Some(k) if !message.contains(&format!("`{k}`")) => {
-                        format!("key `{k}`: {message}")
-                    }
-                    _ => message,
-                };
-                self.at(span, message)
-            }
-            None => SpecError::File {
-                path: self.path.to_owned(),
-                message,
-            },
+        SpecError::File {
+            path: self.path.to_owned(),
+            message: keypath::plain(e.message()),
         }
     }
 
-    /// An error from validating a section's table. Such errors carry no span, but toml names
-    /// the dotted key path in its text (`in `a.b``) or the message quotes an unknown field;
-    /// find where that key is written under the section's headers.
-    pub fn value_error(&self, e: &toml::de::Error, section: Range<usize>, kind: &str) -> SpecError {
-        let message = e.message().trim().replace('\n', " ");
-        let full = e.to_string();
-        let mut path: Vec<String> = full
-            .lines()
-            .find_map(|l| l.strip_prefix("in `").and_then(|l| l.strip_suffix('`')))
-            .map(|p| p.split('.').map(str::to_owned).collect())
-            .unwrap_or_default();
-        if message.starts_with("unknown field")
-            && let Some(field) = message.split('`').nth(1)
-        {
-            path.push(field.to_owned());
-        }
-        let key = std::iter::once(kind)
-            .chain(path.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(".");
+    /// Decodes the whole document as `T`. An error names the failing key and points where
+    /// toml says the failing value is (or, when it does not say, at the key).
+    pub fn decode<T: Deserialize<'a>>(&self) -> Result<T, SpecError> {
+        let de = toml::de::Deserializer::from(self.doc.clone());
+        keypath::decode(de).map_err(|(key, e)| {
+            let message = keypath::plain(e.message());
+            let message = match key.0.is_empty() {
+                true => message,
+                false => format!("key `{key}`: {message}"),
+            };
+            match e.span().or_else(|| self.key_span(&key)) {
+                Some(span) => self.at(span, message),
+                None => SpecError::File {
+                    path: self.path.to_owned(),
+                    message,
+                },
+            }
+        })
+    }
+
+    /// An error from decoding the trainer section `kind` (whose table starts at `section`):
+    /// at the failing key, or at the deepest of its parents that the file writes (a missing
+    /// or defaulted key's table), named in full from the top of the file.
+    pub fn section_error(&self, kind: &str, e: &DecodeError, section: Range<usize>) -> SpecError {
+        let key = e.path.under(kind);
         // A key that an override set (or a table it lies in, for errors without a deeper
-        // path) was not written in the file: blame the last override of it.
+        // path) is not written in the file: blame the last override of it.
+        let path: Vec<String> = e
+            .path
+            .0
+            .iter()
+            .map_while(|s| match s {
+                Segment::Key(k) => Some(k.clone()),
+                Segment::Index(_) => None,
+            })
+            .collect();
         let from_set = self.sets.iter().rev().find(|s| {
             s.trainer_path(kind, self.kinds)
                 .is_some_and(|p| path.starts_with(&p) || (!path.is_empty() && p.starts_with(&path)))
@@ -108,96 +134,52 @@ impl Locator<'_> {
             return SpecError::Set {
                 path: self.path.to_owned(),
                 set: set.to_string(),
-                message: format!("key `{key}`: {message}"),
+                message: format!("key `{key}`: {}", e.message),
             };
         }
-        let mut pos = None;
-        // Try `[kind.a.b]` + `c =`, then `[kind.a]` + `b.c =`, ...
-        for split in (0..path.len()).rev() {
-            let header = std::iter::once(kind.to_owned())
-                .chain(path[..split].iter().cloned())
-                .collect::<Vec<_>>()
-                .join(".");
-            let key = path[split..].join(".");
-            if let Some(body) = self.table_body(&header)
-                && let Some(p) = find_key(&self.text[body.clone()], &key)
-            {
-                pos = Some(body.start + p);
-                break;
-            }
-        }
-        let at = pos.unwrap_or(section.start);
-        self.at(at..at, format!("key `{key}`: {message}"))
+        let at = self.key_span(&key).unwrap_or(section);
+        self.at(at, format!("key `{key}`: {}", e.message))
     }
 
-    /// Byte range of the lines under the `[header]` line (up to the next header). TOML allows
-    /// each header once, so the first match is the only one.
-    fn table_body(&self, header: &str) -> Option<Range<usize>> {
-        let mut offset = 0;
-        let mut start = None;
-        for line in self.text.split_inclusive('\n') {
-            let t = line.trim();
-            if t.starts_with('[') {
-                if start.is_some() {
-                    return start.map(|s| s..offset);
+    /// The span of the key at `path` as written (of the element, for an array index), or of
+    /// the deepest parent that is written when the rest is not in the file; `None` when not
+    /// even the first key is.
+    pub fn key_span(&self, path: &KeyPath) -> Option<Range<usize>> {
+        let mut here: Option<&Spanned<DeValue>> = None;
+        let mut span = None;
+        for segment in &path.0 {
+            let next = match segment {
+                Segment::Key(key) => match here {
+                    None => Some(self.doc.get_ref()),
+                    Some(v) => v.get_ref().as_table(),
                 }
-                if t.trim_matches(|c| c == '[' || c == ']').trim() == header {
-                    start = Some(offset + line.len());
-                }
-            }
-            offset += line.len();
+                .and_then(|t| t.iter().find(|(k, _)| k.get_ref().as_ref() == key.as_str()))
+                .map(|(k, v)| (k.span(), v)),
+                Segment::Index(i) => here
+                    .and_then(|v| v.get_ref().as_array())
+                    .and_then(|a| a.get(*i))
+                    .map(|v| (v.span(), v)),
+            };
+            let Some((at, value)) = next else { break };
+            span = Some(at);
+            here = Some(value);
         }
-        start.map(|s| s..self.text.len())
-    }
-
-    /// The dotted key written on the line containing `offset` (`table.key` when under a
-    /// `[table]` header).
-    fn key_at(&self, offset: usize) -> Option<String> {
-        let offset = offset.min(self.text.len());
-        let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = self.text[offset..]
-            .find('\n')
-            .map_or(self.text.len(), |i| offset + i);
-        let line = &self.text[line_start..line_end];
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            return Some(
-                trimmed
-                    .trim_matches(|c| c == '[' || c == ']')
-                    .trim()
-                    .to_owned(),
-            );
-        }
-        let key = line.split('=').next()?.trim().trim_matches('"');
-        if key.is_empty() || !line.contains('=') {
-            return None;
-        }
-        let header = self.text[..line_start]
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| l.starts_with('['))
-            .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
-        Some(match header {
-            Some(h) => format!("{h}.{key}"),
-            None => key.to_owned(),
-        })
+        span
     }
 }
 
-/// Byte offset of `key` written as a key (`key =` at a line start) inside `text`.
-fn find_key(text: &str, key: &str) -> Option<usize> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim_start();
-        if let Some(rest) = t
-            .strip_prefix(key)
-            .or_else(|| t.strip_prefix(&format!("\"{key}\"")))
-            && rest.trim_start().starts_with('=')
-        {
-            return Some(offset + (line.len() - t.len()));
-        }
-        offset += line.len();
+/// `file:line:column: message` for the start of `span` in `text`.
+fn error_at(text: &str, path: &Path, span: Range<usize>, message: String) -> SpecError {
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    SpecError::At {
+        path: path.to_owned(),
+        line,
+        column,
+        message,
     }
-    None
 }

@@ -31,14 +31,18 @@ mod axes;
 mod expand;
 mod file;
 mod json;
+pub(crate) mod keypath;
 mod limits;
 mod locate;
+#[cfg(test)]
+mod locate_tests;
 mod set;
 #[cfg(test)]
 mod tests;
 
 pub use file::{MAX_NAME_LEN, name_problem};
 pub use json::{canonical, flatten_json, toml_to_json};
+pub use keypath::{DecodeError, KeyPath, Segment};
 pub use limits::{DEFAULT_MAX_CELLS, SpecLimits};
 pub use set::{Override, OverrideError};
 
@@ -234,13 +238,8 @@ impl Spec {
     ) -> Result<Spec, SpecError> {
         check_text(text, path, limits)?;
         let kinds: Vec<&'static str> = trainers.kinds().collect();
-        let loc = Locator {
-            text,
-            path,
-            sets,
-            kinds: &kinds,
-        };
-        let mut file: SpecFile = toml::from_str(text).map_err(|e| loc.toml_error(&e))?;
+        let loc = Locator::parse(text, path, sets, &kinds)?;
+        let mut file: SpecFile = loc.decode()?;
         let (trainer, base_span, mut base) = trainer_section(&loc, &mut file, trainers)?;
         let kind = trainer.kind();
         let rendered = set::apply(&loc, &mut file, kind, &mut base)?;
@@ -254,7 +253,7 @@ impl Spec {
         // The base config alone must be valid, so errors in it point into the section.
         let base_cfg = trainer
             .config_value(base.clone())
-            .map_err(|e| loc.value_error(&e, base_span, kind))?;
+            .map_err(|e| loc.section_error(kind, &e, base_span))?;
         let time_limit_s = match file.sweep.time_limit_s.take() {
             Some(t) if *t.get_ref() == 0 => {
                 return Err(loc.at(t.span(), "`sweep.time_limit_s` must be > 0".into()));
@@ -357,12 +356,12 @@ fn trainer_section(
     };
     let mut sections = Vec::new();
     for (key, value) in std::mem::take(&mut file.sections) {
-        let Ok(trainer) = trainers.get(key.get_ref()) else {
+        let Ok(trainer) = trainers.get(&key) else {
+            let at = loc.key_span(&KeyPath(vec![Segment::Key(key.clone())]));
             return Err(loc.at(
-                key.span(),
+                at.unwrap_or_else(|| value.span()),
                 format!(
-                    "unknown field `{}`, expected `sweep`, `grid`, `zip`, `random` or a trainer section: {}",
-                    key.get_ref(),
+                    "unknown field `{key}`, expected `sweep`, `grid`, `zip`, `random` or a trainer section: {}",
                     kinds()
                 ),
             ));

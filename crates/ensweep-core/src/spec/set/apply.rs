@@ -119,10 +119,12 @@ fn sweep_field(
 
 /// A `[sweep]` value of the type the file format gives it.
 fn typed<T: DeserializeOwned>(field: &str, value: &toml::Value) -> Result<T, String> {
-    value
-        .clone()
-        .try_into()
-        .map_err(|e| format!("key `sweep.{field}`: {}", e.message().trim()))
+    value.clone().try_into().map_err(|e| {
+        format!(
+            "key `sweep.{field}`: {}",
+            crate::spec::keypath::plain(e.message())
+        )
+    })
 }
 
 /// Refuses an override of a trainer key that an axis sweeps (the axis would silently win) and

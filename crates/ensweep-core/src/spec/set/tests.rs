@@ -149,7 +149,7 @@ fn sweep_keys_reduce_seeds_rename_and_keep_their_checks() {
     );
     assert_eq!(
         err(BASE, &["sweep.seed=x"]),
-        "s.toml: --set sweep.seed=x: key `sweep.seed`: invalid type: string \"x\", expected u64"
+        "s.toml: --set sweep.seed=x: key `sweep.seed`: invalid type: string \"x\", expected a non-negative integer"
     );
     assert_eq!(
         err(BASE, &["sweep.seedz=1"]),
