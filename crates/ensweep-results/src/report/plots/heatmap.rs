@@ -71,8 +71,7 @@ fn scale(panels: &[Matrix]) -> (f64, f64) {
 /// Draws the matrices of `metric` on one scale.
 pub fn heatmaps(title: &str, metric: &str, panels: &[Matrix]) -> Result<Figure, String> {
     let n = panels.len().max(1);
-    let cols = n.min(3);
-    let rows = n.div_ceil(cols);
+    let (rows, cols) = style::grid(n);
     let (w, h) = (cols as u32 * PANEL.0 + BAR_W, 50 + rows as u32 * PANEL.1);
     let (lo, hi) = scale(panels);
     let span = if hi > lo { hi - lo } else { 1.0 };

@@ -146,8 +146,7 @@ pub fn lines(fig: &LineFigure) -> Result<Figure, String> {
     let labelled: Vec<String> = names.iter().filter(|n| !n.is_empty()).cloned().collect();
     let legend_w = legend::width(&labelled);
     let n = fig.panels.len().max(1);
-    let cols = if n == 4 { 2 } else { n.min(3) };
-    let rows = n.div_ceil(cols);
+    let (rows, cols) = style::grid(n);
     let panel_h = if n == 1 { 460 } else { 320 };
     let height = 50 + rows as u32 * panel_h;
     let ((x0, x1), (y0, y1)) = fig.ranges();

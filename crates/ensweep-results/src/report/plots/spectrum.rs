@@ -15,8 +15,7 @@ pub fn eigenvalues(title: &str, groups: &[(String, Vec<(f64, f64)>)]) -> Result<
         .fold(1.0f64, f64::max)
         * 1.1;
     let n = groups.len().max(1);
-    let cols = n.min(3);
-    let rows = n.div_ceil(cols);
+    let (rows, cols) = style::grid(n);
     let side = 400u32;
     let (w, h) = (cols as u32 * side, 50 + rows as u32 * (side + 20));
     let mut marks = Vec::new();

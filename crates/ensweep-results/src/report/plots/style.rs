@@ -18,6 +18,13 @@ pub const LEGEND: f64 = 17.0;
 /// Width of every line or panel-grid figure, legend included (a page column at 1280 px).
 pub const WIDTH: u32 = 900;
 
+/// Rows and columns for `n` panels: at most three per row, two by two for four.
+pub fn grid(n: usize) -> (usize, usize) {
+    let n = n.max(1);
+    let cols = if n == 4 { 2 } else { n.min(3) };
+    (n.div_ceil(cols), cols)
+}
+
 /// Colour of series `i` (Okabe-Ito: distinguishable with the common colour-vision deficiencies).
 pub fn colour(i: usize) -> RGBAColor {
     const OKABE_ITO: [(u8, u8, u8); 8] = [

@@ -1,6 +1,5 @@
 //! What the coordinator's gRPC tests share: test settings, and serving a coordinator on
 //! 127.0.0.1 with port 0 until told to stop.
-#![allow(dead_code)] // each test file uses its part
 
 use ensweep_coordinator::{CoordinatorConfig, Handle, ServeOptions};
 use std::path::Path;

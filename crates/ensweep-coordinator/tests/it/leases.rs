@@ -6,7 +6,7 @@ use pb::coordinator_client::CoordinatorClient;
 use std::sync::Arc;
 use tonic::transport::Channel;
 
-mod common;
+use crate::common;
 
 struct Server {
     coord: Option<Coordinator>,

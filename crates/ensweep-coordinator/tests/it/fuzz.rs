@@ -4,7 +4,7 @@
 
 use ensweep_coordinator::{Coordinator, ledger::LEDGER_FILE};
 
-mod common;
+use crate::common;
 use ensweep_proto::v1 as pb;
 use pb::coordinator_client::CoordinatorClient;
 use prost::Message;

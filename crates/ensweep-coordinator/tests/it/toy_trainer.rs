@@ -13,7 +13,7 @@ use pb::coordinator_client::CoordinatorClient;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-mod common;
+use crate::common;
 
 /// The toy trainer's config: strict, with a default.
 #[derive(Serialize, Deserialize)]

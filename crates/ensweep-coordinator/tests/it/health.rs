@@ -3,7 +3,7 @@
 
 use ensweep_coordinator::Coordinator;
 
-mod common;
+use crate::common;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;

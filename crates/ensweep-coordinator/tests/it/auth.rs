@@ -11,7 +11,7 @@ use tonic::{Code, Status};
 const WORKER: &str = "worker-token-0123456789abcdef";
 const CLIENT: &str = "client-token-0123456789abcdef";
 
-mod common;
+use crate::common;
 
 /// A coordinator serving with `options` until stopped.
 struct Server {
