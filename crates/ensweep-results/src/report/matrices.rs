@@ -25,16 +25,16 @@ pub(super) fn diversity_section(b: &mut Builder) -> Result<(), ReportError> {
     let mut sec = Section::new("Diversity across seeds");
     selection_table(&mut sec, &d.selection, b.opts.include)?;
     sec.text("Seeds x seeds matrices per configuration group, one colour scale per measure: <code>cka</code> and <code>svcca</code> (similarity of hidden trajectories on the probe set, 1 = same up to rotation), <code>dsa_angular</code>/<code>dsa_euclidean</code> (dynamical similarity analysis: delay embedding, DMD operators compared up to an orthogonal change of basis), <code>dynamics_distance</code> (a faster Procrustes shortcut beside DSA), <code>d_pif</code> (permutation-invariant distance of recurrent weights; <code>d_pif_init</code> is the same between the initial weights, the baseline), <code>weight_distance</code>, <code>prediction_disagreement</code>, <code>important_jaccard</code>. Grey diagonal: a net against itself; dark grey: undefined pair. Intervals resample seeds.");
-    let mut by_metric: BTreeMap<&str, Vec<&diversity::PairMatrix>> = BTreeMap::new();
-    let mut order: Vec<&str> = Vec::new();
+    // Measures in the order the analysis produced them, each with its groups' matrices.
+    let mut by_metric: Vec<(&str, Vec<&diversity::PairMatrix>)> = Vec::new();
     for m in &d.matrices {
-        if !by_metric.contains_key(m.metric.as_str()) {
-            order.push(m.metric.as_str());
+        match by_metric.iter_mut().find(|(metric, _)| *metric == m.metric) {
+            Some((_, group)) => group.push(m),
+            None => by_metric.push((m.metric.as_str(), vec![m])),
         }
-        by_metric.entry(m.metric.as_str()).or_default().push(m);
     }
-    for (i, metric) in order.iter().take(b.opts.max_heatmaps).enumerate() {
-        let panels: Vec<Matrix> = by_metric[metric]
+    for (i, (metric, matrices)) in by_metric.iter().take(b.opts.max_heatmaps).enumerate() {
+        let panels: Vec<Matrix> = matrices
             .iter()
             .map(|m| Matrix {
                 title: m.group.clone(),
@@ -49,10 +49,10 @@ pub(super) fn diversity_section(b: &mut Builder) -> Result<(), ReportError> {
             &format!("{metric} between every pair of seeds, one panel per group, one colour scale (off-diagonal range)."),
         )?;
     }
-    if order.len() > b.opts.max_heatmaps {
+    if by_metric.len() > b.opts.max_heatmaps {
         sec.text(&format!(
             "{} more measures in analysis/diversity_pairs.parquet.",
-            order.len() - b.opts.max_heatmaps
+            by_metric.len() - b.opts.max_heatmaps
         ));
     }
     let summary = b.store("diversity_summary", d.summary_frame()?)?;

@@ -89,10 +89,7 @@ impl LineFigure {
         let (mut panel, mut series, mut stat) = (Vec::new(), Vec::new(), Vec::new());
         let (mut xs, mut label, mut ys, mut lo, mut hi) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let name_of = |x: f64| match &self.categories {
-            Some(c) => style::category_format(c, 0.0)(&x),
-            None => String::new(),
-        };
+        let name_of = style::category_format(self.categories.as_deref().unwrap_or(&[]), 0.0);
         for p in &self.panels {
             for l in &p.lines {
                 for (i, &(x, y)) in l.points.iter().enumerate() {
@@ -101,7 +98,7 @@ impl LineFigure {
                     series.push(l.name.clone());
                     stat.push("mean");
                     xs.push(x);
-                    label.push(name_of(x));
+                    label.push(name_of(&x));
                     ys.push(y);
                     lo.push(b.1);
                     hi.push(b.2);
@@ -111,7 +108,7 @@ impl LineFigure {
                     series.push(l.name.clone());
                     stat.push("run");
                     xs.push(x.round());
-                    label.push(name_of(x.round()));
+                    label.push(name_of(&x.round()));
                     ys.push(y);
                     lo.push(f64::NAN);
                     hi.push(f64::NAN);
