@@ -6,7 +6,8 @@
 use ensweep_core::output::NullSink;
 use ensweep_core::spec::Spec;
 use ensweep_core::trainer::{Registry, Trainer};
-use ensweep_meanfield::{SasMlp, mnist, train};
+use ensweep_meanfield::{SasMlp, train};
+use ensweep_trainkit::mnist;
 use std::path::Path;
 use std::time::Instant;
 

@@ -1,13 +1,11 @@
-//! Spike-and-slab mean-field MLP trainer (Li & Huang, PRL 125, 178301, 2020), the MNIST IDX
-//! reader it trains on, and the optimisers shared by all ensweep trainers.
+//! Spike-and-slab mean-field MLP trainer (Li & Huang, PRL 125, 178301, 2020). The MNIST reader
+//! it trains on and its optimisers live in `ensweep-trainkit`, shared with the recurrent trainers.
 //!
 //! See `docs/PAPERS.md` section 1 for the model; every equation implemented here is
 //! restated there with its provenance.
 //!
 //! * [`train()`] / [`train_with`]: the trainer entry point used by `ensweep train`, the worker and
 //!   `ensweep bench mlp`: `(&SasMlpConfig, &RunSeed, &mut dyn TrainSink) -> RunOutput`.
-//! * [`mnist`]: validated IDX reader and [`mnist::resolve_data_dir`].
-//! * [`optim`]: Adam / RMSprop / SGD over flat `f32` slices, shared with the recurrent trainers.
 //! * [`model`]: layers of (pi, m, Xi), mean-field forward pass and exact backward pass (gBP),
 //!   generic over [`float::Float`] so the finite-difference test runs the same code in `f64`.
 //! * [`eval`]: sampled networks, connection categories, entropy, perturbation experiments.
@@ -22,9 +20,7 @@ pub mod float;
 #[cfg(test)]
 mod gradcheck;
 mod kernels;
-pub mod mnist;
 pub mod model;
-pub mod optim;
 pub mod padded;
 pub mod train;
 mod trainer;

@@ -8,14 +8,14 @@
 
 use crate::eval;
 use crate::kernels::{self, NormalState};
-use crate::mnist::{self, DataError, Mnist, PIXELS};
 use crate::model::{self, Layer, Mode, Net, SparseRows, Work};
-use crate::optim::{Optimizer, StepRule};
 use crate::padded::padded_width;
 use ensweep_core::config::optim::ParamGroup;
 use ensweep_core::config::sas_mlp::SasMlpConfig;
 use ensweep_core::output::{EpochRow, RunOutput, TrainSink, Values};
 use ensweep_core::seed::RunSeed;
+use ensweep_trainkit::mnist::{self, DataError, Mnist, PIXELS};
+use ensweep_trainkit::optim::{Optimizer, StepRule};
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use std::time::Instant;

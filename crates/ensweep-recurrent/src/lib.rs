@@ -36,5 +36,5 @@ pub enum RnnError {
     /// `DataError::NotFound`) lets a worker tell missing data, the user's to fix, from a trainer
     /// failure.
     #[error("data: {0}")]
-    Data(#[from] ensweep_meanfield::mnist::DataError),
+    Data(#[from] ensweep_trainkit::mnist::DataError),
 }

@@ -19,8 +19,8 @@ use ensweep_core::output::{
     EpochRow, LayerRow, RunOutput, TrainSink, TrajectoryRow, Values, WeightMatrix,
 };
 use ensweep_core::seed::RunSeed;
-use ensweep_meanfield::mnist::{self, Split as Mnist};
-use ensweep_meanfield::optim::Optimizer;
+use ensweep_trainkit::mnist::{self, Split as Mnist};
+use ensweep_trainkit::optim::Optimizer;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
