@@ -171,7 +171,13 @@ fn mlp(a: MlpArgs) -> anyhow::Result<()> {
             sampled.push(s["test_acc_sampled_mean"]);
         }
     }
-    let (m, sd) = train::mean_std(&sampled);
+    // Across seeds: the sample std (ddof = 1), as `ensweep report` computes spreads over seeds.
+    let m = ensweep_results::stats::mean(&sampled);
+    let sd = if sampled.len() > 1 {
+        ensweep_results::stats::std_dev(&sampled)
+    } else {
+        0.0
+    };
     walls.sort_by(f64::total_cmp);
     let median = (walls[(walls.len() - 1) / 2] + walls[walls.len() / 2]) / 2.0;
     println!(

@@ -4,10 +4,11 @@
 
 use crate::kernels::{self, NormalState};
 use crate::model::{self, Layer, Mode, Net, SparseCols, SparseRows, Work};
-use crate::train::{Prepared, for_each, mean_std};
+use crate::train::{Prepared, for_each};
 use ensweep_core::config::sas_mlp::SasMlpConfig;
 use ensweep_core::output::{LayerRow, PruningRow, RunOutput, Values, WeightMatrix};
 use ensweep_core::seed::RunSeed;
+use ensweep_trainkit::stats::mean_std;
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;

@@ -676,20 +676,6 @@ fn update_params_body(
     }
 }
 
-/// Mean of `x` and its sample standard deviation (0 for fewer than two values).
-pub fn mean_std(x: &[f64]) -> (f64, f64) {
-    let n = x.len() as f64;
-    if x.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let mean = x.iter().sum::<f64>() / n;
-    if x.len() < 2 {
-        return (mean, 0.0);
-    }
-    let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, var.sqrt())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ use ensweep_core::output::{
 use ensweep_core::seed::RunSeed;
 use ensweep_trainkit::mnist::{self, Split as Mnist};
 use ensweep_trainkit::optim::Optimizer;
+use ensweep_trainkit::stats::mean_std;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
@@ -578,10 +579,6 @@ fn gen_steps(g: &Msi) -> usize {
     g.steps()
 }
 
-fn mean_std_of(v: &[f64]) -> (f64, f64) {
-    metrics::mean_std(v)
-}
-
 fn analyse(
     cfg: &SasRnnConfig,
     data: &TaskData,
@@ -625,16 +622,16 @@ fn analyse(
         .collect();
     let accs: Vec<f64> = mf.iter().map(|s| s.accuracy).collect();
     let s = &mut out.scalars;
-    let (m, sd) = mean_std_of(&accs);
+    let (m, sd) = mean_std(&accs);
     s.insert("acc_mf_mean".into(), m);
     s.insert("acc_mf_std".into(), sd);
     if !sampled.is_empty() {
-        let (m, sd) = mean_std_of(&sampled);
+        let (m, sd) = mean_std(&sampled);
         s.insert("acc_sampled_mean".into(), m);
         s.insert("acc_sampled_std".into(), sd);
     }
     if !per_step.is_empty() {
-        let (m, sd) = mean_std_of(&per_step);
+        let (m, sd) = mean_std(&per_step);
         s.insert("acc_per_step_mean".into(), m);
         s.insert("acc_per_step_std".into(), sd);
     }
@@ -667,7 +664,7 @@ fn analyse(
         }
         let catch: Vec<f64> = mf.iter().filter_map(|s| s.catch_output).collect();
         if !catch.is_empty() {
-            s.insert("catch_output_mean".into(), mean_std_of(&catch).0);
+            s.insert("catch_output_mean".into(), mean_std(&catch).0);
         }
     }
 
