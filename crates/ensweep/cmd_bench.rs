@@ -129,7 +129,7 @@ fn mlp(a: MlpArgs) -> anyhow::Result<()> {
     let t_load = Instant::now();
     let dir = mnist::resolve_data_dir(cfg.data_dir.as_deref())?;
     let data = mnist::load(&dir, cfg.train_size, cfg.test_size)?;
-    let prepared = train::Prepared::new(&data);
+    let prepared = ensweep_meanfield::data::Prepared::new(&data);
     let load_s = t_load.elapsed().as_secs_f64();
     println!(
         "{name}: {} training / {} test images from {}, {} epochs, batch {}, {} thread(s); data loaded in {load_s:.2} s",

@@ -8,6 +8,7 @@
 //!   `ensweep bench mlp`: `(&SasMlpConfig, &RunSeed, &mut dyn TrainSink) -> RunOutput`.
 //! * [`model`]: layers of (pi, m, Xi), mean-field forward pass and exact backward pass (gBP),
 //!   generic over [`float::Float`] so the finite-difference test runs the same code in `f64`.
+//! * [`data`]: MNIST as the trainer reads it (sparse rows), prepared once per data set.
 //! * [`eval`]: sampled networks, connection categories, entropy, perturbation experiments.
 //!
 //! All randomness comes from the run seed's named streams: `init`, `shuffle`, `noise`,
@@ -15,6 +16,8 @@
 //! whatever the number of threads.
 #![warn(missing_docs)]
 
+pub mod data;
+mod error;
 pub mod eval;
 pub mod float;
 #[cfg(test)]
@@ -22,8 +25,11 @@ mod gradcheck;
 mod kernels;
 pub mod model;
 pub mod padded;
+mod pool;
 pub mod train;
 mod trainer;
+mod update;
 
-pub use train::{MlpError, TrainOptions, train, train_with};
+pub use error::MlpError;
+pub use train::{TrainOptions, train, train_with};
 pub use trainer::SasMlp;
