@@ -20,7 +20,10 @@ const EVAL_CHUNK: usize = 250;
 
 /// Correct answers of `net` on the first `n` rows of `x`, in chunks (parallel inside `pool`).
 /// In [`Mode::MeanField`] chunk `c` draws its noise from stream `eval-noise/(draw * 4096 + c)`.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the shared body of both accuracy modes: net, data, seed, draw and pool as they are"
+)]
 fn count_correct(
     net: &Net<f32>,
     x: &SparseRows<f32>,

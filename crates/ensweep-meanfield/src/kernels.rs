@@ -16,8 +16,10 @@
 //! Every kernel adds the terms of an output element in a fixed order, so results do not depend
 //! on the thread count or on which instruction set runs.
 
-// Kernels take flat slices and sizes by design (no structs in the hot loops).
-#![allow(clippy::too_many_arguments)]
+#![expect(
+    clippy::too_many_arguments,
+    reason = "kernels take flat slices and sizes by design (no structs in the hot loops)"
+)]
 
 use crate::float::Float;
 use crate::padded::padded_width;
@@ -52,18 +54,19 @@ macro_rules! dispatch {
     };
 }
 
-/// [`dispatch!`] for a non-generic kernel.
+/// [`dispatch!`] for a non-generic kernel; attributes before `fn` (e.g. a lint expectation for
+/// a long argument list) go on the dispatcher and on each instantiation.
 macro_rules! dispatch_plain {
-    ($vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) => $body:ident) => {
-        #[allow(clippy::too_many_arguments)]
+    ($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) => $body:ident) => {
+        $(#[$attr])*
         $vis fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
+                $(#[$attr])*
                 fn wide($($arg: $ty),*) { $body($($arg),*) }
                 #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
+                $(#[$attr])*
                 fn mid($($arg: $ty),*) { $body($($arg),*) }
                 if std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512vl")
@@ -283,7 +286,10 @@ fn normal_block(st: &mut NormalState) -> ([f32; LANES], [f32; LANES]) {
 
 /// Natural logarithm of a normal positive `x` (Cephes `logf`).
 // The Cephes constants as published (they round to the same f32).
-#[allow(clippy::excessive_precision)]
+#[expect(
+    clippy::excessive_precision,
+    reason = "the Cephes coefficients as published, digits beyond f32 included"
+)]
 #[inline(always)]
 fn ln_unit(x: f32) -> f32 {
     const SQRTHF: f32 = std::f32::consts::FRAC_1_SQRT_2;
@@ -312,7 +318,10 @@ fn ln_unit(x: f32) -> f32 {
 
 /// `(sin phi, cos phi)` for `|phi| <= pi/4` (Cephes `sinf`/`cosf` polynomials).
 // The Cephes constants as published (they round to the same f32).
-#[allow(clippy::excessive_precision)]
+#[expect(
+    clippy::excessive_precision,
+    reason = "the Cephes coefficients as published, digits beyond f32 included"
+)]
 #[inline(always)]
 fn sincos_quarter(phi: f32) -> (f32, f32) {
     let z = phi * phi;

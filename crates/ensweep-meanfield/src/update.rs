@@ -142,7 +142,7 @@ pub(crate) fn run_update(
     );
 }
 
-kernels::dispatch_plain!(fn update_params(n_out: usize, pi: &mut [f32], m: &mut [f32], xi: &mut [f32], mu: &mut [f32], v: &mut [f32], fwd: &mut [f32], acc_a: &[f32], acc_b: &[f32], st: &mut [(&mut [f32], &mut [f32])], rules: &[StepRule; 3], decays: &[f32; 3], lr: f32, k: f32) => update_params_body);
+kernels::dispatch_plain!(#[expect(clippy::too_many_arguments, reason = "a kernel: flat slices, no structs in the hot loop")] fn update_params(n_out: usize, pi: &mut [f32], m: &mut [f32], xi: &mut [f32], mu: &mut [f32], v: &mut [f32], fwd: &mut [f32], acc_a: &[f32], acc_b: &[f32], st: &mut [(&mut [f32], &mut [f32])], rules: &[StepRule; 3], decays: &[f32; 3], lr: f32, k: f32) => update_params_body);
 
 /// Gradients from the products, one optimiser step per group, projection and moment refresh,
 /// row by row (each row's temporaries stay in L1).

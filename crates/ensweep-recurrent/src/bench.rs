@@ -3,7 +3,8 @@
 //! sweeps use, with the post-training analyses switched off.
 
 use crate::RnnError;
-use crate::sas::train::{TaskData, train_sas_rnn_threads};
+use crate::sas::data::TaskData;
+use crate::sas::train::train_sas_rnn_threads;
 use crate::tanh::train::train_tanh_rnn;
 use ensweep_core::config::sas_rnn::SasTask;
 use ensweep_core::config::{SasRnnConfig, TanhRnnConfig};

@@ -2,9 +2,9 @@
 //! psychometric matrix and logistic slopes, connection categories, removal curves and the
 //! fixed probe set.
 
+use super::data::{TaskData, mnist_batch};
 use super::layer::SasLayer;
 use super::model::{Forward, NetMoments, SasNet, forward};
-use super::train::{TaskData, mnist_batch};
 use crate::metrics;
 use crate::tanh::train::PROBE_ROOT;
 use crate::tasks::msi::{self, Msi};
