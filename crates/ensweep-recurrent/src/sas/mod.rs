@@ -1,5 +1,6 @@
 //! Spike-and-slab mean-field RNN: layers ([`layer`]), dynamics ([`model`]), gBPTT
-//! ([`backward`]), the data it trains on ([`data`]), training ([`train`]), the analyses after it (`analyse`) and their evaluation tools ([`eval`]).
+//! ([`backward`]), the data it trains on ([`data`]), training ([`train`]), the analyses after
+//! it (`analyse`) and their evaluation tools ([`eval`]).
 
 mod analyse;
 pub mod backward;
