@@ -345,7 +345,7 @@ struct Run<'a> {
     parts: Vec<Part>,
 }
 
-/// Sums over an epoch's (or a step's) trials.
+/// Sums over an epoch's trials.
 #[derive(Default)]
 struct Sums {
     /// Loss summed over trials.
@@ -373,18 +373,24 @@ impl Run<'_> {
         };
         let mut sums = Sums::default();
         for (bi, list) in batch_lists.iter().enumerate() {
-            let step = self.step(epoch, bi, list, &msi_batches);
-            sums.loss += step.loss;
-            sums.correct += step.correct;
-            sums.trials += step.trials;
+            self.step(epoch, bi, list, &msi_batches, &mut sums);
         }
         sums
     }
 
     /// One mini-batch `bi` (MNIST images `list`, or the MSI parts): forward and gBPTT of its
     /// parts in parallel (part `pi` draws its noise from `noise/<epoch>/<bi>/<pi>`), the parts'
-    /// gradients summed in part order, one update.
-    fn step(&mut self, epoch: u32, bi: usize, list: &[usize], msi_batches: &[Batch]) -> Sums {
+    /// gradients summed in part order, one update. The parts' losses are added to the epoch's
+    /// `sums` one by one, in part order (not as a per-step subtotal: that would change the
+    /// rounding of the epoch's loss).
+    fn step(
+        &mut self,
+        epoch: u32,
+        bi: usize,
+        list: &[usize],
+        msi_batches: &[Batch],
+        sums: &mut Sums,
+    ) {
         let Run {
             cfg,
             data,
@@ -435,17 +441,13 @@ impl Run<'_> {
         for p in rest.iter() {
             first.gr.add_moments(&p.gr);
         }
-        let mut sums = Sums {
-            trials: total_b,
-            ..Sums::default()
-        };
         for p in std::iter::once(&*first).chain(rest.iter()) {
             sums.loss += p.loss;
             sums.correct += p.correct;
         }
+        sums.trials += total_b;
         first.gr.finish(net);
         update(cfg, net, &mut first.gr, opt, epoch);
-        sums
     }
 
     /// The epoch's row: training loss and accuracy, timings, and the mean-field test accuracy
