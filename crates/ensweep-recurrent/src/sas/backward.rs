@@ -114,11 +114,25 @@ pub fn backward_moments(
     gr: &mut Grads,
     norm_b: usize,
 ) {
+    readout_backward(net, m, kind, batch, f, gr, norm_b);
+    backward_through_time(net, m, batch, f, gr);
+}
+
+/// The steps with a loss: `dL/dy` (into `gr.dy`), the read-out's `dL/ds'` (into `gr.ds_o`) and
+/// the read-out's weight gradients.
+fn readout_backward(
+    net: &SasNet,
+    m: &NetMoments,
+    kind: LossKind,
+    batch: &Batch,
+    f: &Forward,
+    gr: &mut Grads,
+    norm_b: usize,
+) {
     let (t, b, n, k, o) = (batch.t, batch.b, net.rec.rows, net.input.cols, net.out.rows);
     let w = k + n;
-    let (bn, bw, bo) = (b * n, b * w, b * o);
+    let (bw, bo) = (b * w, b * o);
     let out_var = !m.out.v.is_empty();
-    let in_var = !(m.input.v.is_empty() && m.rec.v.is_empty());
     // dL/dy and the read-out's dL/ds' at the steps with a loss.
     gr.dy.resize(t * bo, 0.0);
     gr.ds_o.resize(t * bo, 0.0);
@@ -177,7 +191,16 @@ pub fn backward_moments(
             gemm_rows(o, b, n, dso, (&f.a2[rr], w), true, &mut gr.g_v_out, n);
         }
     }
+}
 
+/// Back through time from the last step: `dL/dr`, `dL/dh`, `dG`, `dS` per step and the weight
+/// gradients of the input and recurrent layers.
+fn backward_through_time(net: &SasNet, m: &NetMoments, batch: &Batch, f: &Forward, gr: &mut Grads) {
+    let (t, b, n, k, o) = (batch.t, batch.b, net.rec.rows, net.input.cols, net.out.rows);
+    let w = k + n;
+    let (bn, bw, bo) = (b * n, b * w, b * o);
+    let out_var = !m.out.v.is_empty();
+    let in_var = !(m.input.v.is_empty() && m.rec.v.is_empty());
     // Back through time; the weight gradients of the input and recurrent layers (rows
     // [x_s, r_s]) are accumulated step by step while dG_s, dS_s and the rows are in cache.
     for v in [&mut gr.dg, &mut gr.ds, &mut gr.dr, &mut gr.tmp] {
