@@ -312,9 +312,9 @@ fn rnn_smnist(a: RnnSmnistArgs) -> anyhow::Result<()> {
         };
         t.data_dir = Some(d.clone());
     }
-    let load0 = ensweep_recurrent::bench::load_average();
-    let r = ensweep_recurrent::bench::sas_epochs(&cfg, a.epochs, a.threads, &cell.run_seed())?;
-    let load1 = ensweep_recurrent::bench::load_average();
+    let load0 = crate::bench::rnn::load_average();
+    let r = crate::bench::rnn::sas_epochs(&cfg, a.epochs, a.threads, &cell.run_seed())?;
+    let load1 = crate::bench::rnn::load_average();
     println!(
         "{name}: N = {}, {} epoch(s), {} thread(s), data loaded in {:.2} s, {:.1} GFLOP per epoch",
         cfg.n_hidden,
@@ -352,9 +352,9 @@ fn tanh_rnn(a: TanhRnnArgs) -> anyhow::Result<()> {
     let spec = Spec::parse(JARNE_AND, Path::new(name), &TRAINERS)
         .context("parsing the built-in protocol")?;
     let cfg = ensweep_recurrent::TanhRnn.config_of(&spec.cells()[0])?;
-    let load0 = ensweep_recurrent::bench::load_average();
-    let r = ensweep_recurrent::bench::tanh_throughput(&cfg, a.epochs, a.seeds)?;
-    let load1 = ensweep_recurrent::bench::load_average();
+    let load0 = crate::bench::rnn::load_average();
+    let r = crate::bench::rnn::tanh_throughput(&cfg, a.epochs, a.seeds)?;
+    let load1 = crate::bench::rnn::load_average();
     println!(
         "{name}: N = {}, batch {}, {} trials per epoch, {} epoch(s) per seed, one thread",
         cfg.n_hidden, cfg.batch_size, cfg.train_trials, a.epochs

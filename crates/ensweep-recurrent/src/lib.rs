@@ -7,7 +7,6 @@
 //! threads; a worker runs one cell per core, single-threaded (only benchmarks use threads).
 #![warn(missing_docs)]
 
-pub mod bench;
 pub mod cost;
 mod experiments;
 pub mod kernel;

@@ -63,7 +63,7 @@ pub fn gemm(a: GemmArgs) -> anyhow::Result<()> {
     for s in &SHAPES {
         let mut c = vec![0.0f32; s.m * s.n.max(W)];
         let wall0 = Instant::now();
-        let cpu0 = super::cpu_seconds();
+        let cpu0 = super::rnn::cpu_seconds();
         for _ in 0..a.reps {
             if s.weight_gradient {
                 // dW += P^T A: the parameter-shaped matrix read column-wise.
@@ -72,7 +72,7 @@ pub fn gemm(a: GemmArgs) -> anyhow::Result<()> {
                 gemm_rows(s.m, s.k, s.n, (&act, W, 1), (&par, N), false, &mut c, s.n);
             }
         }
-        let cpu = super::cpu_seconds() - cpu0;
+        let cpu = super::rnn::cpu_seconds() - cpu0;
         let flops = 2.0 * (s.m * s.k * s.n) as f64 * a.reps as f64;
         println!(
             "{}: {:.1} GFLOP/s CPU ({:.1} wall)",

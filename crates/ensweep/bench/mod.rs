@@ -3,6 +3,4 @@
 
 pub mod gemm;
 pub mod query;
-
-/// User + system CPU seconds of this process.
-pub use ensweep_recurrent::bench::cpu_seconds;
+pub mod rnn;
