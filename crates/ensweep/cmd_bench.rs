@@ -10,7 +10,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use ensweep_core::output::{NullSink, RunOutput};
 use ensweep_core::spec::Spec;
 use ensweep_core::trainer::Trainer;
-use ensweep_meanfield::{mnist, train};
+use ensweep_meanfield::train;
+use ensweep_trainkit::mnist;
 use ensweep_worker::TRAINERS;
 use std::path::Path;
 use std::time::Instant;
@@ -30,6 +31,8 @@ enum BenchWhat {
     RnnSmnist(RnnSmnistArgs),
     /// Tanh RNN, Jarne & Laje AND task (experiments/jarne_laje_and_damage.toml): sequences/s.
     TanhRnn(TanhRnnArgs),
+    /// The recurrent step's matrix products (`kernel::gemm_rows`): GFLOP/s per CPU and wall second.
+    Gemm(crate::bench::gemm::GemmArgs),
     /// Sweep machinery: no-op cells/s through coordinator + 4 workers (gRPC, ledger, Parquet).
     SweepNoop(crate::cmd_run::bench::NoopArgs),
     /// Sweep machinery: sleeping cells on N slots, overhead over the ideal wall time.
@@ -72,6 +75,10 @@ struct MlpArgs {
     /// reproduce the first run's metrics bit for bit, or the bench fails.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Print every perturbation point (all fractions, not just f = 1) and the evaluation's
+    /// timing breakdown.
+    #[arg(long)]
+    all_perturbations: bool,
 }
 
 const PRL2020: &str = include_str!("../../experiments/prl2020_mnist.toml");
@@ -83,6 +90,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Mlp(a) => mlp(a),
         BenchWhat::RnnSmnist(a) => rnn_smnist(a),
         BenchWhat::TanhRnn(a) => tanh_rnn(a),
+        BenchWhat::Gemm(a) => crate::bench::gemm::gemm(a),
         BenchWhat::SweepNoop(a) => crate::cmd_run::bench::noop(a),
         BenchWhat::SweepSleep(a) => crate::cmd_run::bench::sleep(a),
         BenchWhat::Query(a) => query(a),
@@ -121,7 +129,7 @@ fn mlp(a: MlpArgs) -> anyhow::Result<()> {
     let t_load = Instant::now();
     let dir = mnist::resolve_data_dir(cfg.data_dir.as_deref())?;
     let data = mnist::load(&dir, cfg.train_size, cfg.test_size)?;
-    let prepared = train::Prepared::new(&data);
+    let prepared = ensweep_meanfield::data::Prepared::new(&data);
     let load_s = t_load.elapsed().as_secs_f64();
     println!(
         "{name}: {} training / {} test images from {}, {} epochs, batch {}, {} thread(s); data loaded in {load_s:.2} s",
@@ -159,11 +167,17 @@ fn mlp(a: MlpArgs) -> anyhow::Result<()> {
                 }
                 None => first = Some(metrics),
             }
-            print_mlp_run(cell.replicate, wall, &out);
+            print_mlp_run(cell.replicate, wall, &out, a.all_perturbations);
             sampled.push(s["test_acc_sampled_mean"]);
         }
     }
-    let (m, sd) = train::mean_std(&sampled);
+    // Across seeds: the sample std (ddof = 1), as `ensweep report` computes spreads over seeds.
+    let m = ensweep_results::stats::mean(&sampled);
+    let sd = if sampled.len() > 1 {
+        ensweep_results::stats::std_dev(&sampled)
+    } else {
+        0.0
+    };
     walls.sort_by(f64::total_cmp);
     let median = (walls[(walls.len() - 1) / 2] + walls[walls.len() / 2]) / 2.0;
     println!(
@@ -197,8 +211,9 @@ fn fingerprint(out: &RunOutput) -> String {
     format!("{scalars:?} {layers:?} {pruning:?}")
 }
 
-/// One run's summary: accuracy, timings, categories per layer, perturbation at f = 1.
-fn print_mlp_run(replicate: u64, wall: f64, out: &RunOutput) {
+/// One run's summary: accuracy, timings, categories per layer, perturbation at f = 1 (at every
+/// fraction, with the evaluation's timings, when `all_perturbations`).
+fn print_mlp_run(replicate: u64, wall: f64, out: &RunOutput, all_perturbations: bool) {
     let s = &out.scalars;
     println!(
         "seed {replicate}: test acc sampled {:.2} ± {:.2} %, mean-field {:.2} ± {:.2} %, train acc {:.2} %, loss {:.4} | train {:.2} s, eval {:.2} s, total {wall:.2} s | {:.0} samples/s, {:.1} GFLOP/s",
@@ -213,6 +228,12 @@ fn print_mlp_run(replicate: u64, wall: f64, out: &RunOutput) {
         s["samples_per_s"],
         s["train_gflops_per_s"],
     );
+    if all_perturbations {
+        println!(
+            "  eval: accuracy {:.2} s, layer statistics and entropy {:.2} s, perturbation {:.2} s",
+            s["eval_accuracy_seconds"], s["eval_layers_seconds"], s["eval_perturb_seconds"]
+        );
+    }
     for l in &out.layers {
         let v = &l.values;
         println!(
@@ -232,11 +253,16 @@ fn print_mlp_run(replicate: u64, wall: f64, out: &RunOutput) {
             v.get("entropy").copied().unwrap_or(f64::NAN),
         );
     }
-    for p in out.pruning.iter().filter(|p| p.fraction == 1.0) {
+    for p in out
+        .pruning
+        .iter()
+        .filter(|p| all_perturbations || p.fraction == 1.0)
+    {
         println!(
-            "  perturb {} {:<8} f=1.0 ({} connections): test error {:.2} ± {:.2} %",
+            "  perturb {} {:<8} f={:.1} ({} connections): test error {:.2} ± {:.2} %",
             p.layer,
             p.criterion,
+            p.fraction,
             p.count,
             100.0 * p.values["test_err_mean"],
             100.0 * p.values["test_err_std"],
@@ -286,9 +312,9 @@ fn rnn_smnist(a: RnnSmnistArgs) -> anyhow::Result<()> {
         };
         t.data_dir = Some(d.clone());
     }
-    let load0 = ensweep_recurrent::bench::load_average();
-    let r = ensweep_recurrent::bench::sas_epochs(&cfg, a.epochs, a.threads, &cell.run_seed())?;
-    let load1 = ensweep_recurrent::bench::load_average();
+    let load0 = crate::bench::rnn::load_average();
+    let r = crate::bench::rnn::sas_epochs(&cfg, a.epochs, a.threads, &cell.run_seed())?;
+    let load1 = crate::bench::rnn::load_average();
     println!(
         "{name}: N = {}, {} epoch(s), {} thread(s), data loaded in {:.2} s, {:.1} GFLOP per epoch",
         cfg.n_hidden,
@@ -326,9 +352,9 @@ fn tanh_rnn(a: TanhRnnArgs) -> anyhow::Result<()> {
     let spec = Spec::parse(JARNE_AND, Path::new(name), &TRAINERS)
         .context("parsing the built-in protocol")?;
     let cfg = ensweep_recurrent::TanhRnn.config_of(&spec.cells()[0])?;
-    let load0 = ensweep_recurrent::bench::load_average();
-    let r = ensweep_recurrent::bench::tanh_throughput(&cfg, a.epochs, a.seeds)?;
-    let load1 = ensweep_recurrent::bench::load_average();
+    let load0 = crate::bench::rnn::load_average();
+    let r = crate::bench::rnn::tanh_throughput(&cfg, a.epochs, a.seeds)?;
+    let load1 = crate::bench::rnn::load_average();
     println!(
         "{name}: N = {}, batch {}, {} trials per epoch, {} epoch(s) per seed, one thread",
         cfg.n_hidden, cfg.batch_size, cfg.train_trials, a.epochs
@@ -364,7 +390,7 @@ struct QueryArgs {
 fn query(a: QueryArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("ensweep-bench-query-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let b = ensweep_results::bench::bench_query(&dir, a.rows, a.parts, a.repeats);
+    let b = crate::bench::query::bench_query(&dir, a.rows, a.parts, a.repeats);
     let _ = std::fs::remove_dir_all(&dir);
     let b = b?;
     let all: Vec<String> = b.query_seconds.iter().map(|s| format!("{s:.3}")).collect();

@@ -4,6 +4,7 @@
 //! dispatches, sets up logging and maps errors to exit codes. Library crates return typed
 //! errors; here they become `anyhow` errors with context.
 
+mod bench;
 mod cmd_bench;
 mod cmd_coordinator;
 mod cmd_plan;

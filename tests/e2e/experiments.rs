@@ -14,7 +14,7 @@ use std::time::Instant;
 /// The committed MNIST subset, named explicitly so neither `$ENSWEEP_DATA` nor the working
 /// directory matters.
 fn subset() -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist-subset");
+    let dir = ensweep_testkit::mnist_subset_dir();
     format!("{:?}", dir.display().to_string())
 }
 

@@ -5,14 +5,6 @@ use crate::harness::ensweep;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The committed MNIST subset, or `$ENSWEEP_DATA` (the same rule as `ensweep-testkit`).
-fn mnist_dir() -> PathBuf {
-    match std::env::var("ENSWEEP_DATA") {
-        Ok(d) if !d.is_empty() => PathBuf::from(d),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist-subset"),
-    }
-}
-
 /// The tiniest spike-and-slab run that still trains: one hidden layer of 4, one epoch on 100
 /// images. `sampled_nets = 0` makes the sampled accuracy the mean of nothing: NaN.
 fn sas_mlp_spec(dir: &Path) -> PathBuf {
@@ -23,7 +15,7 @@ fn sas_mlp_spec(dir: &Path) -> PathBuf {
          [sas_mlp.init]\nxi_max = 0.01\nm_std = 0.05\n\n\
          [sas_mlp.optimizer]\nkind = \"adam\"\nlr = 0.01\n\n\
          [sas_mlp.eval]\nmean_field_draws = 1\nsampled_nets = 0\n",
-        data = mnist_dir().display().to_string()
+        data = ensweep_testkit::mnist_dir().display().to_string()
     );
     let path = dir.join("nan_mlp.toml");
     std::fs::write(&path, text).expect("write spec");

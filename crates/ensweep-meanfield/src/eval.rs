@@ -2,12 +2,14 @@
 //! sampled deterministic networks, connection categories, ensemble entropy and the
 //! target-perturbation experiments (docs/PAPERS.md 1.6-1.9).
 
+use crate::data::Prepared;
 use crate::kernels::{self, NormalState};
 use crate::model::{self, Layer, Mode, Net, SparseCols, SparseRows, Work};
-use crate::train::{Prepared, for_each, mean_std};
+use crate::pool::for_each;
 use ensweep_core::config::sas_mlp::SasMlpConfig;
 use ensweep_core::output::{LayerRow, PruningRow, RunOutput, Values, WeightMatrix};
 use ensweep_core::seed::RunSeed;
+use ensweep_trainkit::stats::mean_std;
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
@@ -18,7 +20,10 @@ const EVAL_CHUNK: usize = 250;
 
 /// Correct answers of `net` on the first `n` rows of `x`, in chunks (parallel inside `pool`).
 /// In [`Mode::MeanField`] chunk `c` draws its noise from stream `eval-noise/(draw * 4096 + c)`.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the shared body of both accuracy modes: net, data, seed, draw and pool as they are"
+)]
 fn count_correct(
     net: &Net<f32>,
     x: &SparseRows<f32>,
@@ -362,8 +367,8 @@ fn choose(from: &[usize], k: usize, rng: &mut impl rand::Rng) -> Vec<usize> {
 /// removes the same number of variable ones, `uip_on` gives round(f #UIP) UIP connections a
 /// N(0,1) weight. Removing a connection of a sampled net is the same as setting its pi to 1
 /// before sampling. Only the perturbed layer's pre-activations are updated (incrementally, from
-/// the cached unperturbed ones) and the layers after it recomputed. Test error: mean and sample
-/// std over the repeats.
+/// the cached unperturbed ones) and the layers after it recomputed. Test error: mean and
+/// population std over the repeats (docs/SCHEMA.md).
 pub fn perturbation(
     cfg: &SasMlpConfig,
     seed: &RunSeed,
@@ -377,35 +382,7 @@ pub fn perturbation(
         return Vec::new();
     }
     let n = cfg.test_size.min(data.test_y.len());
-    let y = &data.test_y[..n];
-    // Category lists per layer (exact rule), in the order vip, variable, uip.
-    let lists: Vec<[Vec<usize>; 3]> = net
-        .layers
-        .iter()
-        .map(|l| {
-            let mut c: [Vec<usize>; 3] = Default::default();
-            for i in 0..l.len() {
-                let k = match category(l.pi[i], l.xi[i]) {
-                    Category::Vip => 0,
-                    Category::Variable => 1,
-                    Category::Uip => 2,
-                };
-                c[k].push(i);
-            }
-            c
-        })
-        .collect();
-    // Fractions in ascending order (results are stored at their original positions).
-    let mut by_size: Vec<usize> = (0..fracs.len()).collect();
-    by_size.sort_by(|&a, &b| fracs[a].total_cmp(&fracs[b]));
-    let count = |l: usize, crit: usize, f: f64| -> usize {
-        let n_vip = lists[l][0].len() as f64;
-        match crit {
-            0 => (f * n_vip).round() as usize,
-            1 => ((f * n_vip).round() as usize).min(lists[l][1].len()),
-            _ => (f * lists[l][2].len() as f64).round() as usize,
-        }
-    };
+    let plan = PerturbPlan::new(net, fracs);
     // errors[layer][criterion][fraction][repeat]
     let errors = Mutex::new(vec![
         vec![vec![vec![0.0f64; repeats]; fracs.len()]; 3];
@@ -416,89 +393,7 @@ pub fn perturbation(
     test_cols.build_from(&data.test_x, &ids, net.layers[0].n_in);
     let reps: Vec<usize> = (0..repeats).collect();
     for_each(pool, reps, |r| {
-        let sampled = sample_net(
-            net,
-            &mut seed.rng_indexed("perturb", (1u64 << 40) + r as u64),
-        );
-        let z = forward_all(&sampled, &data.test_x, n);
-        let mut bufs: [Vec<f32>; 2] = Default::default();
-        let mut zl: Vec<f32> = Vec::new();
-        let mut local = vec![vec![vec![0.0f64; fracs.len()]; 3]; net.layers.len()];
-        for (l, layer) in sampled.layers.iter().enumerate() {
-            let n_out = layer.n_out;
-            let scale = sampled.scale(l);
-            // The layer's inputs pixel-/unit-major: an increment touches only the examples
-            // where its input units are non-zero.
-            let hidden;
-            let inputs = if l == 0 {
-                &test_cols
-            } else {
-                let mut act = SparseRows::new();
-                let width = sampled.layers[l - 1].n_out;
-                for b in 0..n {
-                    act.push_relu(&z[l - 1][b * width..(b + 1) * width]);
-                }
-                let mut cols = SparseCols::default();
-                cols.build(&act, width);
-                hidden = cols;
-                &hidden
-            };
-            // This layer's pre-activations unit-major.
-            let mut zt = vec![0.0f32; n * n_out];
-            for (b, row) in z[l].chunks_exact(n_out).take(n).enumerate() {
-                for (o, &v) in row.iter().enumerate() {
-                    zt[o * n + b] = v;
-                }
-            }
-            let base_err = error_from(&sampled, l, &zt, y, &mut bufs);
-            for crit in 0..3 {
-                let k_max = fracs.iter().map(|&f| count(l, crit, f)).max().unwrap_or(0);
-                let mut rng =
-                    seed.rng_indexed("perturb", (((l * 3 + crit) as u64) << 20) + r as u64);
-                let order = choose(&lists[l][crit], k_max, &mut rng);
-                let new_w: Vec<f32> = order
-                    .iter()
-                    .map(|_| {
-                        if crit == 2 {
-                            let g: f64 = StandardNormal.sample(&mut rng);
-                            g as f32
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
-                zl.clear();
-                zl.extend_from_slice(&zt);
-                let (mut applied, mut err) = (0, base_err);
-                for &fi in &by_size {
-                    let k = count(l, crit, fracs[fi]);
-                    if k > applied {
-                        // The increment sorted by (input unit, output unit), applied column by
-                        // column: per element of z the terms are added in increasing input
-                        // order, as a row-by-row pass would.
-                        let mut entries: Vec<(u32, u32, f32)> = (applied..k)
-                            .map(|t| {
-                                let e = order[t];
-                                let dw = (new_w[t] - layer.mu[e]) * scale;
-                                ((e / n_out) as u32, (e % n_out) as u32, dw)
-                            })
-                            .filter(|x| x.2 != 0.0)
-                            .collect();
-                        entries.sort_unstable_by_key(|x| (x.0, x.1));
-                        for &(j, o, dw) in &entries {
-                            let (bs, xs) = inputs.col(j as usize);
-                            let zo = &mut zl[o as usize * n..(o as usize + 1) * n];
-                            for (&b, &x) in bs.iter().zip(xs) {
-                                zo[b as usize] += dw * x;
-                            }
-                        }
-                        applied = k;
-                        err = error_from(&sampled, l, &zl, y, &mut bufs);
-                    }
-                    local[l][crit][fi] = err;
-                }
-            }
-        }
+        let local = perturb_repeat(&plan, seed, net, data, &test_cols, n, r);
         let mut all = errors.lock().expect("perturbation lock");
         for (l, per_l) in local.iter().enumerate() {
             for (crit, per_c) in per_l.iter().enumerate() {
@@ -509,25 +404,224 @@ pub fn perturbation(
         }
     });
     let errors = errors.into_inner().expect("perturbation lock");
-    let mut rows = Vec::new();
-    for (l, per_l) in errors.iter().enumerate() {
-        for (crit, per_c) in per_l.iter().enumerate() {
-            for (fi, errs) in per_c.iter().enumerate() {
-                let (mean, std) = mean_std(errs);
-                let mut values = Values::new();
-                values.insert("test_err_mean".into(), mean);
-                values.insert("test_err_std".into(), std);
-                rows.push(PruningRow {
-                    layer: format!("l{}", l + 1),
-                    criterion: ["vip", "variable", "uip_on"][crit].to_string(),
-                    fraction: fracs[fi],
-                    count: count(l, crit, fracs[fi]) as u64,
-                    values,
-                });
+    plan.rows(&errors)
+}
+
+/// The criteria of [`perturbation`], in the order of its error arrays.
+const CRITERIA: [&str; 3] = ["vip", "variable", "uip_on"];
+
+/// What every repeat of [`perturbation`] shares: the connections of each category per layer and
+/// the fractions in the order they are applied.
+struct PerturbPlan<'a> {
+    fracs: &'a [f64],
+    /// Per layer, the connections of each category (exact rule), in the order vip, variable, uip.
+    lists: Vec<[Vec<usize>; 3]>,
+    /// Indices of `fracs` in ascending order of the fraction (results are stored at their
+    /// original positions).
+    by_size: Vec<usize>,
+}
+
+impl<'a> PerturbPlan<'a> {
+    fn new(net: &Net<f32>, fracs: &'a [f64]) -> Self {
+        let lists = net
+            .layers
+            .iter()
+            .map(|l| {
+                let mut c: [Vec<usize>; 3] = Default::default();
+                for i in 0..l.len() {
+                    let k = match category(l.pi[i], l.xi[i]) {
+                        Category::Vip => 0,
+                        Category::Variable => 1,
+                        Category::Uip => 2,
+                    };
+                    c[k].push(i);
+                }
+                c
+            })
+            .collect();
+        let mut by_size: Vec<usize> = (0..fracs.len()).collect();
+        by_size.sort_by(|&a, &b| fracs[a].total_cmp(&fracs[b]));
+        PerturbPlan {
+            fracs,
+            lists,
+            by_size,
+        }
+    }
+
+    /// Connections that criterion `crit` perturbs in layer `l` at fraction `f`: a fraction of
+    /// the VIP count for `vip` and `variable` (capped by the variable ones there), of the UIP
+    /// count for `uip_on`.
+    fn count(&self, l: usize, crit: usize, f: f64) -> usize {
+        let lists = &self.lists[l];
+        let n_vip = lists[0].len() as f64;
+        match crit {
+            0 => (f * n_vip).round() as usize,
+            1 => ((f * n_vip).round() as usize).min(lists[1].len()),
+            _ => (f * lists[2].len() as f64).round() as usize,
+        }
+    }
+
+    /// One pruning row per (layer, criterion, fraction): mean and std of the repeats' errors.
+    fn rows(&self, errors: &[Vec<Vec<Vec<f64>>>]) -> Vec<PruningRow> {
+        let mut rows = Vec::new();
+        for (l, per_l) in errors.iter().enumerate() {
+            for (crit, per_c) in per_l.iter().enumerate() {
+                for (fi, errs) in per_c.iter().enumerate() {
+                    let (mean, std) = mean_std(errs);
+                    let mut values = Values::new();
+                    values.insert("test_err_mean".into(), mean);
+                    values.insert("test_err_std".into(), std);
+                    rows.push(PruningRow {
+                        layer: format!("l{}", l + 1),
+                        criterion: CRITERIA[crit].to_string(),
+                        fraction: self.fracs[fi],
+                        count: self.count(l, crit, self.fracs[fi]) as u64,
+                        values,
+                    });
+                }
+            }
+        }
+        rows
+    }
+}
+
+/// Repeat `r` of [`perturbation`]: samples a network and returns its test errors
+/// `[layer][criterion][fraction]`.
+fn perturb_repeat(
+    plan: &PerturbPlan<'_>,
+    seed: &RunSeed,
+    net: &Net<f32>,
+    data: &Prepared,
+    test_cols: &SparseCols<f32>,
+    n: usize,
+    r: usize,
+) -> Vec<Vec<Vec<f64>>> {
+    let y = &data.test_y[..n];
+    let sampled = sample_net(
+        net,
+        &mut seed.rng_indexed("perturb", (1u64 << 40) + r as u64),
+    );
+    let z = forward_all(&sampled, &data.test_x, n);
+    let mut bufs: [Vec<f32>; 2] = Default::default();
+    let mut zl: Vec<f32> = Vec::new();
+    let mut local = vec![vec![vec![0.0f64; plan.fracs.len()]; 3]; net.layers.len()];
+    for (l, layer) in sampled.layers.iter().enumerate() {
+        let n_out = layer.n_out;
+        let hidden;
+        let inputs = if l == 0 {
+            test_cols
+        } else {
+            hidden = hidden_inputs(&z[l - 1], n, sampled.layers[l - 1].n_out);
+            &hidden
+        };
+        let zt = unit_major(&z[l], n, n_out);
+        let base_err = error_from(&sampled, l, &zt, y, &mut bufs);
+        for (crit, curve) in local[l].iter_mut().enumerate() {
+            let k_max = plan
+                .fracs
+                .iter()
+                .map(|&f| plan.count(l, crit, f))
+                .max()
+                .unwrap_or(0);
+            let mut rng = seed.rng_indexed("perturb", (((l * 3 + crit) as u64) << 20) + r as u64);
+            let order = choose(&plan.lists[l][crit], k_max, &mut rng);
+            let new_w: Vec<f32> = order
+                .iter()
+                .map(|_| {
+                    if crit == 2 {
+                        let g: f64 = StandardNormal.sample(&mut rng);
+                        g as f32
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            zl.clear();
+            zl.extend_from_slice(&zt);
+            let perturbed = Perturbed {
+                layer,
+                scale: sampled.scale(l),
+                inputs,
+                order: &order,
+                new_w: &new_w,
+                n,
+            };
+            let (mut applied, mut err) = (0, base_err);
+            for &fi in &plan.by_size {
+                let k = plan.count(l, crit, plan.fracs[fi]);
+                if k > applied {
+                    perturbed.apply(&mut zl, applied..k);
+                    applied = k;
+                    err = error_from(&sampled, l, &zl, y, &mut bufs);
+                }
+                curve[fi] = err;
             }
         }
     }
-    rows
+    local
+}
+
+/// The inputs of a hidden layer unit-major (`ReLU` of the previous layer's pre-activations
+/// `z_prev`, `n` examples of `width` units): an increment then touches only the examples where
+/// its input unit is non-zero.
+fn hidden_inputs(z_prev: &[f32], n: usize, width: usize) -> SparseCols<f32> {
+    let mut act = SparseRows::new();
+    for b in 0..n {
+        act.push_relu(&z_prev[b * width..(b + 1) * width]);
+    }
+    let mut cols = SparseCols::default();
+    cols.build(&act, width);
+    cols
+}
+
+/// A layer's pre-activations (`n` example rows of `n_out`) unit-major: `[n_out][n]`.
+fn unit_major(z: &[f32], n: usize, n_out: usize) -> Vec<f32> {
+    let mut zt = vec![0.0f32; n * n_out];
+    for (b, row) in z.chunks_exact(n_out).take(n).enumerate() {
+        for (o, &v) in row.iter().enumerate() {
+            zt[o * n + b] = v;
+        }
+    }
+    zt
+}
+
+/// One criterion's perturbation order in one layer of a sampled net: connection `order[t]` gets
+/// the weight `new_w[t]`.
+struct Perturbed<'a> {
+    layer: &'a Layer<f32>,
+    scale: f32,
+    /// The layer's inputs unit-major.
+    inputs: &'a SparseCols<f32>,
+    order: &'a [usize],
+    new_w: &'a [f32],
+    /// Test examples.
+    n: usize,
+}
+
+impl Perturbed<'_> {
+    /// Adds the change of the perturbations `range` of the order to the unit-major
+    /// pre-activations `zl`. The increment is sorted by (input unit, output unit) and applied
+    /// column by column: per element of z the terms are added in increasing input order, as a
+    /// row-by-row pass would.
+    fn apply(&self, zl: &mut [f32], range: std::ops::Range<usize>) {
+        let (n, n_out) = (self.n, self.layer.n_out);
+        let mut entries: Vec<(u32, u32, f32)> = range
+            .map(|t| {
+                let e = self.order[t];
+                let dw = (self.new_w[t] - self.layer.mu[e]) * self.scale;
+                ((e / n_out) as u32, (e % n_out) as u32, dw)
+            })
+            .filter(|x| x.2 != 0.0)
+            .collect();
+        entries.sort_unstable_by_key(|x| (x.0, x.1));
+        for &(j, o, dw) in &entries {
+            let (bs, xs) = self.inputs.col(j as usize);
+            let zo = &mut zl[o as usize * n..(o as usize + 1) * n];
+            for (&b, &x) in bs.iter().zip(xs) {
+                zo[b as usize] += dw * x;
+            }
+        }
+    }
 }
 
 /// Everything measured after training: accuracies (scalars), per-layer rows, perturbation rows.

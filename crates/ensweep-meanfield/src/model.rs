@@ -544,7 +544,10 @@ pub fn backward<F: Float>(net: &Net<F>, w: &mut Work<F>, labels: &[u8]) {
 /// Error at the input of `layer` for `n` examples:
 /// `out = scale (delta mu^T + a * (s v^T))`, masked by `ReLU'(z_prev) = [z_prev >= 0]` when
 /// `z_prev` is given (hidden layers), unmasked for the network's inputs.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a hot loop over flat slices and sizes, no structs"
+)]
 fn backprop_dense<F: Float>(
     layer: &Layer<F>,
     scale: F,
@@ -637,7 +640,10 @@ pub fn accumulate_products<F: Float>(
 /// * `dC/dpi = k (-m A + (-Xi + (1-2pi) m^2) B / 2)`
 ///
 /// (docs/PAPERS.md 1.3; all slices element-aligned).
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a hot loop over flat slices and sizes, no structs"
+)]
 #[inline(always)]
 pub fn param_grads<F: Float>(
     k: F,

@@ -6,49 +6,23 @@
 //! named stream, and every gradient element is summed over the examples in batch order by
 //! exactly one task, whatever the partition.
 
+use crate::data::Prepared;
+use crate::error::MlpError;
 use crate::eval;
 use crate::kernels::{self, NormalState};
-use crate::mnist::{self, DataError, Mnist, PIXELS};
-use crate::model::{self, Layer, Mode, Net, SparseRows, Work};
-use crate::optim::{Optimizer, StepRule};
-use crate::padded::padded_width;
-use ensweep_core::config::optim::ParamGroup;
+use crate::model::{self, Layer, Mode, Net, Work};
+use crate::pool::{for_each, in_pool, make_pool};
+use crate::update::{GROUPS, LayerState, run_update, update_tasks};
 use ensweep_core::config::sas_mlp::SasMlpConfig;
 use ensweep_core::output::{EpochRow, RunOutput, TrainSink, Values};
 use ensweep_core::seed::RunSeed;
+use ensweep_trainkit::mnist::{self, PIXELS};
+use ensweep_trainkit::optim::{Optimizer, StepRule};
 use rand::seq::SliceRandom;
-use rayon::prelude::*;
 use std::time::Instant;
 
 /// Examples per chunk: the unit of parallel work and of noise streams in the forward pass.
 pub const CHUNK: usize = 50;
-/// Parameters per task in the update phase (row ranges of a layer).
-const TASK_PARAMS: usize = 8192;
-
-/// Why a spike-and-slab MLP run failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MlpError {
-    /// MNIST could not be found or read.
-    #[error(transparent)]
-    Data(#[from] DataError),
-    /// The configuration is inconsistent.
-    #[error("invalid sas_mlp config: {0}")]
-    Config(String),
-    /// The sink asked to stop.
-    #[error("cancelled after {epochs} epochs")]
-    Cancelled {
-        /// Epochs completed.
-        epochs: u32,
-    },
-    /// The thread pool could not be built.
-    #[error("cannot start {threads} worker threads: {reason}")]
-    Threads {
-        /// Requested threads.
-        threads: usize,
-        /// The builder's message.
-        reason: String,
-    },
-}
 
 /// How to run (not what to compute: results are identical for any value).
 #[derive(Clone, Debug)]
@@ -61,44 +35,6 @@ pub struct TrainOptions {
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions { threads: 1 }
-    }
-}
-
-/// A data set prepared for training: sparse images and labels.
-pub struct Prepared {
-    /// Training images, sparse.
-    pub train_x: SparseRows<f32>,
-    /// Training labels.
-    pub train_y: Vec<u8>,
-    /// Test images, sparse.
-    pub test_x: SparseRows<f32>,
-    /// Test labels.
-    pub test_y: Vec<u8>,
-    /// For each pixel, whether it is non-zero in some training image.
-    pub active_inputs: Vec<bool>,
-}
-
-impl Prepared {
-    /// Sparse copies of `data` (all of it).
-    pub fn new(data: &Mnist) -> Self {
-        let sparse = |x: &[f32]| {
-            let mut s = SparseRows::new();
-            x.chunks(PIXELS).for_each(|r| s.push_dense(r));
-            s
-        };
-        let mut active_inputs = vec![false; PIXELS];
-        for r in data.train.images.chunks(PIXELS) {
-            for (a, &x) in active_inputs.iter_mut().zip(r) {
-                *a |= x != 0.0;
-            }
-        }
-        Prepared {
-            train_x: sparse(&data.train.images),
-            train_y: data.train.labels.clone(),
-            test_x: sparse(&data.test.images),
-            test_y: data.test.labels.clone(),
-            active_inputs,
-        }
     }
 }
 
@@ -261,42 +197,6 @@ pub fn validate(cfg: &SasMlpConfig) -> Result<(), MlpError> {
     Ok(())
 }
 
-/// A rayon pool for `threads > 1`; `None` runs on the calling thread.
-pub fn make_pool(threads: usize) -> Result<Option<rayon::ThreadPool>, MlpError> {
-    if threads <= 1 {
-        return Ok(None);
-    }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map(Some)
-        .map_err(|e| MlpError::Threads {
-            threads,
-            reason: e.to_string(),
-        })
-}
-
-/// Runs `f` on a thread of `pool` when there is one (nested [`for_each`] calls then run
-/// without a hand-off), else here.
-pub fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
-    match pool {
-        Some(p) => p.install(f),
-        None => f(),
-    }
-}
-
-/// Runs `f` on every item, in parallel inside `pool` when there is one.
-pub fn for_each<T: Send>(
-    pool: Option<&rayon::ThreadPool>,
-    items: Vec<T>,
-    f: impl Fn(T) + Sync + Send,
-) {
-    match pool {
-        Some(p) => p.install(|| items.into_par_iter().for_each(f)),
-        None => items.into_iter().for_each(f),
-    }
-}
-
 /// The network of `cfg` at initialisation (stream "init").
 pub fn init_net(cfg: &SasMlpConfig, seed: &RunSeed) -> Net<f32> {
     let mut rng = seed.rng("init");
@@ -321,16 +221,6 @@ pub fn init_net(cfg: &SasMlpConfig, seed: &RunSeed) -> Net<f32> {
         fan_in_scaling: cfg.fan_in_scaling,
     }
 }
-
-/// Optimiser state and gradient scratch of one layer.
-struct LayerState {
-    /// One optimiser per group, in the order pi, m, Xi.
-    opt: [Optimizer; 3],
-    acc_a: Vec<f32>,
-    acc_b: Vec<f32>,
-}
-
-const GROUPS: [ParamGroup; 3] = [ParamGroup::Pi, ParamGroup::M, ParamGroup::Xi];
 
 /// The training loop (no evaluation beyond the optional per-epoch test accuracy).
 pub fn fit(
@@ -498,202 +388,10 @@ fn scale_of(fan_in_scaling: bool, n_in: usize) -> f32 {
     }
 }
 
-/// One row range of one layer, with disjoint views of everything the update touches.
-struct Task<'a> {
-    l: usize,
-    n_in: usize,
-    n_out: usize,
-    j0: usize,
-    j1: usize,
-    pi: &'a mut [f32],
-    m: &'a mut [f32],
-    xi: &'a mut [f32],
-    mu: &'a mut [f32],
-    v: &'a mut [f32],
-    /// The rows' part of the layer's interleaved forward copy of `mu` and `v`.
-    fwd: &'a mut [f32],
-    acc_a: &'a mut [f32],
-    acc_b: &'a mut [f32],
-    /// (first, second) moment pieces per group.
-    st: Vec<(&'a mut [f32], &'a mut [f32])>,
-}
-
-/// Splits `s` into pieces of `len` elements (the last may be shorter); an empty `s` (an
-/// optimiser without that state) gives `pieces` empty slices.
-fn pieces<T>(s: &mut [T], len: usize, pieces: usize) -> Vec<&mut [T]> {
-    if s.is_empty() {
-        return (0..pieces).map(|_| <&mut [T]>::default()).collect();
-    }
-    s.chunks_mut(len).collect()
-}
-
-fn update_tasks<'a>(net: &'a mut Net<f32>, states: &'a mut [LayerState]) -> Vec<Task<'a>> {
-    let mut tasks = Vec::new();
-    for (l, (layer, st)) in net.layers.iter_mut().zip(states.iter_mut()).enumerate() {
-        let n_out = layer.n_out;
-        let rows = (TASK_PARAMS / n_out).max(1);
-        let len = rows * n_out;
-        let count = layer.n_in.div_ceil(rows);
-        let mut pi = pieces(&mut layer.pi, len, count).into_iter();
-        let mut m = pieces(&mut layer.m, len, count).into_iter();
-        let mut xi = pieces(&mut layer.xi, len, count).into_iter();
-        let mut mu = pieces(&mut layer.mu, len, count).into_iter();
-        let mut v = pieces(&mut layer.v, len, count).into_iter();
-        let fwd_len = rows * 2 * padded_width(n_out);
-        let mut fwd = pieces(layer.fwd.as_mut_slice(), fwd_len, count).into_iter();
-        let mut a = pieces(&mut st.acc_a, len, count).into_iter();
-        let mut b = pieces(&mut st.acc_b, len, count).into_iter();
-        let mut sts: Vec<_> = st
-            .opt
-            .iter_mut()
-            .map(|o| {
-                let (fm, sm) = o.state_mut();
-                pieces(fm, len, count)
-                    .into_iter()
-                    .zip(pieces(sm, len, count))
-            })
-            .collect();
-        for t in 0..count {
-            let j0 = t * rows;
-            tasks.push(Task {
-                l,
-                n_in: layer.n_in,
-                n_out,
-                j0,
-                j1: (j0 + rows).min(layer.n_in),
-                pi: pi.next().expect("piece"),
-                m: m.next().expect("piece"),
-                xi: xi.next().expect("piece"),
-                mu: mu.next().expect("piece"),
-                v: v.next().expect("piece"),
-                fwd: fwd.next().expect("piece"),
-                acc_a: a.next().expect("piece"),
-                acc_b: b.next().expect("piece"),
-                st: sts.iter_mut().map(|it| it.next().expect("piece")).collect(),
-            });
-        }
-    }
-    tasks
-}
-
-fn run_update(
-    t: Task<'_>,
-    works: &[Work<f32>],
-    rules: &[[StepRule; 3]],
-    decays: &[f32; 3],
-    lr: f32,
-    k: f32,
-) {
-    let Task {
-        l,
-        n_in,
-        n_out,
-        j0,
-        j1,
-        pi,
-        m,
-        xi,
-        mu,
-        v,
-        fwd,
-        acc_a,
-        acc_b,
-        mut st,
-    } = t;
-    model::accumulate_products(works, l, (n_in, n_out), j0, j1, acc_a, acc_b);
-    debug_assert_eq!(pi.len(), (j1 - j0) * n_out);
-    update_params(
-        n_out, pi, m, xi, mu, v, fwd, acc_a, acc_b, &mut st, &rules[l], decays, lr, k,
-    );
-}
-
-kernels::dispatch_plain!(fn update_params(n_out: usize, pi: &mut [f32], m: &mut [f32], xi: &mut [f32], mu: &mut [f32], v: &mut [f32], fwd: &mut [f32], acc_a: &[f32], acc_b: &[f32], st: &mut [(&mut [f32], &mut [f32])], rules: &[StepRule; 3], decays: &[f32; 3], lr: f32, k: f32) => update_params_body);
-
-/// Gradients from the products, one optimiser step per group, projection and moment refresh,
-/// row by row (each row's temporaries stay in L1).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn update_params_body(
-    n_out: usize,
-    pi: &mut [f32],
-    m: &mut [f32],
-    xi: &mut [f32],
-    mu: &mut [f32],
-    v: &mut [f32],
-    fwd: &mut [f32],
-    acc_a: &[f32],
-    acc_b: &[f32],
-    st: &mut [(&mut [f32], &mut [f32])],
-    rules: &[StepRule; 3],
-    decays: &[f32; 3],
-    lr: f32,
-    k: f32,
-) {
-    let mut g = vec![0.0f32; 3 * n_out];
-    let p = padded_width(n_out);
-    for r in 0..pi.len() / n_out {
-        let rg = r * n_out..(r + 1) * n_out;
-        let (g_pi, rest) = g.split_at_mut(n_out);
-        let (g_m, g_xi) = rest.split_at_mut(n_out);
-        model::param_grads(
-            k,
-            &pi[rg.clone()],
-            &m[rg.clone()],
-            &xi[rg.clone()],
-            &acc_a[rg.clone()],
-            &acc_b[rg.clone()],
-            g_pi,
-            g_m,
-            g_xi,
-        );
-        let params: [&mut [f32]; 3] =
-            [&mut pi[rg.clone()], &mut m[rg.clone()], &mut xi[rg.clone()]];
-        for (gi, (p, gr)) in params.into_iter().zip([&*g_pi, &*g_m, &*g_xi]).enumerate() {
-            let (fm, sm) = &mut st[gi];
-            let fm = if fm.is_empty() {
-                &mut [][..]
-            } else {
-                &mut fm[rg.clone()]
-            };
-            let sm = if sm.is_empty() {
-                &mut [][..]
-            } else {
-                &mut sm[rg.clone()]
-            };
-            rules[gi].apply(p, gr, fm, sm, lr, decays[gi]);
-        }
-        let (pi, m, xi) = (&mut pi[rg.clone()], &m[rg.clone()], &mut xi[rg.clone()]);
-        let (mu, v) = (&mut mu[rg.clone()], &mut v[rg]);
-        // The forward kernels' interleaved copy is written in the same pass (a separate
-        // row copy compiles to two `memmove` calls per row, 8 M per run).
-        let (pv_mu, pv_v) = fwd[r * 2 * p..(r + 1) * 2 * p].split_at_mut(p);
-        for i in 0..n_out {
-            pi[i] = pi[i].clamp(0.0, 1.0);
-            xi[i] = xi[i].max(0.0);
-            (mu[i], v[i]) = model::moments(pi[i], m[i], xi[i]);
-            (pv_mu[i], pv_v[i]) = (mu[i], v[i]);
-        }
-    }
-}
-
-/// Mean of `x` and its sample standard deviation (0 for fewer than two values).
-pub fn mean_std(x: &[f64]) -> (f64, f64) {
-    let n = x.len() as f64;
-    if x.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let mean = x.iter().sum::<f64>() / n;
-    if x.len() < 2 {
-        return (mean, 0.0);
-    }
-    let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, var.sqrt())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ensweep_core::config::optim::{OptimizerConfig, OptimizerKind};
+    use ensweep_core::config::optim::{OptimizerConfig, OptimizerKind, ParamGroup};
     use ensweep_core::config::sas_mlp::{SasInit, SasMlpEval};
     use ensweep_core::output::NullSink;
 

@@ -81,6 +81,12 @@ impl SasShape {
     }
 }
 
+/// Floating-point operations of one training epoch of `cfg` (multiply-add = 2): what
+/// `ensweep bench rnn-smnist` divides its epoch times by.
+pub fn sas_rnn_epoch_flops(cfg: &SasRnnConfig) -> f64 {
+    SasShape::of(cfg).epoch_flops()
+}
+
 /// Training and evaluation of one `sas_rnn` cell, all epochs run (no early stop).
 pub fn sas_rnn_flops(cfg: &SasRnnConfig) -> f64 {
     let s = SasShape::of(cfg);

@@ -7,7 +7,6 @@
 //! threads; a worker runs one cell per core, single-threaded (only benchmarks use threads).
 #![warn(missing_docs)]
 
-pub mod bench;
 pub mod cost;
 mod experiments;
 pub mod kernel;
@@ -36,5 +35,5 @@ pub enum RnnError {
     /// `DataError::NotFound`) lets a worker tell missing data, the user's to fix, from a trainer
     /// failure.
     #[error("data: {0}")]
-    Data(#[from] ensweep_meanfield::mnist::DataError),
+    Data(#[from] ensweep_trainkit::mnist::DataError),
 }

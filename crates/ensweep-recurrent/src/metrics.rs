@@ -74,15 +74,9 @@ pub fn distances(
     d.iter().map(|v| v.sqrt()).collect()
 }
 
-/// Mean and (population) standard deviation.
-pub fn mean_std(v: &[f64]) -> (f64, f64) {
-    if v.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let m = v.iter().sum::<f64>() / v.len() as f64;
-    let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64;
-    (m, var.sqrt())
-}
+/// Mean and population standard deviation: the trainers' one helper, named here too because
+/// the tanh trainer's analyses call it as `metrics::mean_std`.
+pub use ensweep_trainkit::stats::mean_std;
 
 /// Mean of `values` per condition label.
 pub fn per_condition(values: &[f64], conditions: &[String]) -> BTreeMap<String, f64> {

@@ -5,7 +5,6 @@
 //! tables back with [`tables::read_table`] so that analyses see exactly what users can query.
 #![warn(missing_docs)]
 
-pub mod bench;
 pub mod compare;
 pub mod degradation;
 pub mod diversity;
@@ -14,5 +13,6 @@ pub mod query;
 pub mod report;
 pub mod selection;
 pub mod stats;
-pub mod synthetic;
+#[cfg(test)]
+mod synthetic;
 pub mod tables;

@@ -1,4 +1,4 @@
-//! Synthetic completed runs with every kind of row, for tests, benchmarks and report previews.
+//! Synthetic completed runs with every kind of row, for this crate's tests (compiled only there).
 //!
 //! Each run is a small tanh RNN with random weights (init scale set by the `init` axis), driven
 //! through a fixed AND-gate probe set, so trajectories, spectra-like rows, pruning curves and

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 
 /// Environment variable that points tests (and runs) at another MNIST directory, e.g. the full
-/// 60,000 + 10,000 set.
-pub const DATA_ENV: &str = "ENSWEEP_DATA";
+/// 60,000 + 10,000 set: the trainers' own variable, so tests and runs agree.
+pub use ensweep_trainkit::mnist::DATA_ENV;
 
 /// The MNIST directory tests read: `$ENSWEEP_DATA` when set, else the 1,000 + 1,000-image subset
 /// committed under `data/mnist-subset` (so a fresh clone passes its tests with nothing beside it).

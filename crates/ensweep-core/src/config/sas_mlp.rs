@@ -3,8 +3,9 @@
 use super::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 
-/// Trainer version of the spike-and-slab MLP. Bump when its numbers change.
-pub const TRAINER_VERSION: &str = "sas_mlp/4";
+/// Trainer version of the spike-and-slab MLP. Bump when its numbers change (5: the `*_std`
+/// columns became population std, the convention of every trainer).
+pub const TRAINER_VERSION: &str = "sas_mlp/5";
 
 /// Everything that defines one spike-and-slab MLP run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -2,15 +2,16 @@
 //! psychometric matrix and logistic slopes, connection categories, removal curves and the
 //! fixed probe set.
 
+use super::data::{TaskData, mnist_batch};
 use super::layer::SasLayer;
 use super::model::{Forward, NetMoments, SasNet, forward};
-use super::train::{TaskData, mnist_batch};
 use crate::metrics;
 use crate::tanh::train::PROBE_ROOT;
 use crate::tasks::msi::{self, Msi};
 use crate::tasks::{Batch, TaskGen, Trial};
 use ensweep_core::output::{PruningRow, Values};
 use ensweep_core::seed::RunSeed;
+use ensweep_trainkit::stats::mean_std;
 use rand::seq::SliceRandom;
 use rand_pcg::Pcg64Mcg;
 
@@ -297,7 +298,7 @@ pub fn removal_curve(
                     break; // deterministic selection: one repeat
                 }
             }
-            let (m, s) = metrics::mean_std(&accs);
+            let (m, s) = mean_std(&accs);
             let mut values = Values::new();
             values.insert("acc".into(), m);
             values.insert("acc_std".into(), s);

@@ -1,6 +1,10 @@
-//! Spike-and-slab mean-field RNN: layers ([`layer`]), dynamics and gBPTT ([`model`]),
-//! training ([`train`]) and analyses ([`eval`]).
+//! Spike-and-slab mean-field RNN: layers ([`layer`]), dynamics ([`model`]), gBPTT
+//! ([`backward`]), the data it trains on ([`data`]), training ([`train`]), the analyses after
+//! it (`analyse`) and their evaluation tools ([`eval`]).
 
+mod analyse;
+pub mod backward;
+pub mod data;
 pub mod eval;
 pub mod layer;
 pub mod model;
@@ -102,7 +106,8 @@ mod tests {
 
     #[test]
     fn results_are_bit_identical_for_any_thread_count() {
-        use super::train::{TaskData, train_sas_rnn_threads};
+        use super::data::TaskData;
+        use super::train::train_sas_rnn_threads;
         let mut cfg = experiment("pre2023_smnist_row.toml");
         cfg.epochs = 2;
         cfg.n_hidden = 20;

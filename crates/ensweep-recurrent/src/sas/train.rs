@@ -1,176 +1,26 @@
 //! Training of the spike-and-slab RNN (per-group learning rates and schedules, coupled L2 or
-//! decoupled decay, spectral-norm clipping, projection) on sequential MNIST or the MSI task,
-//! then its analyses: both evaluation modes, psychometric matrix and slopes, connection
-//! categories, important-set removal, spectra, PCA and probe trajectories.
+//! decoupled decay, spectral-norm clipping, projection) on sequential MNIST or the MSI task;
+//! the analyses that follow are in [`super::analyse`].
 
-use super::eval::{self, Mode, Score};
+use super::backward::{Grads, backward_moments};
+use super::data::{TaskData, mnist_batch, mnist_batch_into};
+use super::eval::{self, Mode};
 use super::layer::SasLayer;
-use super::model::{
-    Forward, Grads, LossKind, NetMoments, SasNet, backward_moments, forward, forward_train, loss,
-};
+use super::model::{Forward, LossKind, NetMoments, SasNet, forward_train, loss};
 use crate::RnnError;
 use crate::linalg::spectral_norm;
-use crate::metrics;
 use crate::tasks::msi::{self, Msi};
 use crate::tasks::{Batch, Trial};
 use ensweep_core::config::optim::ParamGroup;
 use ensweep_core::config::sas_rnn::{MRecInit, SasRnnConfig, SasTask};
-use ensweep_core::output::{
-    EpochRow, LayerRow, RunOutput, TrainSink, TrajectoryRow, Values, WeightMatrix,
-};
+use ensweep_core::output::{EpochRow, RunOutput, TrainSink, Values};
 use ensweep_core::seed::RunSeed;
-use ensweep_meanfield::mnist::{self, Split as Mnist};
-use ensweep_meanfield::optim::Optimizer;
+use ensweep_trainkit::optim::Optimizer;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64Mcg;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
-
-/// The data a run trains and tests on.
-pub enum TaskData {
-    /// Sequential MNIST; `row` = 28 rows of 28 pixels, else 784 single pixels.
-    Mnist {
-        /// Training split (60k), shared by every cell of the process (see `cached_mnist`).
-        train: Arc<Mnist>,
-        /// Test split.
-        test: Mnist,
-        /// Row-by-row or pixel-by-pixel.
-        row: bool,
-    },
-    /// Multisensory integration.
-    Msi {
-        /// Training-trial generator.
-        train: Msi,
-        /// Test-trial generator.
-        test: Msi,
-    },
-}
-
-impl TaskData {
-    /// Loads or builds the data of `cfg.task`.
-    pub fn load(cfg: &SasRnnConfig) -> Result<TaskData, RnnError> {
-        Ok(match &cfg.task {
-            SasTask::RowMnist(t) | SasTask::PixelMnist(t) => {
-                let dir = mnist::resolve_data_dir(t.data_dir.as_deref())?;
-                let m = cached_mnist(&dir)?;
-                TaskData::Mnist {
-                    train: Arc::clone(&m.train),
-                    test: test_prefix(&m.test, t.test_size, &dir)?,
-                    row: matches!(cfg.task, SasTask::RowMnist(_)),
-                }
-            }
-            SasTask::Msi(m) => TaskData::Msi {
-                train: Msi::new(m, false),
-                test: Msi::new(m, true),
-            },
-        })
-    }
-
-    /// (inputs, outputs).
-    pub fn dims(&self) -> (usize, usize) {
-        match self {
-            TaskData::Mnist { row: true, .. } => (28, 10),
-            TaskData::Mnist { row: false, .. } => (1, 10),
-            TaskData::Msi { .. } => (msi::N_IN, msi::N_OUT),
-        }
-    }
-
-    /// Loss of the task.
-    pub fn loss_kind(&self) -> LossKind {
-        match self {
-            TaskData::Mnist { .. } => LossKind::CrossEntropy,
-            TaskData::Msi { .. } => LossKind::Mse,
-        }
-    }
-}
-
-/// Both splits of one MNIST directory, as cached for the process.
-struct Shared {
-    train: Arc<Mnist>,
-    test: Mnist,
-}
-
-/// MNIST decompressed once per process and directory: a worker runs many sas_rnn cells, and
-/// gunzipping and validating the 55 MB of IDX files for each cell cost more than a short cell.
-/// The whole test split is kept; each cell copies the prefix it asks for (`test_prefix`).
-fn cached_mnist(dir: &Path) -> Result<Arc<Shared>, RnnError> {
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Shared>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let key = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    if let Some(m) = cache.lock().expect("MNIST cache poisoned").get(&key) {
-        return Ok(Arc::clone(m));
-    }
-    // Loaded outside the lock: two cells racing both load, and the first insert wins.
-    let m = mnist::load(dir, usize::MAX, usize::MAX)?;
-    let m = Arc::new(Shared {
-        train: Arc::new(m.train),
-        test: m.test,
-    });
-    let mut guard = cache.lock().expect("MNIST cache poisoned");
-    Ok(Arc::clone(guard.entry(key).or_insert(m)))
-}
-
-/// The first `n` test images, or `DataError::TooFew` when the files hold fewer.
-fn test_prefix(test: &Mnist, n: usize, dir: &Path) -> Result<Mnist, RnnError> {
-    if n > test.len() {
-        return Err(mnist::DataError::TooFew {
-            path: dir.join("t10k-images-idx3-ubyte"),
-            asked: n,
-            available: test.len(),
-        }
-        .into());
-    }
-    Ok(Mnist {
-        images: test.images[..n * mnist::PIXELS].to_vec(),
-        labels: test.labels[..n].to_vec(),
-    })
-}
-
-fn image(d: &Mnist, i: usize) -> &[f32] {
-    &d.images[i * mnist::PIXELS..(i + 1) * mnist::PIXELS]
-}
-
-/// A sequential-MNIST batch: targets one-hot and mask 1 only at the last step.
-pub fn mnist_batch(d: &Mnist, idx: &[usize], row: bool) -> Batch {
-    let mut b = Batch {
-        b: 0,
-        t: 0,
-        n_in: 0,
-        n_out: 10,
-        x: Vec::new(),
-        y: Vec::new(),
-        mask: Vec::new(),
-        conditions: Vec::new(),
-    };
-    mnist_batch_into(&mut b, d, idx, row);
-    b.conditions = idx.iter().map(|&i| d.labels[i].to_string()).collect();
-    b
-}
-
-/// As [`mnist_batch`], reusing the buffers of `out` (without condition labels).
-pub fn mnist_batch_into(out: &mut Batch, d: &Mnist, idx: &[usize], row: bool) {
-    let (t, k) = if row { (28, 28) } else { (784, 1) };
-    let b = idx.len();
-    (out.b, out.t, out.n_in, out.n_out) = (b, t, k, 10);
-    out.x.resize(t * b * k, 0.0);
-    out.y.clear();
-    out.y.resize(t * b * 10, 0.0);
-    out.mask.clear();
-    out.mask.resize(t * b, 0.0);
-    out.conditions.clear();
-    for (j, &i) in idx.iter().enumerate() {
-        let img = image(d, i);
-        for s in 0..t {
-            out.x[(s * b + j) * k..(s * b + j + 1) * k].copy_from_slice(&img[s * k..(s + 1) * k]);
-        }
-        out.y[((t - 1) * b + j) * 10 + d.labels[i] as usize] = 1.0;
-        out.mask[(t - 1) * b + j] = 1.0;
-    }
-}
 
 fn normal_vec(n: usize, std: f64, rng: &mut Pcg64Mcg) -> Vec<f32> {
     (0..n)
@@ -406,29 +256,35 @@ pub fn train_sas_rnn_threads(
     sink: &mut dyn TrainSink,
     threads: usize,
 ) -> Result<RunOutput, RnnError> {
-    let threads = threads.max(1);
     if cfg.n_hidden == 0 || !(cfg.alpha > 0.0 && cfg.alpha <= 1.0) {
         return Err(RnnError::Config(
             "n_hidden > 0 and 0 < alpha <= 1 required".into(),
         ));
     }
     let (n_in, n_out) = data.dims();
-    let mut net = init_net(cfg, n_in, n_out, seed);
+    let net = init_net(cfg, n_in, n_out, seed);
     let net0 = net.clone();
-    let kind = data.loss_kind();
     let sizes = [
         n_in * cfg.n_hidden,
         cfg.n_hidden * cfg.n_hidden,
         n_out * cfg.n_hidden,
     ];
-    let mut opt = Optimisers(
-        (0..9)
-            .map(|i| Optimizer::new(&cfg.optimizer, sizes[i / 3]))
-            .collect(),
-    );
+    let mut run = Run {
+        cfg,
+        data,
+        seed,
+        kind: data.loss_kind(),
+        threads: threads.max(1),
+        net,
+        opt: Optimisers(
+            (0..9)
+                .map(|i| Optimizer::new(&cfg.optimizer, sizes[i / 3]))
+                .collect(),
+        ),
+        mom: NetMoments::default(),
+        parts: Vec::new(),
+    };
     let mut out = RunOutput::default();
-    let mut mom = NetMoments::default();
-    let mut parts: Vec<Part> = Vec::new();
     let start = Instant::now();
     let mut last_loss = f64::NAN;
     let mut epochs_run = 0;
@@ -438,109 +294,11 @@ pub fn train_sas_rnn_threads(
         if sink.cancelled() {
             return Err(RnnError::Cancelled);
         }
-        if cfg.optimizer.reset_each_epoch {
-            opt.0.iter_mut().for_each(|o| o.reset());
-        }
         let ep_start = Instant::now();
-        let mut batch_rng = seed.rng_indexed("batches", epoch as u64);
-        // The epoch's mini-batches: MNIST image indices (batches are built inside the parts),
-        // or the MSI trials (drawn here, in order, from the batch stream).
-        let (mnist_idx, msi_batches): (Vec<usize>, Vec<Batch>) = match data {
-            TaskData::Mnist { train, .. } => {
-                let mut idx: Vec<usize> = (0..train.len()).collect();
-                idx.shuffle(&mut batch_rng);
-                (idx, Vec::new())
-            }
-            TaskData::Msi { train: msi_gen, .. } => {
-                let SasTask::Msi(m) = &cfg.task else {
-                    unreachable!()
-                };
-                let trials = msi::training_batch(msi_gen, m.catch_trials, &mut batch_rng);
-                let refs: Vec<&Trial> = trials.iter().collect();
-                let parts = refs
-                    .chunks(PART)
-                    .map(|p| Batch::from_trials(p, gen_steps(msi_gen), msi::N_IN, msi::N_OUT))
-                    .collect();
-                (Vec::new(), parts)
-            }
-        };
-        let batch_lists: Vec<&[usize]> = match &cfg.task {
-            SasTask::RowMnist(t) | SasTask::PixelMnist(t) => mnist_idx
-                .chunks(t.batch_size.max(1))
-                .take(t.batches_per_epoch)
-                .collect(),
-            SasTask::Msi(_) => vec![&[][..]],
-        };
-        let (mut lsum, mut correct, mut count) = (0.0, 0usize, 0usize);
-        for (bi, list) in batch_lists.iter().enumerate() {
-            let n_parts = match data {
-                TaskData::Mnist { .. } => list.len().div_ceil(PART),
-                TaskData::Msi { .. } => msi_batches.len(),
-            };
-            if parts.len() < n_parts {
-                parts.resize_with(n_parts, Part::default);
-            }
-            let total_b = match data {
-                TaskData::Mnist { .. } => list.len(),
-                TaskData::Msi { .. } => msi_batches.iter().map(|b| b.b).sum(),
-            };
-            net.moments(&mut mom);
-            let (net_r, mom_r) = (&net, &mom);
-            let msi_r = &msi_batches;
-            run_parts(&mut parts[..n_parts], threads, &|pi, p: &mut Part| {
-                let batch: &Batch = match data {
-                    TaskData::Mnist { train, row, .. } => {
-                        let idx = &list[pi * PART..((pi + 1) * PART).min(list.len())];
-                        let b = p.batch.get_or_insert_with(|| mnist_batch(train, &[], *row));
-                        mnist_batch_into(b, train, idx, *row);
-                        b
-                    }
-                    TaskData::Msi { .. } => &msi_r[pi],
-                };
-                let mut rng = seed.rng(&format!("noise/{epoch}/{bi}/{pi}"));
-                p.f.draw_noise(net_r, batch, &mut rng);
-                forward_train(net_r, mom_r, batch, &mut p.f);
-                backward_moments(net_r, mom_r, kind, batch, &p.f, &mut p.gr, total_b);
-                p.loss = loss(kind, batch, &p.f) * batch.b as f64;
-                p.correct = if kind == LossKind::CrossEntropy {
-                    eval::correct_last(batch, &p.f.y)
-                } else {
-                    0
-                };
-            });
-            let (first, rest) = parts[..n_parts].split_first_mut().expect("one part");
-            for p in rest.iter() {
-                first.gr.add_moments(&p.gr);
-            }
-            for p in std::iter::once(&*first).chain(rest.iter()) {
-                lsum += p.loss;
-                correct += p.correct;
-            }
-            count += total_b;
-            first.gr.finish(&net);
-            update(cfg, &mut net, &mut first.gr, &mut opt, epoch);
-        }
-        last_loss = lsum / count.max(1) as f64;
+        let sums = run.epoch(epoch);
+        last_loss = sums.loss / sums.trials.max(1) as f64;
         epochs_run = epoch + 1;
-        let mut v = Values::new();
-        v.insert("train_loss".into(), last_loss);
-        if kind == LossKind::CrossEntropy {
-            v.insert("train_acc".into(), correct as f64 / count.max(1) as f64);
-        }
-        v.insert("epoch_seconds".into(), ep_start.elapsed().as_secs_f64());
-        v.insert("seconds".into(), start.elapsed().as_secs_f64());
-        let test_every = match &cfg.task {
-            SasTask::RowMnist(t) | SasTask::PixelMnist(t) => t.test_every,
-            SasTask::Msi(_) => 0,
-        };
-        if test_every > 0 && (epoch + 1) % test_every == 0 {
-            let mut r = seed.rng_indexed("test_noise", epoch as u64);
-            v.insert(
-                "test_acc_mf".into(),
-                eval::score(&net, data, Mode::MeanField, &mut r).accuracy,
-            );
-        }
-        let row = EpochRow { epoch, values: v };
+        let row = run.epoch_row(epoch, &sums, ep_start, start);
         sink.on_epoch(&row, cfg.epochs);
         out.epochs.push(row);
         if !last_loss.is_finite() {
@@ -569,236 +327,188 @@ pub fn train_sas_rnn_threads(
         s.insert("diverged_epoch".into(), epoch as f64);
         return Ok(out);
     }
-    analyse(cfg, data, seed, &net0, &net, &mut out);
+    super::analyse::analyse(cfg, data, seed, &net0, &run.net, &mut out);
     Ok(out)
+}
+
+/// What one training run carries from step to step: its inputs, the network, its moments, the
+/// optimisers and the buffers of the batch parts.
+struct Run<'a> {
+    cfg: &'a SasRnnConfig,
+    data: &'a TaskData,
+    seed: &'a RunSeed,
+    kind: LossKind,
+    threads: usize,
+    net: SasNet,
+    opt: Optimisers,
+    mom: NetMoments,
+    parts: Vec<Part>,
+}
+
+/// Sums over an epoch's trials.
+#[derive(Default)]
+struct Sums {
+    /// Loss summed over trials.
+    loss: f64,
+    /// Trials whose last-step read-out was right (cross-entropy tasks).
+    correct: usize,
+    /// Trials.
+    trials: usize,
+}
+
+impl Run<'_> {
+    /// One epoch of mini-batches (stream `batches/<epoch>`).
+    fn epoch(&mut self, epoch: u32) -> Sums {
+        if self.cfg.optimizer.reset_each_epoch {
+            self.opt.0.iter_mut().for_each(|o| o.reset());
+        }
+        let mut batch_rng = self.seed.rng_indexed("batches", epoch as u64);
+        let (mnist_idx, msi_batches) = epoch_batches(self.cfg, self.data, &mut batch_rng);
+        let batch_lists: Vec<&[usize]> = match &self.cfg.task {
+            SasTask::RowMnist(t) | SasTask::PixelMnist(t) => mnist_idx
+                .chunks(t.batch_size.max(1))
+                .take(t.batches_per_epoch)
+                .collect(),
+            SasTask::Msi(_) => vec![&[][..]],
+        };
+        let mut sums = Sums::default();
+        for (bi, list) in batch_lists.iter().enumerate() {
+            self.step(epoch, bi, list, &msi_batches, &mut sums);
+        }
+        sums
+    }
+
+    /// One mini-batch `bi` (MNIST images `list`, or the MSI parts): forward and gBPTT of its
+    /// parts in parallel (part `pi` draws its noise from `noise/<epoch>/<bi>/<pi>`), the parts'
+    /// gradients summed in part order, one update. The parts' losses are added to the epoch's
+    /// `sums` one by one, in part order (not as a per-step subtotal: that would change the
+    /// rounding of the epoch's loss).
+    fn step(
+        &mut self,
+        epoch: u32,
+        bi: usize,
+        list: &[usize],
+        msi_batches: &[Batch],
+        sums: &mut Sums,
+    ) {
+        let Run {
+            cfg,
+            data,
+            seed,
+            kind,
+            threads,
+            net,
+            opt,
+            mom,
+            parts,
+        } = self;
+        let (data, seed, kind) = (*data, *seed, *kind);
+        let n_parts = match data {
+            TaskData::Mnist { .. } => list.len().div_ceil(PART),
+            TaskData::Msi { .. } => msi_batches.len(),
+        };
+        if parts.len() < n_parts {
+            parts.resize_with(n_parts, Part::default);
+        }
+        let total_b = match data {
+            TaskData::Mnist { .. } => list.len(),
+            TaskData::Msi { .. } => msi_batches.iter().map(|b| b.b).sum(),
+        };
+        net.moments(mom);
+        let (net_r, mom_r) = (&*net, &*mom);
+        run_parts(&mut parts[..n_parts], *threads, &|pi, p: &mut Part| {
+            let batch: &Batch = match data {
+                TaskData::Mnist { train, row, .. } => {
+                    let idx = &list[pi * PART..((pi + 1) * PART).min(list.len())];
+                    let b = p.batch.get_or_insert_with(|| mnist_batch(train, &[], *row));
+                    mnist_batch_into(b, train, idx, *row);
+                    b
+                }
+                TaskData::Msi { .. } => &msi_batches[pi],
+            };
+            let mut rng = seed.rng(&format!("noise/{epoch}/{bi}/{pi}"));
+            p.f.draw_noise(net_r, batch, &mut rng);
+            forward_train(net_r, mom_r, batch, &mut p.f);
+            backward_moments(net_r, mom_r, kind, batch, &p.f, &mut p.gr, total_b);
+            p.loss = loss(kind, batch, &p.f) * batch.b as f64;
+            p.correct = if kind == LossKind::CrossEntropy {
+                eval::correct_last(batch, &p.f.y)
+            } else {
+                0
+            };
+        });
+        let (first, rest) = parts[..n_parts].split_first_mut().expect("one part");
+        for p in rest.iter() {
+            first.gr.add_moments(&p.gr);
+        }
+        for p in std::iter::once(&*first).chain(rest.iter()) {
+            sums.loss += p.loss;
+            sums.correct += p.correct;
+        }
+        sums.trials += total_b;
+        first.gr.finish(net);
+        update(cfg, net, &mut first.gr, opt, epoch);
+    }
+
+    /// The epoch's row: training loss and accuracy, timings, and the mean-field test accuracy
+    /// every `test_every` epochs (stream `test_noise/<epoch>`).
+    fn epoch_row(&self, epoch: u32, sums: &Sums, ep_start: Instant, start: Instant) -> EpochRow {
+        let mut v = Values::new();
+        v.insert("train_loss".into(), sums.loss / sums.trials.max(1) as f64);
+        if self.kind == LossKind::CrossEntropy {
+            v.insert(
+                "train_acc".into(),
+                sums.correct as f64 / sums.trials.max(1) as f64,
+            );
+        }
+        v.insert("epoch_seconds".into(), ep_start.elapsed().as_secs_f64());
+        v.insert("seconds".into(), start.elapsed().as_secs_f64());
+        let test_every = match &self.cfg.task {
+            SasTask::RowMnist(t) | SasTask::PixelMnist(t) => t.test_every,
+            SasTask::Msi(_) => 0,
+        };
+        if test_every > 0 && (epoch + 1).is_multiple_of(test_every) {
+            let mut r = self.seed.rng_indexed("test_noise", epoch as u64);
+            v.insert(
+                "test_acc_mf".into(),
+                eval::score(&self.net, self.data, Mode::MeanField, &mut r).accuracy,
+            );
+        }
+        EpochRow { epoch, values: v }
+    }
+}
+
+/// The epoch's mini-batches, from the batch stream: MNIST image indices in shuffled order
+/// (batches are built inside the parts), or the MSI trials, drawn in order and cut into parts.
+fn epoch_batches(
+    cfg: &SasRnnConfig,
+    data: &TaskData,
+    batch_rng: &mut Pcg64Mcg,
+) -> (Vec<usize>, Vec<Batch>) {
+    match data {
+        TaskData::Mnist { train, .. } => {
+            let mut idx: Vec<usize> = (0..train.len()).collect();
+            idx.shuffle(batch_rng);
+            (idx, Vec::new())
+        }
+        TaskData::Msi { train: msi_gen, .. } => {
+            let SasTask::Msi(m) = &cfg.task else {
+                unreachable!()
+            };
+            let trials = msi::training_batch(msi_gen, m.catch_trials, batch_rng);
+            let refs: Vec<&Trial> = trials.iter().collect();
+            let parts = refs
+                .chunks(PART)
+                .map(|p| Batch::from_trials(p, gen_steps(msi_gen), msi::N_IN, msi::N_OUT))
+                .collect();
+            (Vec::new(), parts)
+        }
+    }
 }
 
 fn gen_steps(g: &Msi) -> usize {
     use crate::tasks::TaskGen;
     g.steps()
-}
-
-fn mean_std_of(v: &[f64]) -> (f64, f64) {
-    metrics::mean_std(v)
-}
-
-fn analyse(
-    cfg: &SasRnnConfig,
-    data: &TaskData,
-    seed: &RunSeed,
-    net0: &SasNet,
-    net: &SasNet,
-    out: &mut RunOutput,
-) {
-    let ev = &cfg.eval;
-    // Evaluation modes.
-    let mut mf: Vec<Score> = Vec::new();
-    for d in 0..ev.mean_field_draws.max(1) {
-        mf.push(eval::score(
-            net,
-            data,
-            Mode::MeanField,
-            &mut seed.rng_indexed("eval_mf", d as u64),
-        ));
-    }
-    let sampled: Vec<f64> = (0..ev.sampled_nets)
-        .map(|d| {
-            eval::score(
-                net,
-                data,
-                Mode::SampledNet,
-                &mut seed.rng_indexed("eval_net", d as u64),
-            )
-            .accuracy
-        })
-        .collect();
-    let per_step: Vec<f64> = (0..ev.per_step_draws)
-        .map(|d| {
-            eval::score(
-                net,
-                data,
-                Mode::PerStep,
-                &mut seed.rng_indexed("eval_step", d as u64),
-            )
-            .accuracy
-        })
-        .collect();
-    let accs: Vec<f64> = mf.iter().map(|s| s.accuracy).collect();
-    let s = &mut out.scalars;
-    let (m, sd) = mean_std_of(&accs);
-    s.insert("acc_mf_mean".into(), m);
-    s.insert("acc_mf_std".into(), sd);
-    if !sampled.is_empty() {
-        let (m, sd) = mean_std_of(&sampled);
-        s.insert("acc_sampled_mean".into(), m);
-        s.insert("acc_sampled_std".into(), sd);
-    }
-    if !per_step.is_empty() {
-        let (m, sd) = mean_std_of(&per_step);
-        s.insert("acc_per_step_mean".into(), m);
-        s.insert("acc_per_step_std".into(), sd);
-    }
-    if mf[0].psychometric.is_some() {
-        // Average the psychometric matrices over the mean-field draws.
-        let mut avg = [[0.0f64; 8]; 3];
-        for sc in &mf {
-            let p = sc.psychometric.as_ref().expect("msi");
-            for (a, row) in avg.iter_mut().zip(p.iter()) {
-                for (x, y) in a.iter_mut().zip(row) {
-                    *x += y / mf.len() as f64;
-                }
-            }
-        }
-        for (mi, name) in msi::MODALITIES.iter().enumerate() {
-            for (ri, rate) in msi::RATES.iter().enumerate() {
-                s.insert(format!("p_high_{name}{rate}"), avg[mi][ri]);
-            }
-            let acc = avg[mi]
-                .iter()
-                .zip(msi::RATES)
-                .map(|(&p, r)| if r as f64 > 12.5 { p } else { 1.0 - p })
-                .sum::<f64>()
-                / 8.0;
-            s.insert(format!("acc_{name}"), acc);
-            s.insert(
-                format!("slope_{name}"),
-                eval::logistic_slope(&avg[mi], ev.mean_field_draws.max(1) as f64),
-            );
-        }
-        let catch: Vec<f64> = mf.iter().filter_map(|s| s.catch_output).collect();
-        if !catch.is_empty() {
-            s.insert("catch_output_mean".into(), mean_std_of(&catch).0);
-        }
-    }
-
-    // Connection categories per layer.
-    for (name, l) in [("in", &net.input), ("rec", &net.rec), ("out", &net.out)] {
-        out.layers.push(LayerRow {
-            layer: name.into(),
-            values: eval::categories(l),
-        });
-    }
-
-    // Important recurrent connections and their removal.
-    let imp: Vec<usize> = (0..net.rec.m.len())
-        .filter(|&i| {
-            let p = if net.rec.stochastic {
-                net.rec.pi[i]
-            } else {
-                0.0
-            };
-            (0.0..=ev.imp_pi as f32).contains(&p)
-                && net.rec.xi[i] < ev.imp_xi as f32
-                && net.rec.m[i].abs() > ev.imp_m as f32
-        })
-        .collect();
-    let total = net.rec.m.len();
-    let s = &mut out.scalars;
-    s.insert("important_count".into(), imp.len() as f64);
-    s.insert("important_frac".into(), imp.len() as f64 / total as f64);
-    let others: Vec<usize> = {
-        let set: std::collections::HashSet<usize> = imp.iter().copied().collect();
-        (0..total).filter(|i| !set.contains(i)).collect()
-    };
-    out.pruning.extend(eval::removal_curve(
-        net,
-        data,
-        seed,
-        (&imp, &others),
-        (&ev.removal_fractions, &ev.damage_fractions),
-        ev.removal_repeats,
-    ));
-
-    // Spectra of the mean recurrent matrix.
-    let mut mom = NetMoments::default();
-    net0.moments(&mut mom);
-    let s0 = metrics::spectrum(&mom.rec.mu, cfg.n_hidden);
-    net.moments(&mut mom);
-    let s1 = metrics::spectrum(&mom.rec.mu, cfg.n_hidden);
-    out.spectra.extend(metrics::spectrum_rows("rec_init", &s0));
-    out.spectra
-        .extend(metrics::spectrum_rows("rec_trained", &s1));
-    let rec0: Vec<f32> = {
-        let mut m0 = NetMoments::default();
-        net0.moments(&mut m0);
-        m0.rec.mu
-    };
-
-    // Probe trajectories (mean-field without noise, fixed probe set) and PCA.
-    let (probe_batch, steps) = eval::probe_batch(data, ev.probe_trials);
-    let mut f = Forward::default();
-    let mut oscillating = 0usize;
-    if let Some(pb) = &probe_batch {
-        f.zero_noise(net, pb);
-        forward(net, &mut mom, pb, &mut f, None);
-        let (b, n) = (pb.b, cfg.n_hidden);
-        let mut all = Vec::with_capacity(b * steps * n);
-        for j in 0..b {
-            let mut states = Vec::with_capacity(steps * n);
-            for st in 0..steps {
-                states.extend_from_slice(f.rates(st + 1, j));
-            }
-            if metrics::activity_oscillates(&states, steps, n) {
-                oscillating += 1;
-            }
-            all.extend_from_slice(&states);
-            out.trajectories.push(TrajectoryRow {
-                probe: j as u32,
-                condition: pb.conditions[j].clone(),
-                steps: steps as u32,
-                units: n as u32,
-                states,
-            });
-        }
-        out.scalars.insert(
-            "pca3_explained".into(),
-            metrics::pca_explained(&all, b * steps, n, 3),
-        );
-    }
-    let osc = probe_batch
-        .as_ref()
-        .is_some_and(|pb| 2 * oscillating > pb.b);
-    out.weights = net_weights(net, &mom);
-    let s = &mut out.scalars;
-    s.insert("eig_outside".into(), s1.outside as f64);
-    s.insert("eig_outside_init".into(), s0.outside as f64);
-    s.insert("spectral_radius".into(), s1.radius);
-    s.insert("lead_re".into(), s1.lead.0);
-    s.insert("lead_im".into(), s1.lead.1);
-    s.insert("freq_proxy".into(), s1.freq_proxy);
-    s.insert(
-        "dynamics_class".into(),
-        metrics::dynamics_class(&s1, osc, 4.0 * std::f64::consts::PI / steps.max(1) as f64),
-    );
-    s.insert("w_change_fro".into(), metrics::fro_diff(&mom.rec.mu, &rec0));
-}
-
-/// The mean weights E[w] of every layer (`in`, `rec`, `out`) and, for stochastic layers, their
-/// spike probabilities (`<name>.pi`), for weight-space diversity across seeds.
-fn net_weights(net: &SasNet, mom: &NetMoments) -> Vec<WeightMatrix> {
-    let mut out = Vec::new();
-    for (name, layer, m) in [
-        ("in", &net.input, &mom.input),
-        ("rec", &net.rec, &mom.rec),
-        ("out", &net.out, &mom.out),
-    ] {
-        out.push(WeightMatrix::new(
-            name,
-            layer.rows,
-            layer.cols,
-            m.mu.clone(),
-        ));
-        if layer.stochastic {
-            let pi = format!("{name}.pi");
-            out.push(WeightMatrix::new(
-                &pi,
-                layer.rows,
-                layer.cols,
-                layer.pi.clone(),
-            ));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use ensweep_core::output::{
     EpochRow, LayerRow, PruningRow, RunOutput, TrajectoryRow, Values, WeightMatrix,
 };
 use ensweep_core::seed::RunSeed;
-use ensweep_meanfield::optim::Optimizer;
+use ensweep_trainkit::optim::Optimizer;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};

@@ -31,25 +31,6 @@ pub fn column_name(name: &str, reserved: &[&str]) -> String {
     }
 }
 
-/// Flattens a JSON object into dotted leaf paths; arrays and scalars are leaves.
-pub fn flatten_json(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten_json(&path, v, out);
-            }
-        }
-        other => {
-            out.insert(prefix.to_string(), other.clone());
-        }
-    }
-}
-
 /// Builds one column from JSON leaves (None: the row lacks the leaf).
 ///
 /// All-integer leaves become Int64, all-number leaves Float64, all-bool Boolean; everything
@@ -113,6 +94,7 @@ pub fn json_columns(prefix: &str, docs: &[BTreeMap<String, Value>]) -> Vec<Colum
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ensweep_core::spec::flatten_json;
 
     #[test]
     fn json_leaves_get_typed_columns() {
@@ -122,7 +104,9 @@ mod tests {
             .iter()
             .map(|d| {
                 let mut m = BTreeMap::new();
-                flatten_json("", d, &mut m);
+                flatten_json("", d, &mut |k, v| {
+                    m.insert(k.to_string(), v.clone());
+                });
                 m
             })
             .collect();

@@ -7,7 +7,7 @@
 
 mod columns;
 
-use columns::{flatten_json, json_columns, value_columns};
+use columns::{json_columns, value_columns};
 use ensweep_core::output::RunOutput;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -273,7 +273,9 @@ fn parse_object(
                     out.insert(k.clone(), v.clone());
                 }
             } else {
-                flatten_json("", &value, &mut out);
+                ensweep_core::spec::flatten_json("", &value, &mut |k, v| {
+                    out.insert(k.to_string(), v.clone());
+                });
             }
             Ok(out)
         }

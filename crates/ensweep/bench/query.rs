@@ -1,11 +1,11 @@
-//! The query benchmark recorded in docs/PERFORMANCE.md: a group-by aggregation through
+//! `ensweep bench query`, recorded in docs/PERFORMANCE.md: a group-by aggregation through
 //! `ensweep query`'s code path (catalog + SQL over Parquet parts) on a large `runs` table.
 //!
 //! The table is written directly as frames with the `runs` schema (building a million
 //! `CompletedRun`s would measure JSON parsing, not the query).
 
-use crate::query::{Catalog, QueryError};
-use crate::tables::part_file_name;
+use ensweep_results::query::{Catalog, QueryError};
+use ensweep_results::tables::part_file_name;
 use polars::prelude::*;
 use std::path::Path;
 use std::time::Instant;

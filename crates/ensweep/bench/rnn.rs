@@ -2,13 +2,14 @@
 //! docs/PERFORMANCE.md, section "Recurrent trainers"). They train through the same entry points
 //! sweeps use, with the post-training analyses switched off.
 
-use crate::RnnError;
-use crate::sas::train::{TaskData, train_sas_rnn_threads};
-use crate::tanh::train::train_tanh_rnn;
 use ensweep_core::config::sas_rnn::SasTask;
 use ensweep_core::config::{SasRnnConfig, TanhRnnConfig};
 use ensweep_core::output::NullSink;
 use ensweep_core::seed::RunSeed;
+use ensweep_recurrent::RnnError;
+use ensweep_recurrent::sas::data::TaskData;
+use ensweep_recurrent::sas::train::train_sas_rnn_threads;
+use ensweep_recurrent::tanh::train::train_tanh_rnn;
 use std::time::Instant;
 
 /// Result of [`sas_epochs`].
@@ -23,7 +24,7 @@ pub struct SasEpochs {
     /// Process CPU seconds (user + system) of the training call, including its final mean-field
     /// test pass.
     pub cpu_seconds: f64,
-    /// Floating-point operations of one epoch (multiply-add = 2, counted by [`crate::cost`]).
+    /// Floating-point operations of one epoch (multiply-add = 2, counted by `ensweep_recurrent::cost`).
     pub flops_per_epoch: f64,
     /// Mean-field test accuracy after the last epoch (one noise draw).
     pub test_acc_mf: f64,
@@ -68,7 +69,7 @@ pub fn sas_epochs(
         train_acc: col("train_acc"),
         train_loss: col("train_loss"),
         cpu_seconds: cpu,
-        flops_per_epoch: crate::cost::SasShape::of(&cfg).epoch_flops(),
+        flops_per_epoch: ensweep_recurrent::cost::sas_rnn_epoch_flops(&cfg),
         test_acc_mf: out.scalars["acc_mf_mean"],
         load_seconds,
     })
