@@ -1,5 +1,6 @@
 //! Task-trained tanh RNN: model and BPTT ([`model`]), training and evaluation ([`train`]).
 
+pub mod kernels;
 pub mod model;
 pub mod train;
 
