@@ -15,6 +15,46 @@ mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+/// The instruction set the kernels use. The choice changes speed only: every level computes
+/// the same bits (tests `every_path_gives_the_bits_of_the_naive_chain` and
+/// `training_is_bit_identical_at_every_simd_level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Simd {
+    /// Plain Rust, vectorised by the compiler at the crate's baseline.
+    Portable = 0,
+    /// AVX2 + FMA intrinsics, 8 lanes.
+    Avx2 = 1,
+    /// AVX-512F + FMA intrinsics, 16 lanes.
+    Avx512 = 2,
+}
+
+/// The highest level allowed by [`limit_simd`] (default: no limit).
+static SIMD_LIMIT: std::sync::atomic::AtomicU8 =
+    std::sync::atomic::AtomicU8::new(Simd::Avx512 as u8);
+
+/// Caps the level the kernels use (for tests and benchmarks that compare levels on one
+/// machine); process-wide.
+pub fn limit_simd(level: Simd) {
+    SIMD_LIMIT.store(level as u8, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The level the kernels run at: the best this CPU has, capped by [`limit_simd`].
+pub fn simd() -> Simd {
+    let limit = SIMD_LIMIT.load(std::sync::atomic::Ordering::Relaxed);
+    #[cfg(target_arch = "x86_64")]
+    {
+        let fma = std::arch::is_x86_feature_detected!("fma");
+        if limit >= Simd::Avx512 as u8 && fma && std::arch::is_x86_feature_detected!("avx512f") {
+            return Simd::Avx512;
+        }
+        if limit >= Simd::Avx2 as u8 && fma && std::arch::is_x86_feature_detected!("avx2") {
+            return Simd::Avx2;
+        }
+    }
+    let _ = limit;
+    Simd::Portable
+}
+
 /// A read-only row-major-ish matrix view: element (i, k) is `data[i * rs + k * cs]`.
 #[derive(Clone, Copy, Debug)]
 pub struct Strided<'a> {
@@ -62,15 +102,12 @@ pub fn mul_acc(m: usize, k: usize, n: usize, a: Strided<'_>, b: &[f32], c: &mut 
     }
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the features were just detected; `check` validated the shapes.
+        if simd() == Simd::Avx512 {
+            // SAFETY: the features were detected; `check` validated the shapes.
             return unsafe { x86::mul_acc_avx512(m, k, n, a, b, c) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the features were just detected; `check` validated the shapes.
+        if simd() == Simd::Avx2 {
+            // SAFETY: the features were detected; `check` validated the shapes.
             return unsafe { x86::mul_acc_avx2(m, k, n, a, b, c) };
         }
     }
@@ -108,17 +145,12 @@ macro_rules! elementwise {
                 fn avx512($($arg: $ty),*) $body
                 #[target_feature(enable = "avx2,fma")]
                 fn avx2($($arg: $ty),*) $body
-                if std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the features were just detected.
-                    return unsafe { avx512($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the features were just detected.
-                    return unsafe { avx2($($arg),*) };
+                match $crate::tanh::kernels::simd() {
+                    // SAFETY: `simd` reports only detected features.
+                    $crate::tanh::kernels::Simd::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: as above.
+                    $crate::tanh::kernels::Simd::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::tanh::kernels::Simd::Portable => {}
                 }
             }
             $body
