@@ -6,6 +6,8 @@
 //! products over all `T * B` rows at once. Every product is [`mul_acc`], whose per-element
 //! summation order is fixed, so a cell gives the same bits on AVX-512, AVX2 and other CPUs.
 
+use ndarray::Array3;
+
 use super::kernels::{Strided, mul_acc, tanh_backward, tanh_in_place};
 use crate::tasks::Batch;
 
@@ -59,10 +61,11 @@ impl Layout {
 /// product kernel reads (refreshed by every [`forward`]).
 #[derive(Clone, Debug, Default)]
 pub struct Forward {
-    /// Hidden states `[(T+1) x B x N]`; block 0 is h_{-1} = 0.
-    pub h: Vec<f32>,
-    /// Outputs `[T x B x n_out]`.
-    pub y: Vec<f32>,
+    /// Hidden states, axes (step, trial, unit), `T + 1` steps; step 0 is h_{-1} = 0. Standard
+    /// (row-major) layout, so the kernels work on its slice.
+    pub h: Array3<f32>,
+    /// Outputs, axes (step, trial, output).
+    pub y: Array3<f32>,
     /// W_in^T, W_rec^T and W_out^T, row-major.
     wt_in: Vec<f32>,
     wt_rec: Vec<f32>,
@@ -81,6 +84,21 @@ fn transpose_into(w: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) {
     }
 }
 
+/// Gives `a` the shape `dim`, reallocating only when the shape changes: every caller overwrites
+/// what it reads. Returns its elements in standard layout.
+fn reshape3(a: &mut Array3<f32>, dim: (usize, usize, usize)) -> &mut [f32] {
+    if a.dim() != dim {
+        *a = Array3::zeros(dim);
+    }
+    a.as_slice_mut()
+        .expect("owned arrays are in standard layout")
+}
+
+/// The elements of an activation array (always standard layout: built by [`reshape3`]).
+fn standard(a: &Array3<f32>) -> &[f32] {
+    a.as_slice().expect("activations are in standard layout")
+}
+
 /// Resizes a scratch buffer without clearing it: every caller overwrites what it reads.
 fn reuse(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
     v.resize(len, 0.0);
@@ -97,7 +115,7 @@ pub fn forward(p: &[f32], l: Layout, batch: &Batch, out: &mut Forward) {
     transpose_into(&p[l.w_in()], n, l.n_in, &mut out.wt_in);
     transpose_into(&p[l.w_rec()], n, n, &mut out.wt_rec);
     transpose_into(&p[l.w_out()], l.n_out, n, &mut out.wt_out);
-    let h = reuse(&mut out.h, (t + 1) * b * n);
+    let h = reshape3(&mut out.h, (t + 1, b, n));
     h[..b * n].fill(0.0);
     // The bias repeated for every trial of a step: one block copy per step instead of one
     // small copy per row.
@@ -115,7 +133,7 @@ pub fn forward(p: &[f32], l: Layout, batch: &Batch, out: &mut Forward) {
         mul_acc(b, n, n, Strided::rows(prev, n), &out.wt_rec, cur);
         tanh_in_place(cur);
     }
-    let y = reuse(&mut out.y, t * b * l.n_out);
+    let y = reshape3(&mut out.y, (t, b, l.n_out));
     let c = &p[l.c()];
     for row in y.chunks_exact_mut(l.n_out) {
         row.copy_from_slice(c);
@@ -124,7 +142,7 @@ pub fn forward(p: &[f32], l: Layout, batch: &Batch, out: &mut Forward) {
         t * b,
         n,
         l.n_out,
-        Strided::rows(&out.h[b * n..], n),
+        Strided::rows(&standard(&out.h)[b * n..], n),
         &out.wt_out,
         y,
     );
@@ -134,6 +152,7 @@ pub fn forward(p: &[f32], l: Layout, batch: &Batch, out: &mut Forward) {
 /// (number of masked trial-steps x outputs), i.e. the mean over the steps that count.
 pub fn loss(batch: &Batch, f: &Forward) -> f64 {
     let k = batch.n_out;
+    let fy = standard(&f.y);
     let denom = batch.mask.iter().map(|&m| m as f64).sum::<f64>() * k as f64;
     if denom == 0.0 {
         return 0.0;
@@ -142,7 +161,7 @@ pub fn loss(batch: &Batch, f: &Forward) -> f64 {
     for (i, &m) in batch.mask.iter().enumerate() {
         if m != 0.0 {
             for j in 0..k {
-                let d = (f.y[i * k + j] - batch.y[i * k + j]) as f64;
+                let d = (fy[i * k + j] - batch.y[i * k + j]) as f64;
                 s += m as f64 * d * d;
             }
         }
@@ -188,14 +207,15 @@ pub fn backward(
     } else {
         0.0
     };
+    let (fh, fy) = (standard(&f.h), standard(&f.y));
     let dy = reuse(&mut ws.dy, t * b * k);
     for (i, &m) in batch.mask.iter().enumerate() {
         for j in 0..k {
-            dy[i * k + j] = scale * m * (f.y[i * k + j] - batch.y[i * k + j]);
+            dy[i * k + j] = scale * m * (fy[i * k + j] - batch.y[i * k + j]);
         }
     }
     let dy = &ws.dy[..t * b * k];
-    let hs = &f.h[b * n..]; // h_0 .. h_{T-1}
+    let hs = &fh[b * n..]; // h_0 .. h_{T-1}
     // Read-out gradients over all steps: gW_out = dy^T h.
     mul_acc(k, t * b, n, Strided::t(dy, k), hs, &mut g[l.w_out()]);
     if learn.readout {
@@ -229,7 +249,7 @@ pub fn backward(
         t * b,
         n,
         Strided::t(dpre, n),
-        &f.h[..t * b * n],
+        &fh[..t * b * n],
         &mut g[l.w_rec()],
     );
     // gW_in^T = x^T dpre (n_in rows, so the kernel's lanes run along the n units), then

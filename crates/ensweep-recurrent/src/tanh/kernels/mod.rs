@@ -84,11 +84,6 @@ impl<'a> Strided<'a> {
             cs: ld,
         }
     }
-
-    #[inline(always)]
-    pub(crate) fn at(&self, i: usize, k: usize) -> f32 {
-        self.data[i * self.rs + k * self.cs]
-    }
 }
 
 /// `C (m x n) += A (m x k) * B (k x n)`, with C and B row-major (rows `n` apart) and A strided.
@@ -213,7 +208,7 @@ mod tests {
             for j in 0..n {
                 let mut v = c[i * n + j];
                 for kk in 0..k {
-                    v = a.at(i, kk).mul_add(b[kk * n + j], v);
+                    v = a.data[i * a.rs + kk * a.cs].mul_add(b[kk * n + j], v);
                 }
                 c[i * n + j] = v;
             }
@@ -251,7 +246,8 @@ mod tests {
             assert_eq!(got_t, want, "{m}x{k}x{n} transposed A");
             // The portable body at several tile sizes, and each intrinsic path this machine
             // has, agree with the dispatched path.
-            let bodies: [fn(usize, usize, usize, Strided<'_>, &[f32], &mut [f32]); 4] = [
+            type Body = fn(usize, usize, usize, Strided<'_>, &[f32], &mut [f32]);
+            let bodies: [Body; 4] = [
                 portable::mul_acc_body::<4, 16>,
                 portable::mul_acc_body::<4, 32>,
                 portable::mul_acc_body::<1, 8>,

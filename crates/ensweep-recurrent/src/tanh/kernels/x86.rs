@@ -73,10 +73,6 @@ unsafe fn tile512<const R: usize, const V: usize>(
 /// # Safety
 /// As [`tile512`].
 #[inline(always)]
-#[expect(
-    clippy::too_many_arguments,
-    reason = "a kernel's loop bounds, kept in registers"
-)]
 unsafe fn rows512<const R: usize>(
     i: usize,
     k0: usize,
@@ -207,10 +203,6 @@ unsafe fn tile256<const R: usize, const V: usize>(
 /// # Safety
 /// As [`tile256`].
 #[inline(always)]
-#[expect(
-    clippy::too_many_arguments,
-    reason = "a kernel's loop bounds, kept in registers"
-)]
 unsafe fn rows256<const R: usize>(
     i: usize,
     k0: usize,
