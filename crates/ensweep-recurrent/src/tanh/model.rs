@@ -71,6 +71,7 @@ pub struct Forward {
     wt_rec: Vec<f32>,
     wt_out: Vec<f32>,
     bias_rows: Vec<f32>,
+    c_rows: Vec<f32>,
 }
 
 /// `out = w^T` for a row-major `rows x cols` matrix `w`.
@@ -117,11 +118,16 @@ pub fn forward(p: &[f32], l: Layout, batch: &Batch, out: &mut Forward) {
     transpose_into(&p[l.w_out()], l.n_out, n, &mut out.wt_out);
     let h = reshape3(&mut out.h, (t + 1, b, n));
     h[..b * n].fill(0.0);
-    // The bias repeated for every trial of a step: one block copy per step instead of one
-    // small copy per row.
+    let y = reshape3(&mut out.y, (t, b, l.n_out));
+    // The bias and the read-out bias repeated for every trial of a step: one block copy per
+    // step instead of one small copy per row.
     let bias_rows = reuse(&mut out.bias_rows, b * n);
     for row in bias_rows.chunks_exact_mut(n) {
         row.copy_from_slice(&p[l.b()]);
+    }
+    let c_rows = reuse(&mut out.c_rows, b * l.n_out);
+    for row in c_rows.chunks_exact_mut(l.n_out) {
+        row.copy_from_slice(&p[l.c()]);
     }
     for s in 0..t {
         let (prev, cur) = h.split_at_mut((s + 1) * b * n);
@@ -132,20 +138,10 @@ pub fn forward(p: &[f32], l: Layout, batch: &Batch, out: &mut Forward) {
         mul_acc(b, l.n_in, n, Strided::rows(x, l.n_in), &out.wt_in, cur);
         mul_acc(b, n, n, Strided::rows(prev, n), &out.wt_rec, cur);
         tanh_in_place(cur);
+        let y_s = &mut y[s * b * l.n_out..(s + 1) * b * l.n_out];
+        y_s.copy_from_slice(c_rows);
+        mul_acc(b, n, l.n_out, Strided::rows(cur, n), &out.wt_out, y_s);
     }
-    let y = reshape3(&mut out.y, (t, b, l.n_out));
-    let c = &p[l.c()];
-    for row in y.chunks_exact_mut(l.n_out) {
-        row.copy_from_slice(c);
-    }
-    mul_acc(
-        t * b,
-        n,
-        l.n_out,
-        Strided::rows(&standard(&out.h)[b * n..], n),
-        &out.wt_out,
-        y,
-    );
 }
 
 /// Masked mean squared error: sum over masked steps and outputs, divided by
@@ -175,6 +171,7 @@ pub struct Backward {
     dy: Vec<f32>,
     dpre: Vec<f32>,
     dh: Vec<f32>,
+    dpre_next: Vec<f32>,
     g_in_t: Vec<f32>,
 }
 
@@ -227,54 +224,45 @@ pub fn backward(
         }
     }
     // Back through time. dL/dh_s is built in one step-sized buffer: zero, the read-out terms
-    // (dy_s W_out), then the recurrent terms (dpre_{s+1} W_rec).
+    // (dy_s W_out), then the recurrent terms (dpre_{s+1} W_rec). The weight gradients take each
+    // step's terms while its rows are in cache, so they sum over steps T-1 down to 0.
+    ws.g_in_t.clear();
+    ws.g_in_t.resize(l.n_in * n, 0.0);
     let dh = reuse(&mut ws.dh, b * n);
-    let dpre = reuse(&mut ws.dpre, t * b * n);
+    let mut next = std::mem::take(&mut ws.dpre_next);
+    let mut cur = std::mem::take(&mut ws.dpre);
+    next.resize(b * n, 0.0);
+    cur.resize(b * n, 0.0);
     let w_rec = &p[l.w_rec()];
     for s in (0..t).rev() {
         let blk = s * b * n..(s + 1) * b * n;
         dh.fill(0.0);
         let dy_s = &dy[s * b * k..(s + 1) * b * k];
         mul_acc(b, k, n, Strided::rows(dy_s, k), &p[l.w_out()], dh);
-        let (cur, next) = dpre.split_at_mut((s + 1) * b * n);
         if s + 1 < t {
-            mul_acc(b, n, n, Strided::rows(&next[..b * n], n), w_rec, dh);
+            mul_acc(b, n, n, Strided::rows(&next, n), w_rec, dh);
         }
-        tanh_backward(&mut cur[blk.clone()], dh, &hs[blk]);
+        tanh_backward(&mut cur, dh, &hs[blk]);
+        // gW_rec += dpre_s^T h_{s-1}.
+        let h_prev = &fh[s * b * n..(s + 1) * b * n];
+        mul_acc(n, b, n, Strided::t(&cur, n), h_prev, &mut g[l.w_rec()]);
+        // gW_in^T += x_s^T dpre_s (n_in rows, so the kernel's lanes run along the n units).
+        let x_s = &batch.x[s * b * l.n_in..(s + 1) * b * l.n_in];
+        mul_acc(l.n_in, b, n, Strided::t(x_s, l.n_in), &cur, &mut ws.g_in_t);
+        if learn.rec {
+            let gb = &mut g[l.b()];
+            for row in cur.chunks_exact(n) {
+                for (a, &v) in gb.iter_mut().zip(row) {
+                    *a += v;
+                }
+            }
+        }
+        std::mem::swap(&mut cur, &mut next);
     }
-    let dpre = &ws.dpre[..t * b * n];
-    // gW_rec = dpre^T h_prev over all T * B rows.
-    mul_acc(
-        n,
-        t * b,
-        n,
-        Strided::t(dpre, n),
-        &fh[..t * b * n],
-        &mut g[l.w_rec()],
-    );
-    // gW_in^T = x^T dpre (n_in rows, so the kernel's lanes run along the n units), then
-    // transposed into place.
-    ws.g_in_t.clear();
-    ws.g_in_t.resize(l.n_in * n, 0.0);
-    mul_acc(
-        l.n_in,
-        t * b,
-        n,
-        Strided::t(&batch.x, l.n_in),
-        dpre,
-        &mut ws.g_in_t,
-    );
+    (ws.dpre, ws.dpre_next) = (cur, next);
     for (j, row) in ws.g_in_t.chunks_exact(n).enumerate() {
         for (i, &v) in row.iter().enumerate() {
             g[l.w_in().start + i * l.n_in + j] = v;
-        }
-    }
-    if learn.rec {
-        let gb = &mut g[l.b()];
-        for row in dpre.chunks(n) {
-            for (a, &v) in gb.iter_mut().zip(row) {
-                *a += v;
-            }
         }
     }
 }
