@@ -7,8 +7,9 @@
 use super::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 
-/// Trainer version of the tanh RNN. Bump when its numbers change.
-pub const TRAINER_VERSION: &str = "tanh_rnn/2";
+/// Trainer version of the tanh RNN. Bump when its numbers change (3: the deterministic
+/// fused-multiply-add product kernels and the rational tanh, docs/RNN.md).
+pub const TRAINER_VERSION: &str = "tanh_rnn/3";
 
 /// Everything that defines one tanh-RNN run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! Task-trained tanh RNN: model and BPTT ([`model`]), training and evaluation ([`train`]).
 
+pub mod kernels;
 pub mod model;
 pub mod train;
 
@@ -169,5 +170,35 @@ mod tests {
         for mean in pre_stimulus_outputs(false) {
             assert!(mean.abs() < 0.02, "without the read-out bias: {mean}");
         }
+    }
+
+    /// The same cell trained with the AVX-512, AVX2 and portable kernels gives the same bits
+    /// (on a machine with AVX-512 all three run; elsewhere the levels it has).
+    #[test]
+    fn training_is_bit_identical_at_every_simd_level() {
+        use super::kernels::{Simd, limit_simd};
+        let mut c = cfg("");
+        c.epochs = 1;
+        c.train_trials = 128;
+        c.eval.prune_fractions = vec![0.0];
+        c.eval.random_repeats = 0;
+        let run = |level| {
+            limit_simd(level);
+            let out = train_tanh_rnn(&c, &RunSeed::from_u64(3), &mut NullSink).unwrap();
+            limit_simd(Simd::Avx512);
+            let mut v: Vec<(String, u64)> = out
+                .scalars
+                .iter()
+                .filter(|(k, _)| !k.contains("seconds") && !k.contains("per_s"))
+                .map(|(k, v)| (k.clone(), v.to_bits()))
+                .collect();
+            v.sort();
+            v.extend(out.spectra.iter().map(|e| ("eig".into(), e.re.to_bits())));
+            v
+        };
+        let best = run(Simd::Avx512);
+        assert!(best.len() > 10);
+        assert_eq!(run(Simd::Avx2), best, "AVX2 differs");
+        assert_eq!(run(Simd::Portable), best, "portable differs");
     }
 }

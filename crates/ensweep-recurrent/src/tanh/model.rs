@@ -2,10 +2,13 @@
 //! its masked-MSE loss and exact back-propagation through time.
 //!
 //! Parameters live in one flat vector (so one optimiser steps them all); activations are kept
-//! time-major so each step is one `B x N x N` GEMM and the weight gradients are single large
-//! GEMMs over all `T * B` rows at once.
+//! time-major so each step is one `B x N x N` product and the weight gradients are single
+//! products over all `T * B` rows at once. Every product is [`mul_acc`], whose per-element
+//! summation order is fixed, so a cell gives the same bits on AVX-512, AVX2 and other CPUs.
 
-use crate::linalg::gemm;
+use ndarray::Array3;
+
+use super::kernels::{Strided, mul_acc, tanh_backward, tanh_in_place};
 use crate::tasks::Batch;
 
 /// Shapes and offsets of the parameters inside the flat vector.
@@ -54,72 +57,98 @@ impl Layout {
     }
 }
 
-/// Activations of one forward pass, kept for the backward pass.
+/// Activations of one forward pass, kept for the backward pass, and the transposed weights the
+/// product kernel reads (refreshed by every [`forward`]).
 #[derive(Clone, Debug, Default)]
 pub struct Forward {
-    /// Hidden states `[(T+1) x B x N]`; block 0 is h_{-1} = 0.
-    pub h: Vec<f32>,
-    /// Outputs `[T x B x n_out]`.
-    pub y: Vec<f32>,
+    /// Hidden states, axes (step, trial, unit), `T + 1` steps; step 0 is h_{-1} = 0. Standard
+    /// (row-major) layout, so the kernels work on its slice.
+    pub h: Array3<f32>,
+    /// Outputs, axes (step, trial, output).
+    pub y: Array3<f32>,
+    /// W_in^T, W_rec^T and W_out^T, row-major.
+    wt_in: Vec<f32>,
+    wt_rec: Vec<f32>,
+    wt_out: Vec<f32>,
+    bias_rows: Vec<f32>,
+    c_rows: Vec<f32>,
+}
+
+/// `out = w^T` for a row-major `rows x cols` matrix `w`.
+fn transpose_into(w: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(rows * cols, 0.0);
+    for (i, row) in w.chunks_exact(cols).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            out[j * rows + i] = v;
+        }
+    }
+}
+
+/// Gives `a` the shape `dim`, reallocating only when the shape changes: every caller overwrites
+/// what it reads. Returns its elements in standard layout.
+fn reshape3(a: &mut Array3<f32>, dim: (usize, usize, usize)) -> &mut [f32] {
+    if a.dim() != dim {
+        *a = Array3::zeros(dim);
+    }
+    a.as_slice_mut()
+        .expect("owned arrays are in standard layout")
+}
+
+/// The elements of an activation array (always standard layout: built by [`reshape3`]).
+fn standard(a: &Array3<f32>) -> &[f32] {
+    a.as_slice().expect("activations are in standard layout")
+}
+
+/// Resizes a scratch buffer without clearing it: every caller overwrites what it reads.
+fn reuse(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    v.resize(len, 0.0);
+    &mut v[..len]
 }
 
 /// Runs the network on a batch.
+///
+/// Each step's pre-activation is built in place as bias, then the input terms, then the
+/// recurrent terms (one fused multiply-add chain per unit, see [`mul_acc`]), while the step's
+/// rows are in cache.
 pub fn forward(p: &[f32], l: Layout, batch: &Batch, out: &mut Forward) {
     let (b, t, n) = (batch.b, batch.t, l.n);
-    out.h.clear();
-    out.h.resize((t + 1) * b * n, 0.0);
-    // Input drive and bias for all steps at once.
-    let bias = &p[l.b()];
-    {
-        let drive = &mut out.h[b * n..];
-        for row in drive.chunks_mut(n) {
-            row.copy_from_slice(bias);
-        }
-        gemm(
-            t * b,
-            l.n_in,
-            n,
-            1.0,
-            &batch.x,
-            false,
-            &p[l.w_in()],
-            true,
-            1.0,
-            drive,
-        );
+    transpose_into(&p[l.w_in()], n, l.n_in, &mut out.wt_in);
+    transpose_into(&p[l.w_rec()], n, n, &mut out.wt_rec);
+    transpose_into(&p[l.w_out()], l.n_out, n, &mut out.wt_out);
+    let h = reshape3(&mut out.h, (t + 1, b, n));
+    h[..b * n].fill(0.0);
+    let y = reshape3(&mut out.y, (t, b, l.n_out));
+    // The bias and the read-out bias repeated for every trial of a step: one block copy per
+    // step instead of one small copy per row.
+    let bias_rows = reuse(&mut out.bias_rows, b * n);
+    for row in bias_rows.chunks_exact_mut(n) {
+        row.copy_from_slice(&p[l.b()]);
     }
-    let w_rec = &p[l.w_rec()];
+    let c_rows = reuse(&mut out.c_rows, b * l.n_out);
+    for row in c_rows.chunks_exact_mut(l.n_out) {
+        row.copy_from_slice(&p[l.c()]);
+    }
     for s in 0..t {
-        let (prev, cur) = out.h.split_at_mut((s + 1) * b * n);
+        let (prev, cur) = h.split_at_mut((s + 1) * b * n);
         let prev = &prev[s * b * n..];
         let cur = &mut cur[..b * n];
-        gemm(b, n, n, 1.0, prev, false, w_rec, true, 1.0, cur);
-        cur.iter_mut().for_each(|v| *v = v.tanh());
+        cur.copy_from_slice(bias_rows);
+        let x = &batch.x[s * b * l.n_in..(s + 1) * b * l.n_in];
+        mul_acc(b, l.n_in, n, Strided::rows(x, l.n_in), &out.wt_in, cur);
+        mul_acc(b, n, n, Strided::rows(prev, n), &out.wt_rec, cur);
+        tanh_in_place(cur);
+        let y_s = &mut y[s * b * l.n_out..(s + 1) * b * l.n_out];
+        y_s.copy_from_slice(c_rows);
+        mul_acc(b, n, l.n_out, Strided::rows(cur, n), &out.wt_out, y_s);
     }
-    out.y.clear();
-    out.y.resize(t * b * l.n_out, 0.0);
-    let c = &p[l.c()];
-    for row in out.y.chunks_mut(l.n_out) {
-        row.copy_from_slice(c);
-    }
-    gemm(
-        t * b,
-        n,
-        l.n_out,
-        1.0,
-        &out.h[b * n..],
-        false,
-        &p[l.w_out()],
-        true,
-        1.0,
-        &mut out.y,
-    );
 }
 
 /// Masked mean squared error: sum over masked steps and outputs, divided by
 /// (number of masked trial-steps x outputs), i.e. the mean over the steps that count.
 pub fn loss(batch: &Batch, f: &Forward) -> f64 {
     let k = batch.n_out;
+    let fy = standard(&f.y);
     let denom = batch.mask.iter().map(|&m| m as f64).sum::<f64>() * k as f64;
     if denom == 0.0 {
         return 0.0;
@@ -128,7 +157,7 @@ pub fn loss(batch: &Batch, f: &Forward) -> f64 {
     for (i, &m) in batch.mask.iter().enumerate() {
         if m != 0.0 {
             for j in 0..k {
-                let d = (f.y[i * k + j] - batch.y[i * k + j]) as f64;
+                let d = (fy[i * k + j] - batch.y[i * k + j]) as f64;
                 s += m as f64 * d * d;
             }
         }
@@ -142,6 +171,8 @@ pub struct Backward {
     dy: Vec<f32>,
     dpre: Vec<f32>,
     dh: Vec<f32>,
+    dpre_next: Vec<f32>,
+    g_in_t: Vec<f32>,
 }
 
 /// Which biases are learned. The two are separate because the reference's read-out keeps its
@@ -173,109 +204,65 @@ pub fn backward(
     } else {
         0.0
     };
-    ws.dy.clear();
-    ws.dy.resize(t * b * k, 0.0);
+    let (fh, fy) = (standard(&f.h), standard(&f.y));
+    let dy = reuse(&mut ws.dy, t * b * k);
     for (i, &m) in batch.mask.iter().enumerate() {
         for j in 0..k {
-            ws.dy[i * k + j] = scale * m * (f.y[i * k + j] - batch.y[i * k + j]);
+            dy[i * k + j] = scale * m * (fy[i * k + j] - batch.y[i * k + j]);
         }
     }
-    let hs = &f.h[b * n..]; // h_0 .. h_{T-1}
-    // Read-out gradients over all steps.
-    gemm(
-        k,
-        t * b,
-        n,
-        1.0,
-        &ws.dy,
-        true,
-        hs,
-        false,
-        0.0,
-        &mut g[l.w_out()],
-    );
+    let dy = &ws.dy[..t * b * k];
+    let hs = &fh[b * n..]; // h_0 .. h_{T-1}
+    // Read-out gradients over all steps: gW_out = dy^T h.
+    mul_acc(k, t * b, n, Strided::t(dy, k), hs, &mut g[l.w_out()]);
     if learn.readout {
         let gc = &mut g[l.c()];
-        for row in ws.dy.chunks(k) {
+        for row in dy.chunks(k) {
             for (a, &v) in gc.iter_mut().zip(row) {
                 *a += v;
             }
         }
     }
-    // dL/dh_t from the read-out, then back through time.
-    ws.dh.clear();
-    ws.dh.resize(t * b * n, 0.0);
-    gemm(
-        t * b,
-        k,
-        n,
-        1.0,
-        &ws.dy,
-        false,
-        &p[l.w_out()],
-        false,
-        0.0,
-        &mut ws.dh,
-    );
-    ws.dpre.clear();
-    ws.dpre.resize(t * b * n, 0.0);
+    // Back through time. dL/dh_s is built in one step-sized buffer: zero, the read-out terms
+    // (dy_s W_out), then the recurrent terms (dpre_{s+1} W_rec). The weight gradients take each
+    // step's terms while its rows are in cache, so they sum over steps T-1 down to 0.
+    ws.g_in_t.clear();
+    ws.g_in_t.resize(l.n_in * n, 0.0);
+    let dh = reuse(&mut ws.dh, b * n);
+    let mut next = std::mem::take(&mut ws.dpre_next);
+    let mut cur = std::mem::take(&mut ws.dpre);
+    next.resize(b * n, 0.0);
+    cur.resize(b * n, 0.0);
     let w_rec = &p[l.w_rec()];
     for s in (0..t).rev() {
         let blk = s * b * n..(s + 1) * b * n;
+        dh.fill(0.0);
+        let dy_s = &dy[s * b * k..(s + 1) * b * k];
+        mul_acc(b, k, n, Strided::rows(dy_s, k), &p[l.w_out()], dh);
         if s + 1 < t {
-            let (cur, next) = ws.dpre.split_at_mut((s + 1) * b * n);
-            let _ = cur;
-            gemm(
-                b,
-                n,
-                n,
-                1.0,
-                &next[..b * n],
-                false,
-                w_rec,
-                false,
-                1.0,
-                &mut ws.dh[blk.clone()],
-            );
+            mul_acc(b, n, n, Strided::rows(&next, n), w_rec, dh);
         }
-        for ((d, &dh), &h) in ws.dpre[blk.clone()]
-            .iter_mut()
-            .zip(&ws.dh[blk.clone()])
-            .zip(&hs[blk])
-        {
-            *d = dh * (1.0 - h * h);
-        }
-    }
-    gemm(
-        n,
-        t * b,
-        n,
-        1.0,
-        &ws.dpre,
-        true,
-        &f.h[..t * b * n],
-        false,
-        0.0,
-        &mut g[l.w_rec()],
-    );
-    gemm(
-        n,
-        t * b,
-        l.n_in,
-        1.0,
-        &ws.dpre,
-        true,
-        &batch.x,
-        false,
-        0.0,
-        &mut g[l.w_in()],
-    );
-    if learn.rec {
-        let gb = &mut g[l.b()];
-        for row in ws.dpre.chunks(n) {
-            for (a, &v) in gb.iter_mut().zip(row) {
-                *a += v;
+        tanh_backward(&mut cur, dh, &hs[blk]);
+        // gW_rec += dpre_s^T h_{s-1}.
+        let h_prev = &fh[s * b * n..(s + 1) * b * n];
+        mul_acc(n, b, n, Strided::t(&cur, n), h_prev, &mut g[l.w_rec()]);
+        // gW_in^T += x_s^T dpre_s (n_in rows, so the kernel's lanes run along the n units).
+        let x_s = &batch.x[s * b * l.n_in..(s + 1) * b * l.n_in];
+        mul_acc(l.n_in, b, n, Strided::t(x_s, l.n_in), &cur, &mut ws.g_in_t);
+        if learn.rec {
+            let gb = &mut g[l.b()];
+            for row in cur.chunks_exact(n) {
+                for (a, &v) in gb.iter_mut().zip(row) {
+                    *a += v;
+                }
             }
+        }
+        std::mem::swap(&mut cur, &mut next);
+    }
+    (ws.dpre, ws.dpre_next) = (cur, next);
+    for (j, row) in ws.g_in_t.chunks_exact(n).enumerate() {
+        for (i, &v) in row.iter().enumerate() {
+            g[l.w_in().start + i * l.n_in + j] = v;
         }
     }
 }

@@ -15,6 +15,7 @@ use ensweep_core::output::{
 };
 use ensweep_core::seed::RunSeed;
 use ensweep_trainkit::optim::Optimizer;
+use ndarray::s;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
@@ -229,7 +230,8 @@ fn clip(g: &mut [f32], max: f32) {
 /// Distances of every test trial under parameters `p`.
 fn test_distances(p: &[f32], l: Layout, batch: &Batch, f: &mut Forward) -> Vec<f64> {
     forward(p, l, batch, f);
-    metrics::distances(&f.y, &batch.y, &batch.mask, batch.t, batch.b, batch.n_out)
+    let y = f.y.as_slice().expect("activations are in standard layout");
+    metrics::distances(y, &batch.y, &batch.mask, batch.t, batch.b, batch.n_out)
 }
 
 fn batch_of(task: &dyn TaskGen, trials: &[Trial]) -> Batch {
@@ -295,13 +297,10 @@ fn evaluate(
     if !probes.is_empty() {
         let pb = batch_of(task, &probes);
         forward(p, l, &pb, &mut f);
-        let (t, b) = (pb.t, pb.b);
+        let t = pb.t;
         for (j, tr) in probes.iter().enumerate() {
-            let mut states = Vec::with_capacity(t * n);
-            for step in 0..t {
-                let off = ((step + 1) * b + j) * n;
-                states.extend_from_slice(&f.h[off..off + n]);
-            }
+            // Steps 1..=T of trial j (step 0 is the zero initial state), step-major.
+            let states: Vec<f32> = f.h.slice(s![1.., j, ..]).iter().copied().collect();
             if metrics::activity_oscillates(&states, t, n) {
                 osc_votes += 1;
             }
