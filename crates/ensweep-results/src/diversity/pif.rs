@@ -6,9 +6,10 @@
 //!
 //! The minimisation is quadratic assignment (NP-hard), solved as scipy's
 //! `quadratic_assignment(method="faq")` does: Frank-Wolfe over doubly stochastic matrices from the
-//! barycentre, the linear step by the Hungarian algorithm, projection to the nearest permutation;
-//! then pairwise swaps are tried until none lowers the cost (a cheap polish that makes the
-//! heuristic reach the brute-force optimum on the small cases the tests enumerate).
+//! barycentre, the linear step as a linear assignment problem ([`super::lap`]), projection to the
+//! nearest permutation; then pairwise swaps are tried until none lowers the cost (a cheap polish
+//! that makes the heuristic reach the brute-force optimum on the small cases the tests
+//! enumerate).
 
 use super::metrics::{Net, assignment};
 use ensweep_core::seed::RunSeed;
@@ -20,8 +21,8 @@ use std::collections::BTreeMap;
 const FAQ_ITERS: usize = 30;
 /// Relative change of the doubly stochastic iterate at which FAQ stops (scipy's `tol`).
 const FAQ_TOL: f64 = 0.03;
-/// Largest width at which extra random starts are also polished (a polish from far away costs
-/// many O(n^3) sweeps at the paper's width of 128).
+/// Largest width at which extra random starts are also polished (a polish from a random
+/// permutation applies thousands of swaps at the paper's width of 128).
 const SMALL_N: usize = 32;
 /// Random starts below that width.
 const SMALL_N_STARTS: usize = 64;
