@@ -7,10 +7,11 @@
 //! of probe inputs; the timings depend on sizes, not on training.
 
 use super::dsa::{self, Dmd, DsaOptions};
-use super::linalg::Mat;
+use super::linalg::from_rows;
 use super::metrics::linear_cka;
 use super::{pif, svcca};
 use ensweep_core::seed::RunSeed;
+use ndarray::{Array2, Axis, concatenate};
 use rand::RngExt;
 use rayon::prelude::*;
 use std::time::Instant;
@@ -70,6 +71,9 @@ pub struct DiversityBench {
     /// Mean DSA angle, d_PIF, CKA and SVCCA over pairs (so the work cannot be optimised away and
     /// a reader sees plausible values).
     pub means: [f64; 4],
+    /// Every pair's values, pairs (i, j) with i < j in row order: DSA angle, d_PIF, CKA, SVCCA
+    /// (to compare two builds or two settings pair by pair).
+    pub values: Vec<[f64; 4]>,
 }
 
 impl DiversityBench {
@@ -81,8 +85,8 @@ impl DiversityBench {
 
 /// A random tanh RNN's recurrent matrix and its hidden trajectories on the shared probes.
 struct SyntheticNet {
-    w_rec: Mat,
-    trials: Vec<Mat>,
+    w_rec: Array2<f64>,
+    trials: Vec<Array2<f64>>,
 }
 
 fn synthetic_net(o: &DiversityBenchOptions, index: usize, probes: &[Vec<f64>]) -> SyntheticNet {
@@ -107,23 +111,31 @@ fn synthetic_net(o: &DiversityBenchOptions, index: usize, probes: &[Vec<f64>]) -
                     .collect();
                 rows.extend_from_slice(&h);
             }
-            Mat::from_row_slice(o.steps, n, &rows)
+            from_rows(o.steps, n, &rows)
         })
         .collect();
     SyntheticNet {
-        w_rec: Mat::from_row_slice(n, n, &w),
+        w_rec: from_rows(n, n, &w),
         trials,
     }
 }
 
-/// Mean of `f` over all distinct pairs, computed in parallel; returns (seconds, mean).
-fn timed_pairs(n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> (f64, f64) {
-    let t0 = Instant::now();
-    let pairs: Vec<(usize, usize)> = (0..n)
+/// Distinct pairs (i, j), i < j, in row order.
+fn pairs(n: usize) -> Vec<(usize, usize)> {
+    (0..n)
         .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
-        .collect();
-    let sum: f64 = pairs.par_iter().map(|(i, j)| f(*i, *j)).sum();
-    (t0.elapsed().as_secs_f64(), sum / pairs.len().max(1) as f64)
+        .collect()
+}
+
+/// `f` over all distinct pairs, computed in parallel; returns (seconds, values).
+fn timed_pairs(n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> (f64, Vec<f64>) {
+    let t0 = Instant::now();
+    let values = pairs(n).par_iter().map(|(i, j)| f(*i, *j)).collect();
+    (t0.elapsed().as_secs_f64(), values)
+}
+
+fn mean_of(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 /// Runs the benchmark.
@@ -141,16 +153,14 @@ pub fn bench_diversity(o: &DiversityBenchOptions) -> DiversityBench {
         .par_iter()
         .map(|n| dsa::fit_dmd(&n.trials, &o.dsa).ok())
         .collect();
-    let stacked: Vec<Mat> = nets
+    let stacked: Vec<Array2<f64>> = nets
         .iter()
         .map(|n| {
-            n.trials
-                .iter()
-                .skip(1)
-                .fold(n.trials[0].clone(), |a, t| a.stack(t))
+            let views: Vec<_> = n.trials.iter().map(|t| t.view()).collect();
+            concatenate(Axis(0), &views).expect("equal widths")
         })
         .collect();
-    let subspaces: Vec<Mat> = stacked
+    let subspaces: Vec<Array2<f64>> = stacked
         .par_iter()
         .map(|x| svcca::whitened_subspace(x, svcca::KEEP_VARIANCE))
         .collect();
@@ -159,26 +169,25 @@ pub fn bench_diversity(o: &DiversityBenchOptions) -> DiversityBench {
     let d = dsa::pairwise(&fits, &o.dsa);
     let dsa_s = t1.elapsed().as_secs_f64();
     let n = o.nets;
-    let pairs = n * n.saturating_sub(1) / 2;
-    let dsa_mean = (0..n)
-        .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
-        .map(|(i, j)| d[i * n + j].angular)
-        .sum::<f64>()
-        / pairs.max(1) as f64;
-    let (pif_s, pif_mean) = timed_pairs(n, |i, j| pif::d_pif(&nets[i].w_rec, &nets[j].w_rec));
-    let (cka_s, cka_mean) = timed_pairs(n, |i, j| linear_cka(&stacked[i], &stacked[j]));
-    let (svcca_s, svcca_mean) = timed_pairs(n, |i, j| {
+    let dsa_v: Vec<f64> = pairs(n).iter().map(|p| d[*p].angular).collect();
+    let (pif_s, pif_v) = timed_pairs(n, |i, j| pif::d_pif(&nets[i].w_rec, &nets[j].w_rec));
+    let (cka_s, cka_v) = timed_pairs(n, |i, j| linear_cka(&stacked[i], &stacked[j]));
+    let (svcca_s, svcca_v) = timed_pairs(n, |i, j| {
         svcca::svcca_prepared(&subspaces[i], &subspaces[j])
     });
+    let values = (0..dsa_v.len())
+        .map(|k| [dsa_v[k], pif_v[k], cka_v[k], svcca_v[k]])
+        .collect();
     DiversityBench {
-        pairs,
+        pairs: dsa_v.len(),
         threads: rayon::current_num_threads(),
         per_net,
         dsa: dsa_s,
         d_pif: pif_s,
         cka: cka_s,
         svcca: svcca_s,
-        means: [dsa_mean, pif_mean, cka_mean, svcca_mean],
+        means: [dsa_v, pif_v, cka_v, svcca_v].map(|v| mean_of(&v)),
+        values,
     }
 }
 

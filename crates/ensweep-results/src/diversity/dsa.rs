@@ -14,17 +14,21 @@
 //! The package optimises C by Adam on a Cayley parametrisation from two starts (the identity and a
 //! transposition, which lies in the other component of O(n)); here the same two starts, plus a
 //! few fixed random orthogonal ones (the objective has local optima), are followed by
-//! Riemannian gradient ascent with a Cayley retraction and backtracking line search,
-//! which converges to the same optimum in far fewer steps (tests compare with committed reference
-//! values). The operator is fitted once per net, so a group of n nets costs n fits and n(n-1)/2
+//! Riemannian gradient ascent with a Cayley retraction and backtracking line search
+//! ([`super::procrustes`]), which converges to the same optimum in far fewer steps (tests compare
+//! with committed reference values). A start ends when a step gains less than `tolerance`, or
+//! (with `abandon_starts`) once it cannot catch the best earlier start at its current rate of
+//! climb. The operator is fitted once per net, so a group of n nets costs n fits and n(n-1)/2
 //! small r x r optimisations.
 //!
 //! Null: a net compared with itself on disjoint halves of its trials ([`within_net_null`]); a
 //! between-net distance means something only above that band.
 
-use super::linalg::Mat;
+use super::linalg::{MatExt, from_nalgebra};
+use super::procrustes::{Ascent, Problem};
 use ensweep_core::seed::RunSeed;
 use nalgebra::DMatrix;
+use ndarray::{Array2, Axis, concatenate, s};
 use rand::RngExt;
 
 /// Settings of the embedding and the DMD fit (the package's `n_delays`, `delay_interval`, `rank`,
@@ -43,6 +47,34 @@ pub struct DsaOptions {
     pub max_iters: usize,
     /// Random orthogonal starts besides the package's two (the objective has local optima).
     pub extra_starts: usize,
+    /// A gradient step that raises the aligned cosine by less than this ends a start (0: run
+    /// until a step changes it by less than a relative 1e-12).
+    pub tolerance: f64,
+    /// End a start early once, climbing at its latest rate for the steps it has left, it could
+    /// not reach the best cosine of the starts before it.
+    pub abandon_starts: bool,
+}
+
+impl DsaOptions {
+    /// The same embedding and rank with the optimisation run to convergence from many starts:
+    /// the reference the defaults' accuracy is measured against (docs/DEGENERACY.md).
+    pub fn exhaustive(self) -> Self {
+        Self {
+            max_iters: 5000,
+            extra_starts: 64,
+            tolerance: 0.0,
+            abandon_starts: false,
+            ..self
+        }
+    }
+
+    fn ascent(&self) -> Ascent {
+        Ascent {
+            max_iters: self.max_iters,
+            tolerance: self.tolerance,
+            abandon: self.abandon_starts,
+        }
+    }
 }
 
 impl Default for DsaOptions {
@@ -54,6 +86,8 @@ impl Default for DsaOptions {
             ridge: 0.0,
             max_iters: 500,
             extra_starts: 8,
+            tolerance: 1e-9,
+            abandon_starts: true,
         }
     }
 }
@@ -88,7 +122,7 @@ pub enum DsaError {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dmd {
     /// The operator, v_{t+1} = a v_t.
-    pub a: DMatrix<f64>,
+    pub a: Array2<f64>,
 }
 
 /// Both scores of one comparison.
@@ -108,51 +142,57 @@ const RANK_TOL: f64 = 1e-10;
 const GRAM_TOL: f64 = 1e-12;
 
 /// Delay embedding of one trial: row s is `[x(s + (d-1) tau), ..., x(s + tau), x(s)]`.
-pub fn hankel(x: &Mat, n_delays: usize, interval: usize) -> Mat {
+pub fn hankel(x: &Array2<f64>, n_delays: usize, interval: usize) -> Array2<f64> {
     let span = (n_delays - 1) * interval;
     let rows = x.nrows().saturating_sub(span);
     let u = x.ncols();
-    Mat::from_fn(rows, u * n_delays, |s, c| {
-        let (block, unit) = (c / u, c % u);
-        x[(s + span - block * interval, unit)]
-    })
+    let mut h = Array2::zeros((rows, u * n_delays));
+    for block in 0..n_delays {
+        let newest = span - block * interval;
+        h.slice_mut(s![.., block * u..(block + 1) * u])
+            .assign(&x.slice(s![newest..newest + rows, ..]));
+    }
+    h
 }
 
 /// Fits the reduced-rank operator of a net from its trials (one matrix per trial, steps x units).
-pub fn fit_dmd(trials: &[Mat], opts: &DsaOptions) -> Result<Dmd, DsaError> {
-    let units = trials.first().map_or(0, Mat::ncols);
+pub fn fit_dmd(trials: &[Array2<f64>], opts: &DsaOptions) -> Result<Dmd, DsaError> {
+    let units = trials.first().map_or(0, Array2::ncols);
     if trials.iter().any(|t| t.ncols() != units) {
         return Err(DsaError::Units);
     }
     let n_delays = opts.n_delays.max(1);
-    let embedded: Vec<Mat> = trials
+    let embedded: Vec<Array2<f64>> = trials
         .iter()
         .map(|t| hankel(t, n_delays, opts.delay_interval))
         .filter(|h| h.nrows() >= 2)
         .collect();
     if embedded.is_empty() {
         return Err(DsaError::TooShort {
-            steps: trials.iter().map(Mat::nrows).max().unwrap_or(0),
+            steps: trials.iter().map(Array2::nrows).max().unwrap_or(0),
             n_delays,
             interval: opts.delay_interval,
         });
     }
-    let h = embedded
-        .iter()
-        .skip(1)
-        .fold(embedded[0].clone(), |acc, e| acc.stack(e))
-        .to_nalgebra();
+    let views: Vec<_> = embedded.iter().map(|t| t.view()).collect();
+    let h = concatenate(Axis(0), &views).expect("equal widths");
     let v = right_singular_vectors(&h, opts.rank)?;
-    let (minus, plus) = consecutive_rows(&v, embedded.iter().map(Mat::nrows));
+    let (minus, plus) = consecutive_rows(&v, embedded.iter().map(Array2::nrows));
     let r = v.ncols();
-    let gram = minus.transpose() * &minus + DMatrix::identity(r, r) * opts.ridge;
-    let rhs = minus.transpose() * &plus;
+    let gram = minus.t().dot(&minus) + Array2::<f64>::eye(r) * opts.ridge;
+    let rhs = minus.t().dot(&plus).to_nalgebra();
     // A^T = (Vm^T Vm + ridge I)^-1 Vm^T Vp; the Cholesky factor exists as V has full column rank.
     let at = gram
+        .to_nalgebra()
         .cholesky()
         .map(|c| c.solve(&rhs))
-        .unwrap_or_else(|| pseudo_solve(&minus, &plus));
-    Ok(Dmd { a: at.transpose() })
+        .unwrap_or_else(|| pseudo_solve(&minus.to_nalgebra(), &plus.to_nalgebra()));
+    Ok(Dmd {
+        a: from_nalgebra(&at)
+            .reversed_axes()
+            .as_standard_layout()
+            .into_owned(),
+    })
 }
 
 /// Least squares through the SVD when the normal equations are singular.
@@ -166,35 +206,30 @@ fn pseudo_solve(minus: &DMatrix<f64>, plus: &DMatrix<f64>) -> DMatrix<f64> {
 
 /// The leading `rank` columns of V in H = U S V^T, from the eigenvectors of the (small) Gram
 /// matrix H^T H: V = H U S^-1.
-fn right_singular_vectors(h: &DMatrix<f64>, rank: usize) -> Result<DMatrix<f64>, DsaError> {
-    let gram = h.transpose() * h;
-    let eig = nalgebra::SymmetricEigen::new(gram);
-    let mut order: Vec<usize> = (0..eig.eigenvalues.len()).collect();
-    order.sort_by(|x, y| eig.eigenvalues[*y].total_cmp(&eig.eigenvalues[*x]));
-    let top = eig.eigenvalues[order[0]].max(0.0);
-    let found = order
+fn right_singular_vectors(h: &Array2<f64>, rank: usize) -> Result<Array2<f64>, DsaError> {
+    let (vals, vecs) = h.t().dot(h).symmetric_eigen();
+    let top = vals[0].max(0.0);
+    let found = vals
         .iter()
-        .take_while(|i| eig.eigenvalues[**i] > GRAM_TOL * top)
+        .take_while(|l| **l > GRAM_TOL * top)
         .count()
         .min(h.nrows());
     let rank = rank.max(1);
     if found < rank {
         return Err(DsaError::Rank { found, rank });
     }
-    let u = DMatrix::from_fn(h.ncols(), rank, |i, j| {
-        eig.eigenvectors[(i, order[j])] / eig.eigenvalues[order[j]].sqrt()
-    });
-    let mut v = h * u;
+    let u = Array2::from_shape_fn((h.ncols(), rank), |(i, j)| vecs[(i, j)] / vals[j].sqrt());
+    let mut v = h.dot(&u);
     // Sign convention: each column's largest entry positive. Nets whose embeddings differ by an
     // orthogonal map then get identical operators, not ones differing by a sign flip that the
     // orthogonal optimisation would have to find from the identity.
-    for mut col in v.column_iter_mut() {
+    for mut col in v.columns_mut() {
         let peak = col
             .iter()
             .copied()
             .fold(0.0, |m: f64, x| if x.abs() > m.abs() { x } else { m });
         if peak < 0.0 {
-            col.neg_mut();
+            col.mapv_inplace(|x| -x);
         }
     }
     Ok(v)
@@ -202,9 +237,9 @@ fn right_singular_vectors(h: &DMatrix<f64>, rank: usize) -> Result<DMatrix<f64>,
 
 /// Rows t and t + 1 of V within each trial (never across a trial boundary).
 fn consecutive_rows(
-    v: &DMatrix<f64>,
+    v: &Array2<f64>,
     lengths: impl Iterator<Item = usize>,
-) -> (DMatrix<f64>, DMatrix<f64>) {
+) -> (Array2<f64>, Array2<f64>) {
     let (mut now, mut next) = (Vec::new(), Vec::new());
     let mut start = 0;
     for len in lengths {
@@ -214,29 +249,52 @@ fn consecutive_rows(
         }
         start += len;
     }
-    let pick = |rows: &[usize]| DMatrix::from_fn(rows.len(), v.ncols(), |i, j| v[(rows[i], j)]);
-    (pick(&now), pick(&next))
+    (v.select(Axis(0), &now), v.select(Axis(0), &next))
 }
 
 /// Procrustes over vector fields between two fitted operators, both scaled to unit norm.
 pub fn dsa_distance(x: &Dmd, y: &Dmd, opts: &DsaOptions) -> DsaScore {
+    distance_from(x, y, opts, &starts(x.a.nrows(), opts.extra_starts))
+}
+
+/// The starts of the orthogonal optimisation (row-major r x r): the identity, a transposition
+/// (the other component of O(r)), then `extra` orthogonal matrices, the Q factors of
+/// Gaussian-like matrices from a fixed stream (the same starts for every pair, so results are
+/// reproducible).
+fn starts(r: usize, extra: usize) -> Vec<Array2<f64>> {
+    let mut swap = Array2::eye(r);
+    if r > 1 {
+        swap.swap((0, 0), (1, 0));
+        swap.swap((0, 1), (1, 1));
+    }
+    let mut rng = RunSeed::from_u64(0).rng("dsa.starts");
+    let random = (0..extra).map(|_| {
+        let m = DMatrix::from_fn(r, r, |_, _| {
+            (0..4).map(|_| rng.random_range(-1.0..1.0)).sum::<f64>()
+        });
+        from_nalgebra(&m.qr().q())
+    });
+    [Array2::eye(r), swap].into_iter().chain(random).collect()
+}
+
+/// The distance from the given starts; the best cosine over starts decides.
+fn distance_from(x: &Dmd, y: &Dmd, opts: &DsaOptions, starts: &[Array2<f64>]) -> DsaScore {
     let (a, b) = (unit(&x.a), unit(&y.a));
-    if a.shape() != b.shape() {
+    if a.dim() != b.dim() || starts.first().is_some_and(|c| c.dim() != a.dim()) {
         return DsaScore {
             angular: f64::NAN,
             euclidean: f64::NAN,
         };
     }
-    let n = a.nrows();
-    let mut swap = DMatrix::identity(n, n);
-    if n > 1 {
-        swap.swap_rows(0, 1);
-    }
-    let best = [DMatrix::identity(n, n), swap]
-        .into_iter()
-        .chain(random_orthogonal(n, opts.extra_starts))
-        .map(|c| aligned_cosine(&a, &b, c, opts.max_iters))
-        .fold(f64::NEG_INFINITY, f64::max)
+    // Row-major values (`iter` walks the logical order whatever the memory layout).
+    let flat = |m: &Array2<f64>| m.iter().copied().collect::<Vec<f64>>();
+    let mut problem = Problem::new(a.nrows(), &flat(&a), &flat(&b));
+    let ascent = opts.ascent();
+    let best = starts
+        .iter()
+        .fold(f64::NEG_INFINITY, |best, c| {
+            best.max(problem.ascend(&flat(c), &ascent, best))
+        })
         .clamp(-1.0, 1.0);
     DsaScore {
         angular: best.acos(),
@@ -244,72 +302,14 @@ pub fn dsa_distance(x: &Dmd, y: &Dmd, opts: &DsaOptions) -> DsaScore {
     }
 }
 
-/// `count` orthogonal matrices, the Q factors of Gaussian-like matrices from a fixed stream (the
-/// same starts for every pair, so results are reproducible).
-fn random_orthogonal(n: usize, count: usize) -> impl Iterator<Item = DMatrix<f64>> {
-    let mut rng = RunSeed::from_u64(0).rng("dsa.starts");
-    (0..count).map(move |_| {
-        let m = DMatrix::from_fn(n, n, |_, _| {
-            (0..4).map(|_| rng.random_range(-1.0..1.0)).sum::<f64>()
-        });
-        m.qr().q()
-    })
-}
-
-fn unit(m: &DMatrix<f64>) -> DMatrix<f64> {
+fn unit(m: &Array2<f64>) -> Array2<f64> {
     let n = m.norm();
     if n > 0.0 { m / n } else { m.clone() }
 }
 
-/// <A, C B C^T>, the quantity maximised over orthogonal C.
-fn cosine(a: &DMatrix<f64>, b: &DMatrix<f64>, c: &DMatrix<f64>) -> f64 {
-    a.dot(&(c * b * c.transpose()))
-}
-
-/// Riemannian gradient ascent of <A, C B C^T> on O(n) from `c`, Cayley retraction and Armijo
-/// backtracking; returns the cosine reached.
-fn aligned_cosine(a: &DMatrix<f64>, b: &DMatrix<f64>, mut c: DMatrix<f64>, iters: usize) -> f64 {
-    let n = a.nrows();
-    let id = DMatrix::<f64>::identity(n, n);
-    let mut f = cosine(a, b, &c);
-    let mut step: f64 = 1.0;
-    for _ in 0..iters {
-        let g = a * &c * b.transpose() + a.transpose() * &c * b;
-        let gct = &g * c.transpose();
-        // Skew direction W: C(t) = cay(tW) C has slope <G C^T, W> = |W|^2 / 2 at t = 0.
-        let w = &gct - gct.transpose();
-        let slope = w.norm_squared() / 2.0;
-        if slope < 1e-24 {
-            break;
-        }
-        step = (step * 2.0).min(1e3);
-        let mut moved = false;
-        while step > 1e-14 {
-            let half = &w * (step / 2.0);
-            let Some(cay) = (&id - &half).lu().solve(&(&id + &half)) else {
-                step /= 2.0;
-                continue;
-            };
-            let candidate = cay * &c;
-            let fc = cosine(a, b, &candidate);
-            if fc >= f + 1e-4 * step * slope {
-                // Converged when a step no longer changes the cosine by a relative 1e-12.
-                moved = fc - f > 1e-12 * f.abs().max(1e-300);
-                (c, f) = (candidate, fc);
-                break;
-            }
-            step /= 2.0;
-        }
-        if !moved {
-            break;
-        }
-    }
-    f
-}
-
-/// DSA between every pair of nets (row-major `n x n`, symmetric, 0 on the diagonal; NaN where a
+/// DSA between every pair of nets (`n x n`, symmetric, 0 on the diagonal; NaN where a
 /// net has no fit), pairs spread over rayon's threads.
-pub fn pairwise(fits: &[Option<Dmd>], opts: &DsaOptions) -> Vec<DsaScore> {
+pub fn pairwise(fits: &[Option<Dmd>], opts: &DsaOptions) -> Array2<DsaScore> {
     use rayon::prelude::*;
     let n = fits.len();
     let pairs: Vec<(usize, usize)> = (0..n)
@@ -319,10 +319,17 @@ pub fn pairwise(fits: &[Option<Dmd>], opts: &DsaOptions) -> Vec<DsaScore> {
         angular: f64::NAN,
         euclidean: f64::NAN,
     };
+    let r = fits
+        .iter()
+        .flatten()
+        .map(|f| f.a.nrows())
+        .next()
+        .unwrap_or(0);
+    let starts = starts(r, opts.extra_starts);
     let scores: Vec<DsaScore> = pairs
         .par_iter()
         .map(|(i, j)| match (&fits[*i], &fits[*j]) {
-            (Some(x), Some(y)) => dsa_distance(x, y, opts),
+            (Some(x), Some(y)) => distance_from(x, y, opts, &starts),
             _ => undefined,
         })
         .collect();
@@ -330,18 +337,18 @@ pub fn pairwise(fits: &[Option<Dmd>], opts: &DsaOptions) -> Vec<DsaScore> {
         angular: 0.0,
         euclidean: 0.0,
     };
-    let mut out = vec![zero; n * n];
+    let mut out = Array2::from_elem((n, n), zero);
     for ((i, j), s) in pairs.iter().zip(scores) {
-        out[i * n + j] = s;
-        out[j * n + i] = s;
+        out[(*i, *j)] = s;
+        out[(*j, *i)] = s;
     }
     out
 }
 
 /// The within-network null: the net's operator fitted on its even-numbered trials against the
 /// one fitted on its odd-numbered trials. Needs at least two trials.
-pub fn within_net_null(trials: &[Mat], opts: &DsaOptions) -> Result<DsaScore, DsaError> {
-    let half = |parity: usize| -> Vec<Mat> {
+pub fn within_net_null(trials: &[Array2<f64>], opts: &DsaOptions) -> Result<DsaScore, DsaError> {
+    let half = |parity: usize| -> Vec<Array2<f64>> {
         trials
             .iter()
             .enumerate()

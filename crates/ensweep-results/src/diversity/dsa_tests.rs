@@ -2,11 +2,18 @@
 //! different systems from the within-network null, and agreement with the reference package.
 
 use super::*;
+use crate::diversity::linalg::from_rows;
 use ensweep_core::seed::RunSeed;
 use rand::RngExt;
 
 /// Trials of x_{t+1} = m x_t (plus observation noise) from random starts.
-fn linear_trials(m: &Mat, trials: usize, steps: usize, noise: f64, stream: &str) -> Vec<Mat> {
+fn linear_trials(
+    m: &Array2<f64>,
+    trials: usize,
+    steps: usize,
+    noise: f64,
+    stream: &str,
+) -> Vec<Array2<f64>> {
     let mut rng = RunSeed::from_u64(5).rng(stream);
     let n = m.nrows();
     (0..trials)
@@ -19,31 +26,21 @@ fn linear_trials(m: &Mat, trials: usize, steps: usize, noise: f64, stream: &str)
                     .map(|i| (0..n).map(|k| m[(i, k)] * x[k]).sum())
                     .collect();
             }
-            Mat::from_row_slice(steps, n, &rows)
+            from_rows(steps, n, &rows)
         })
         .collect()
 }
 
-fn rotation(theta: f64, scale: f64) -> Mat {
+fn rotation(theta: f64, scale: f64) -> Array2<f64> {
     let (c, s) = (theta.cos(), theta.sin());
-    Mat::from_row_slice(3, 3, &[c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0]).scaled(scale)
-}
-
-trait Scaled {
-    fn scaled(&self, k: f64) -> Mat;
-}
-
-impl Scaled for Mat {
-    fn scaled(&self, k: f64) -> Mat {
-        Mat::from_fn(self.nrows(), self.ncols(), |i, j| k * self[(i, j)])
-    }
+    from_rows(3, 3, &[c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0]) * scale
 }
 
 #[test]
 fn the_hankel_rows_put_the_newest_state_first() {
-    let x = Mat::from_fn(5, 1, |i, _| i as f64);
+    let x = Array2::from_shape_fn((5, 1), |(i, _)| i as f64);
     let h = hankel(&x, 3, 2);
-    assert_eq!(h.shape(), (1, 3));
+    assert_eq!(h.dim(), (1, 3));
     assert_eq!(h.iter().copied().collect::<Vec<_>>(), vec![4.0, 2.0, 0.0]);
     assert_eq!(hankel(&x, 2, 1).nrows(), 4);
 }
@@ -57,8 +54,8 @@ fn a_rotated_copy_is_at_distance_zero() {
     let x = linear_trials(&rotation(0.4, 0.95), 6, 30, 0.01, "dsa.x");
     // Orthogonal change of coordinates q (a rotation about another axis and a reflection).
     let (c, s) = (0.8_f64, 0.6_f64);
-    let q = Mat::from_row_slice(3, 3, &[1.0, 0.0, 0.0, 0.0, c, -s, 0.0, -s, -c]);
-    let y: Vec<Mat> = x.iter().map(|t| t * &q.transpose()).collect();
+    let q = from_rows(3, 3, &[1.0, 0.0, 0.0, 0.0, c, -s, 0.0, -s, -c]);
+    let y: Vec<Array2<f64>> = x.iter().map(|t| t.dot(&q.t())).collect();
     let (fx, fy) = (fit_dmd(&x, &opts).unwrap(), fit_dmd(&y, &opts).unwrap());
     let d = dsa_distance(&fx, &fy, &opts);
     assert!(d.euclidean < 1e-6 && d.angular < 1e-5, "{d:?}");
@@ -68,7 +65,7 @@ fn a_rotated_copy_is_at_distance_zero() {
 fn different_systems_lie_clearly_above_the_within_net_null() {
     let opts = DsaOptions::default();
     let spiral = linear_trials(&rotation(0.4, 0.95), 8, 40, 0.01, "dsa.spiral");
-    let decay = Mat::from_row_slice(3, 3, &[0.9, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0, 0.0, -0.3]);
+    let decay = from_rows(3, 3, &[0.9, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0, 0.0, -0.3]);
     let other = linear_trials(&decay, 8, 40, 0.01, "dsa.decay");
     let null = within_net_null(&spiral, &opts).unwrap();
     let between = dsa_distance(
@@ -84,7 +81,7 @@ fn different_systems_lie_clearly_above_the_within_net_null() {
 
 #[test]
 fn too_short_trials_and_a_rank_above_the_embedding_are_errors() {
-    let x = vec![Mat::zeros(2, 3)];
+    let x = vec![Array2::zeros((2, 3))];
     let opts = DsaOptions {
         n_delays: 3,
         ..DsaOptions::default()
@@ -117,7 +114,7 @@ fn matches_the_reference_package() {
         .map(|v| v.as_u64().unwrap() as usize)
         .collect();
     let (trials, steps, units) = (shape[0], shape[1], shape[2]);
-    let system = |name: &str| -> Vec<Mat> {
+    let system = |name: &str| -> Vec<Array2<f64>> {
         let v: Vec<f64> = json["systems"][name]
             .as_array()
             .unwrap()
@@ -125,7 +122,7 @@ fn matches_the_reference_package() {
             .map(|x| x.as_f64().unwrap())
             .collect();
         v.chunks(steps * units)
-            .map(|c| Mat::from_row_slice(steps, units, c))
+            .map(|c| from_rows(steps, units, c))
             .collect()
     };
     let results = json["results"].as_array().unwrap();
@@ -135,11 +132,10 @@ fn matches_the_reference_package() {
             n_delays: r["n_delays"].as_u64().unwrap() as usize,
             delay_interval: r["delay_interval"].as_u64().unwrap() as usize,
             rank: r["rank"].as_u64().unwrap() as usize,
-            // More starts and steps than the defaults, so the optimum is found for every pair.
-            max_iters: 5000,
-            extra_starts: 64,
             ..DsaOptions::default()
-        };
+        }
+        // More starts and steps than the defaults, so the optimum is found for every pair.
+        .exhaustive();
         let (x, y) = (r["x"].as_str().unwrap(), r["y"].as_str().unwrap());
         let (fx, fy) = (
             fit_dmd(&system(x), &opts).unwrap(),

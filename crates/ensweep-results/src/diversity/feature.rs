@@ -5,8 +5,9 @@
 //! The trainer stores the initial matrix of a layer `L` as `L.init` beside the trained `L`
 //! (`rec.init` / `rec`, `in.init` / `in`, `out.init` / `out`).
 
-use super::linalg::Mat;
+use super::linalg::MatExt;
 use ensweep_core::output::WeightMatrix;
+use ndarray::Array2;
 use std::collections::BTreeMap;
 
 /// Suffix of the layer name under which a trainer stores a layer's initial weights.
@@ -30,7 +31,10 @@ pub fn feature_learning_strength(weights: &[WeightMatrix], layer: &str) -> Optio
 }
 
 /// The same from a run's layers as the weights table holds them (layer name -> matrix).
-pub fn feature_learning_of_layers(layers: &BTreeMap<String, Mat>, layer: &str) -> Option<f64> {
+pub fn feature_learning_of_layers(
+    layers: &BTreeMap<String, Array2<f64>>,
+    layer: &str,
+) -> Option<f64> {
     let trained = layers.get(layer)?;
     let init = layers.get(&format!("{layer}{INIT_SUFFIX}"))?;
     (trained.shape() == init.shape()).then(|| (trained - init).norm())
@@ -39,6 +43,7 @@ pub fn feature_learning_of_layers(layers: &BTreeMap<String, Mat>, layer: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diversity::linalg::from_rows;
 
     fn matrix(layer: &str, values: Vec<f32>) -> WeightMatrix {
         WeightMatrix {
@@ -61,9 +66,9 @@ mod tests {
     #[test]
     fn from_the_weights_table_layers() {
         let mut layers = BTreeMap::new();
-        layers.insert("rec".to_string(), Mat::from_row_slice(1, 2, &[3.0, 4.0]));
+        layers.insert("rec".to_string(), from_rows(1, 2, &[3.0, 4.0]));
         assert_eq!(feature_learning_of_layers(&layers, "rec"), None);
-        layers.insert("rec.init".to_string(), Mat::zeros(1, 2));
+        layers.insert("rec.init".to_string(), Array2::zeros((1, 2)));
         assert_eq!(feature_learning_of_layers(&layers, "rec"), Some(5.0));
     }
 

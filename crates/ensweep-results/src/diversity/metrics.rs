@@ -5,9 +5,9 @@
 //! problem), and representation / dynamics comparisons use measures invariant to orthogonal
 //! transforms of the state space (linear CKA; Procrustes-aligned linear operators).
 
-use super::linalg::Mat;
-use pathfinding::kuhn_munkres::kuhn_munkres_min;
-use pathfinding::matrix::Matrix;
+pub use super::lap::assignment;
+use super::linalg::MatExt;
+use ndarray::{Array2, Axis, concatenate, s};
 
 /// Weight matrices of one network, `out x in`, hidden units shared between consecutive layers.
 #[derive(Clone, Debug, PartialEq)]
@@ -15,18 +15,18 @@ pub enum Net {
     /// A recurrent net: `w_in` (units x inputs), `w_rec` (units x units), `w_out` (outputs x units).
     Rnn {
         /// Input weights.
-        w_in: Mat,
+        w_in: Array2<f64>,
         /// Recurrent weights.
-        w_rec: Mat,
+        w_rec: Array2<f64>,
         /// Readout weights.
-        w_out: Mat,
+        w_out: Array2<f64>,
     },
     /// A feed-forward chain `l1, l2, ...`; hidden layer k is the rows of `l(k)`, columns of `l(k+1)`.
-    Mlp(Vec<Mat>),
+    Mlp(Vec<Array2<f64>>),
 }
 
 impl Net {
-    fn matrices(&self) -> Vec<&Mat> {
+    fn matrices(&self) -> Vec<&Array2<f64>> {
         match self {
             Net::Rnn { w_in, w_rec, w_out } => vec![w_in, w_rec, w_out],
             Net::Mlp(ls) => ls.iter().collect(),
@@ -50,30 +50,13 @@ impl Net {
     }
 }
 
-/// Minimum-cost assignment: `perm[i]` is the column matched to row `i` (square cost).
-pub fn assignment(cost: &Mat) -> Vec<usize> {
-    let n = cost.nrows();
-    if n == 0 {
-        return Vec::new();
-    }
-    // kuhn_munkres needs an ordered integer weight; scale to keep ~9 significant digits.
-    let max = cost.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-300);
-    let scale = 1e9 / max;
-    let data: Vec<i64> = (0..n)
-        .flat_map(|i| (0..n).map(move |j| (i, j)))
-        .map(|(i, j)| (cost[(i, j)] * scale).round() as i64)
-        .collect();
-    let m = Matrix::from_vec(n, n, data).expect("square cost matrix");
-    kuhn_munkres_min(&m).1
-}
-
-fn sq_dist_rows(a: &Mat, i: usize, b: &Mat, j: usize) -> f64 {
+fn sq_dist_rows(a: &Array2<f64>, i: usize, b: &Array2<f64>, j: usize) -> f64 {
     (0..a.ncols())
         .map(|k| (a[(i, k)] - b[(j, k)]).powi(2))
         .sum()
 }
 
-fn sq_dist_cols(a: &Mat, i: usize, b: &Mat, j: usize) -> f64 {
+fn sq_dist_cols(a: &Array2<f64>, i: usize, b: &Array2<f64>, j: usize) -> f64 {
     (0..a.nrows())
         .map(|k| (a[(k, i)] - b[(k, j)]).powi(2))
         .sum()
@@ -99,7 +82,7 @@ pub fn align(a: &Net, b: &Net) -> Net {
             let n = w_rec.nrows();
             let mut perm: Option<Vec<usize>> = None;
             for _ in 0..20 {
-                let cost = Mat::from_fn(n, n, |i, j| {
+                let cost = Array2::from_shape_fn((n, n), |(i, j)| {
                     let mut c = sq_dist_rows(w_in, i, bi, j) + sq_dist_cols(w_out, i, bo, j);
                     if let Some(p) = &perm {
                         // row i of a vs row j of b with b's columns relabelled by p, and same for columns.
@@ -122,23 +105,23 @@ pub fn align(a: &Net, b: &Net) -> Net {
             }
             let p = perm.unwrap_or_default();
             Net::Rnn {
-                w_in: Mat::from_fn(n, bi.ncols(), |i, k| bi[(p[i], k)]),
-                w_rec: Mat::from_fn(n, n, |i, j| br[(p[i], p[j])]),
-                w_out: Mat::from_fn(bo.nrows(), n, |o, i| bo[(o, p[i])]),
+                w_in: Array2::from_shape_fn((n, bi.ncols()), |(i, k)| bi[(p[i], k)]),
+                w_rec: Array2::from_shape_fn((n, n), |(i, j)| br[(p[i], p[j])]),
+                w_out: Array2::from_shape_fn((bo.nrows(), n), |(o, i)| bo[(o, p[i])]),
             }
         }
         (Net::Mlp(la), Net::Mlp(lb)) => {
-            let mut out: Vec<Mat> = lb.clone();
+            let mut out: Vec<Array2<f64>> = lb.clone();
             for k in 0..la.len().saturating_sub(1) {
                 let n = la[k].nrows();
                 let (inc_a, inc_b) = (&la[k], &out[k]);
                 let (og_a, og_b) = (&la[k + 1], &out[k + 1]);
-                let cost = Mat::from_fn(n, n, |i, j| {
+                let cost = Array2::from_shape_fn((n, n), |(i, j)| {
                     sq_dist_rows(inc_a, i, inc_b, j) + sq_dist_cols(og_a, i, og_b, j)
                 });
                 let p = assignment(&cost);
-                let rows = Mat::from_fn(n, inc_b.ncols(), |i, c| inc_b[(p[i], c)]);
-                let cols = Mat::from_fn(og_b.nrows(), n, |r, i| og_b[(r, p[i])]);
+                let rows = Array2::from_shape_fn((n, inc_b.ncols()), |(i, c)| inc_b[(p[i], c)]);
+                let cols = Array2::from_shape_fn((og_b.nrows(), n), |(r, i)| og_b[(r, p[i])]);
                 out[k] = rows;
                 out[k + 1] = cols;
             }
@@ -169,54 +152,41 @@ pub fn aligned_weight_distance(a: &Net, b: &Net) -> f64 {
     }
 }
 
-fn center_columns(x: &Mat) -> Mat {
-    x.center_columns()
-}
-
 /// Linear CKA between two representations of the same samples (rows), any widths.
 ///
 /// `||Yc' Xc||_F^2 / (||Xc' Xc||_F ||Yc' Yc||_F)` with column-centred X, Y (Kornblith et al.
 /// 2019): 1 for representations equal up to rotation, permutation and isotropic scaling.
-pub fn linear_cka(x: &Mat, y: &Mat) -> f64 {
-    let (xc, yc) = (center_columns(x), center_columns(y));
-    let (xt, yt) = (xc.transpose(), yc.transpose());
-    let cross = (&yt * &xc).norm_squared();
-    let den = (&xt * &xc).norm() * (&yt * &yc).norm();
+pub fn linear_cka(x: &Array2<f64>, y: &Array2<f64>) -> f64 {
+    let (xc, yc) = (x.center_columns(), y.center_columns());
+    let cross = yc.t().dot(&xc).norm_squared();
+    let den = xc.t().dot(&xc).norm() * yc.t().dot(&yc).norm();
     if den == 0.0 { f64::NAN } else { cross / den }
 }
 
 /// Delay embedding of each trajectory (steps x units) with `delays` copies, stacked over probes.
 /// Returns (current states, next states) for fitting `z_{t+1} = z_t A`.
-fn delay_pairs(trajs: &[Mat], delays: usize) -> (Mat, Mat) {
+fn delay_pairs(trajs: &[Array2<f64>], delays: usize) -> (Array2<f64>, Array2<f64>) {
     let units = trajs.first().map(|t| t.ncols()).unwrap_or(0);
     let width = units * delays;
     let mut now = Vec::new();
     let mut next = Vec::new();
     for t in trajs {
-        let emb = |s: usize| -> Vec<f64> {
-            (0..delays)
-                .flat_map(|d| (0..units).map(move |u| (d, u)))
-                .map(|(d, u)| t[(s - d, u)])
-                .collect()
-        };
+        let emb = |s: usize| (0..delays).flat_map(move |d| t.row(s - d).into_iter().copied());
         for s in delays - 1..t.nrows().saturating_sub(1) {
             now.extend(emb(s));
             next.extend(emb(s + 1));
         }
     }
     let rows = now.len() / width.max(1);
-    (
-        Mat::from_row_slice(rows, width, &now),
-        Mat::from_row_slice(rows, width, &next),
-    )
+    let shaped = |v: Vec<f64>| Array2::from_shape_vec((rows, width), v).expect("whole rows");
+    (shaped(now), shaped(next))
 }
 
 /// Leading `rank` principal directions (columns) of the centred rows of `x`.
-fn pca_basis(x: &Mat, rank: usize) -> Mat {
-    let c = center_columns(x);
-    let cov = &c.transpose() * &c;
-    let (_, vecs) = cov.symmetric_eigen();
-    vecs.columns(0, rank.min(vecs.ncols()))
+fn pca_basis(x: &Array2<f64>, rank: usize) -> Array2<f64> {
+    let c = x.center_columns();
+    let (_, vecs) = c.t().dot(&c).symmetric_eigen();
+    vecs.slice(s![.., ..rank.min(vecs.ncols())]).to_owned()
 }
 
 /// DSA-style dynamics distance between two networks' hidden trajectories on the same probes.
@@ -227,46 +197,48 @@ fn pca_basis(x: &Mat, rank: usize) -> Mat {
 /// squares, and return `||R' A_x R - A_y||_F / mean(||A_x||, ||A_y||)`. Zero when one network is
 /// a relabelling (or any rotation) of the other. Unlike DSA (Ostrow et al. 2023) the rotation is
 /// fitted on the states rather than on the operators alone, which makes it closed-form.
-pub fn dynamics_distance(x: &[Mat], y: &[Mat], delays: usize, rank: usize) -> f64 {
+pub fn dynamics_distance(x: &[Array2<f64>], y: &[Array2<f64>], delays: usize, rank: usize) -> f64 {
     let (xn, xf) = delay_pairs(x, delays);
     let (yn, yf) = delay_pairs(y, delays);
     if xn.nrows() != yn.nrows() || xn.nrows() == 0 {
         return f64::NAN;
     }
-    let all_x = xn.stack(&xf);
-    let all_y = yn.stack(&yf);
-    let (bx, by) = (pca_basis(&all_x, rank), pca_basis(&all_y, rank));
+    let both = |a: &Array2<f64>, b: &Array2<f64>| {
+        concatenate(Axis(0), &[a.view(), b.view()]).expect("same widths")
+    };
+    let (bx, by) = (
+        pca_basis(&both(&xn, &xf), rank),
+        pca_basis(&both(&yn, &yf), rank),
+    );
     let r = bx.ncols().min(by.ncols());
-    let (bx, by) = (bx.columns(0, r), by.columns(0, r));
-    let (zxn, zxf) = (&xn * &bx, &xf * &bx);
-    let (zyn, zyf) = (&yn * &by, &yf * &by);
+    let (bx, by) = (bx.slice(s![.., ..r]), by.slice(s![.., ..r]));
+    let (zxn, zxf) = (xn.dot(&bx), xf.dot(&bx));
+    let (zyn, zyf) = (yn.dot(&by), yf.dot(&by));
     // Procrustes: R = argmin ||Zx R - Zy|| over orthogonal R is the polar factor of
     // M = Zx' Zy, i.e. M (M'M)^(-1/2) (= U V' of the SVD of M).
-    let m = &zxn.transpose() * &zyn;
-    let mtm = &m.transpose() * &m;
+    let m = zxn.t().dot(&zyn);
+    let mtm = m.t().dot(&m);
     let scale_m = mtm.norm().max(1e-300);
-    let rot = &m
-        * &mtm.symmetric_fn(|l| {
-            if l > 1e-12 * scale_m {
-                1.0 / l.sqrt()
-            } else {
-                0.0
-            }
-        });
+    let rot = m.dot(&mtm.symmetric_fn(|l| {
+        if l > 1e-12 * scale_m {
+            1.0 / l.sqrt()
+        } else {
+            0.0
+        }
+    }));
     let ax = least_squares(&zxn, &zxf);
     let ay = least_squares(&zyn, &zyf);
-    let diff = (&(&(&rot.transpose() * &ax) * &rot) - &ay).norm();
+    let diff = (&rot.t().dot(&ax).dot(&rot) - &ay).norm();
     let scale = (ax.norm() + ay.norm()) / 2.0;
     if scale == 0.0 { 0.0 } else { diff / scale }
 }
 
 /// `argmin_A ||X A - Y||_F` through the pseudo-inverse of X'X (rank-deficient safe).
-fn least_squares(x: &Mat, y: &Mat) -> Mat {
-    let xt = x.transpose();
-    let gram = &xt * x;
+fn least_squares(x: &Array2<f64>, y: &Array2<f64>) -> Array2<f64> {
+    let gram = x.t().dot(x);
     let cut = 1e-12 * gram.norm().max(1e-300);
     let pinv = gram.symmetric_fn(|l| if l > cut { 1.0 / l } else { 0.0 });
-    &(&pinv * &xt) * y
+    pinv.dot(&x.t()).dot(y)
 }
 
 /// Jaccard overlap |A ∩ B| / |A ∪ B| of two sets given as membership masks (1 when both empty).

@@ -9,20 +9,26 @@
 pub mod bench;
 pub mod dsa;
 pub mod feature;
+mod lap;
 pub mod linalg;
 pub mod metrics;
 pub mod pif;
+mod procrustes;
 pub mod svcca;
 
 use crate::frames::{self, Group};
 use crate::selection::{GroupSelection, Include, select_groups};
 use crate::stats::{Bootstrap, StatsError, mean, std_dev};
 use crate::tables::{TablesError, read_table};
-use linalg::Mat;
+use linalg::from_rows;
 use metrics::{Net, aligned_weight_distance, disagreement, dynamics_distance, jaccard, linear_cka};
+use ndarray::{Array2, Axis, concatenate};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// Each run's weight matrices by layer name, by cell key.
+type Layers = BTreeMap<String, BTreeMap<String, Array2<f64>>>;
 
 /// Errors of the diversity analysis.
 #[derive(Debug, thiserror::Error)]
@@ -172,13 +178,13 @@ fn summarise(m: &PairMatrix, boot: &Bootstrap) -> Result<Option<Summary>, StatsE
 }
 
 /// Hidden trajectories of each run: one `steps x units` matrix per probe, ordered by probe.
-fn trajectories(df: &DataFrame) -> Result<BTreeMap<String, Vec<Mat>>, PolarsError> {
+fn trajectories(df: &DataFrame) -> Result<BTreeMap<String, Vec<Array2<f64>>>, PolarsError> {
     let df = df.sort(["cell_key", "probe"], Default::default())?;
     let keys = df.column("cell_key")?.str()?;
     let steps = df.column("steps")?.u32()?;
     let units = df.column("units")?.u32()?;
     let states = df.column("states")?.list()?;
-    let mut out: BTreeMap<String, Vec<Mat>> = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<Array2<f64>>> = BTreeMap::new();
     for i in 0..df.height() {
         let (Some(k), Some(s), Some(u), Some(v)) = (
             keys.get(i),
@@ -194,19 +200,19 @@ fn trajectories(df: &DataFrame) -> Result<BTreeMap<String, Vec<Mat>>, PolarsErro
         }
         out.entry(k.to_string())
             .or_default()
-            .push(Mat::from_row_slice(s as usize, u as usize, &vals));
+            .push(from_rows(s as usize, u as usize, &vals));
     }
     Ok(out)
 }
 
 /// Weight matrices of each run by layer name.
-fn weights(df: &DataFrame) -> Result<BTreeMap<String, BTreeMap<String, Mat>>, PolarsError> {
+fn weights(df: &DataFrame) -> Result<Layers, PolarsError> {
     let keys = df.column("cell_key")?.str()?;
     let layers = df.column("layer")?.str()?;
     let rows = df.column("rows")?.u32()?;
     let cols = df.column("cols")?.u32()?;
     let values = df.column("values")?.list()?;
-    let mut out: BTreeMap<String, BTreeMap<String, Mat>> = BTreeMap::new();
+    let mut out: Layers = BTreeMap::new();
     for i in 0..df.height() {
         let (Some(k), Some(l), Some(r), Some(c), Some(v)) = (
             keys.get(i),
@@ -219,17 +225,16 @@ fn weights(df: &DataFrame) -> Result<BTreeMap<String, BTreeMap<String, Mat>>, Po
         };
         let vals: Vec<f64> = v.f32()?.into_no_null_iter().map(f64::from).collect();
         if vals.len() == (r * c) as usize {
-            out.entry(k.to_string()).or_default().insert(
-                l.to_string(),
-                Mat::from_row_slice(r as usize, c as usize, &vals),
-            );
+            out.entry(k.to_string())
+                .or_default()
+                .insert(l.to_string(), from_rows(r as usize, c as usize, &vals));
         }
     }
     Ok(out)
 }
 
 /// Builds a [`Net`] from named layers: `in`/`rec`/`out` or `l1`, `l2`, ...
-pub fn net_from_layers(layers: &BTreeMap<String, Mat>) -> Option<Net> {
+pub fn net_from_layers(layers: &BTreeMap<String, Array2<f64>>) -> Option<Net> {
     if let (Some(i), Some(r), Some(o)) = (layers.get("in"), layers.get("rec"), layers.get("out")) {
         return Some(Net::Rnn {
             w_in: i.clone(),
@@ -237,14 +242,14 @@ pub fn net_from_layers(layers: &BTreeMap<String, Mat>) -> Option<Net> {
             w_out: o.clone(),
         });
     }
-    let chain: Vec<Mat> = (1..)
+    let chain: Vec<Array2<f64>> = (1..)
         .map_while(|k| layers.get(&format!("l{k}")).cloned())
         .collect();
     (!chain.is_empty()).then_some(Net::Mlp(chain))
 }
 
 /// Readout decisions `sign(w_out h_T)` on every probe (first output), for disagreement.
-fn predictions(net: &Net, trajs: &[Mat]) -> Option<Vec<i64>> {
+fn predictions(net: &Net, trajs: &[Array2<f64>]) -> Option<Vec<i64>> {
     let Net::Rnn { w_out, .. } = net else {
         return None;
     };
@@ -254,8 +259,7 @@ fn predictions(net: &Net, trajs: &[Mat]) -> Option<Vec<i64>> {
             if t.ncols() != w_out.ncols() || t.nrows() == 0 {
                 return None;
             }
-            let last = t.nrows() - 1;
-            let y: f64 = (0..t.ncols()).map(|u| w_out[(0, u)] * t[(last, u)]).sum();
+            let y = w_out.row(0).dot(&t.row(t.nrows() - 1));
             Some(i64::from(y > 0.0))
         })
         .collect()
@@ -263,7 +267,7 @@ fn predictions(net: &Net, trajs: &[Mat]) -> Option<Vec<i64>> {
 
 /// Important-connection masks from `<layer>.pi` matrices (in stored unit order: hidden units are
 /// not re-aligned here, so the overlap is a lower bound for RNN/MLP hidden layers).
-fn important_mask(layers: &BTreeMap<String, Mat>, threshold: f64) -> Vec<bool> {
+fn important_mask(layers: &BTreeMap<String, Array2<f64>>, threshold: f64) -> Vec<bool> {
     layers
         .iter()
         .filter(|(k, _)| k.ends_with(".pi"))
@@ -298,8 +302,8 @@ pub fn analyse(dir: &Path, opts: &DiversityOptions) -> Result<Diversity, Diversi
 
 fn analyse_group(
     g: &Group,
-    trajs: &BTreeMap<String, Vec<Mat>>,
-    weights: &BTreeMap<String, BTreeMap<String, Mat>>,
+    trajs: &BTreeMap<String, Vec<Array2<f64>>>,
+    weights: &Layers,
     metric_values: &BTreeMap<String, f64>,
     opts: &DiversityOptions,
     out: &mut Diversity,
@@ -333,7 +337,7 @@ fn analyse_group(
     if with_traj.len() >= 2 {
         let keys: Vec<&String> = with_traj.iter().map(|(_, k)| *k).collect();
         let seeds: Vec<u64> = with_traj.iter().map(|(s, _)| *s).collect();
-        let stacked: Vec<Mat> = keys.iter().map(|k| stack_all(&trajs[*k])).collect();
+        let stacked: Vec<Array2<f64>> = keys.iter().map(|k| stack_all(&trajs[*k])).collect();
         push("cka", &keys, seeds.clone(), &|i, j| {
             linear_cka(&stacked[i], &stacked[j])
         })?;
@@ -348,13 +352,10 @@ fn analyse_group(
             .map(|k| dsa::fit_dmd(&trajs[*k], &opts.dsa).ok())
             .collect();
         let d = dsa::pairwise(&fits, &opts.dsa);
-        let n = keys.len();
         push("dsa_angular", &keys, seeds.clone(), &|i, j| {
-            d[i * n + j].angular
+            d[(i, j)].angular
         })?;
-        push("dsa_euclidean", &keys, seeds, &|i, j| {
-            d[i * n + j].euclidean
-        })?;
+        push("dsa_euclidean", &keys, seeds, &|i, j| d[(i, j)].euclidean)?;
         let null = keys
             .iter()
             .filter_map(|k| dsa::within_net_null(&trajs[*k], &opts.dsa).ok());
@@ -453,11 +454,10 @@ fn per_net_summary(
     }))
 }
 
-fn stack_all(trajs: &[Mat]) -> Mat {
-    let cols = trajs.first().map(|t| t.ncols()).unwrap_or(0);
-    trajs
-        .iter()
-        .fold(Mat::zeros(0, cols), |acc, t| acc.stack(t))
+/// All trials' states, one below the other (samples x units).
+fn stack_all(trajs: &[Array2<f64>]) -> Array2<f64> {
+    let views: Vec<_> = trajs.iter().map(|t| t.view()).collect();
+    concatenate(Axis(0), &views).unwrap_or_else(|_| Array2::zeros((0, 0)))
 }
 
 impl Diversity {

@@ -6,19 +6,20 @@ use super::*;
 use crate::synthetic::{AND_PROBES, TinyRnn};
 use crate::tables::{write_part, write_weights_part};
 use ensweep_core::seed::RunSeed;
+use linalg::MatExt;
 
 fn to_net(t: &TinyRnn) -> Net {
     Net::Rnn {
-        w_in: Mat::from_row_slice(t.units, t.inputs, &t.w_in),
-        w_rec: Mat::from_row_slice(t.units, t.units, &t.w_rec),
-        w_out: Mat::from_row_slice(t.outputs, t.units, &t.w_out),
+        w_in: from_rows(t.units, t.inputs, &t.w_in),
+        w_rec: from_rows(t.units, t.units, &t.w_rec),
+        w_out: from_rows(t.outputs, t.units, &t.w_out),
     }
 }
 
-fn trajs(t: &TinyRnn) -> Vec<Mat> {
+fn trajs(t: &TinyRnn) -> Vec<Array2<f64>> {
     AND_PROBES
         .iter()
-        .map(|(_, x)| Mat::from_row_slice(15, t.units, &t.run(x, 15)))
+        .map(|(_, x)| from_rows(15, t.units, &t.run(x, 15)))
         .collect()
 }
 
@@ -37,7 +38,7 @@ fn permuted_copy_has_zero_aligned_distance_and_unit_cka() {
     assert!(raw > 0.5, "{raw}");
     assert!(aligned_weight_distance(&na, &nb) < 1e-12);
     let (ta, tb) = (trajs(&a), trajs(&b));
-    let stack = |t: &[Mat]| super::stack_all(t);
+    let stack = |t: &[Array2<f64>]| super::stack_all(t);
     assert!((linear_cka(&stack(&ta), &stack(&tb)) - 1.0).abs() < 1e-10);
     assert!(dynamics_distance(&ta, &tb, 2, 6) < 1e-6);
 }
@@ -58,17 +59,17 @@ fn unrelated_networks_are_distant() {
 
 #[test]
 fn mlp_alignment_and_small_helpers() {
-    let l1 = Mat::from_row_slice(3, 2, &[1.0, 2.0, -1.0, 0.5, 3.0, 0.0]);
-    let l2 = Mat::from_row_slice(1, 3, &[0.3, -0.7, 1.1]);
+    let l1 = from_rows(3, 2, &[1.0, 2.0, -1.0, 0.5, 3.0, 0.0]);
+    let l2 = from_rows(1, 3, &[0.3, -0.7, 1.1]);
     let p = [2, 0, 1];
-    let l1p = Mat::from_fn(3, 2, |i, k| l1[(p[i], k)]);
-    let l2p = Mat::from_fn(1, 3, |o, i| l2[(o, p[i])]);
+    let l1p = Array2::from_shape_fn((3, 2), |(i, k)| l1[(p[i], k)]);
+    let l2p = Array2::from_shape_fn((1, 3), |(o, i)| l2[(o, p[i])]);
     let a = Net::Mlp(vec![l1, l2]);
     let b = Net::Mlp(vec![l1p, l2p]);
     assert!(aligned_weight_distance(&a, &b) < 1e-12);
     assert_eq!(jaccard(&[true, true, false], &[true, false, false]), 0.5);
     assert_eq!(disagreement(&[1, 0, 1, 1], &[1, 1, 1, 0]), 0.5);
-    let cost = Mat::from_row_slice(3, 3, &[4.0, 1.0, 3.0, 2.0, 0.0, 5.0, 3.0, 2.0, 2.0]);
+    let cost = from_rows(3, 3, &[4.0, 1.0, 3.0, 2.0, 0.0, 5.0, 3.0, 2.0, 2.0]);
     assert_eq!(assignment(&cost), vec![1, 0, 2]);
 }
 
