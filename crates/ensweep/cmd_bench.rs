@@ -296,6 +296,21 @@ struct TanhRnnArgs {
     /// Replicate seeds.
     #[arg(long, default_value_t = 3)]
     seeds: u64,
+    /// Cap the kernels' instruction set (the numbers are the same at every level; only the
+    /// speed differs), to measure an AVX2 or a plain worker on an AVX-512 machine.
+    #[arg(long, value_enum, default_value_t = SimdArg::Best)]
+    simd: SimdArg,
+}
+
+/// `--simd` of `bench tanh-rnn`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SimdArg {
+    /// The best this CPU has.
+    Best,
+    /// AVX2 + FMA.
+    Avx2,
+    /// No intrinsics.
+    Portable,
 }
 
 fn rnn_smnist(a: RnnSmnistArgs) -> anyhow::Result<()> {
@@ -352,12 +367,22 @@ fn tanh_rnn(a: TanhRnnArgs) -> anyhow::Result<()> {
     let spec = Spec::parse(JARNE_AND, Path::new(name), &TRAINERS)
         .context("parsing the built-in protocol")?;
     let cfg = ensweep_recurrent::TanhRnn.config_of(&spec.cells()[0])?;
+    use ensweep_recurrent::tanh::kernels::{Simd, limit_simd, simd};
+    limit_simd(match a.simd {
+        SimdArg::Best => Simd::Avx512,
+        SimdArg::Avx2 => Simd::Avx2,
+        SimdArg::Portable => Simd::Portable,
+    });
     let load0 = crate::bench::rnn::load_average();
     let r = crate::bench::rnn::tanh_throughput(&cfg, a.epochs, a.seeds)?;
     let load1 = crate::bench::rnn::load_average();
     println!(
-        "{name}: N = {}, batch {}, {} trials per epoch, {} epoch(s) per seed, one thread",
-        cfg.n_hidden, cfg.batch_size, cfg.train_trials, a.epochs
+        "{name}: N = {}, batch {}, {} trials per epoch, {} epoch(s) per seed, one thread, kernels {:?}",
+        cfg.n_hidden,
+        cfg.batch_size,
+        cfg.train_trials,
+        a.epochs,
+        simd()
     );
     for (s, (v, t)) in r.sequences_per_s.iter().zip(&r.train_seconds).enumerate() {
         println!("seed {s}: {v:.0} sequences/s ({t:.2} s of training)");

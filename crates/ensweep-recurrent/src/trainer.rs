@@ -9,9 +9,9 @@ use ensweep_core::trainer::{TrainError, Trainer};
 /// Sustained FLOP/s of one `sas_rnn` cell on one core (row-MNIST epochs of 101 GFLOP in
 /// 2.35 s single-threaded on the 2-core host, docs/PERFORMANCE.md).
 const SAS_RNN_RATE: f64 = 40e9;
-/// Sustained FLOP/s of one `tanh_rnn` cell on one core (small matrices, per-step overheads:
-/// calibrated on whole cells of the main job, docs/PERFORMANCE.md "Plan estimates").
-const TANH_RNN_RATE: f64 = 14e9;
+/// Sustained FLOP/s of one `tanh_rnn` cell on one core (the `tanh_rnn/3` kernels; calibrated on
+/// whole cells of the main job, docs/PERFORMANCE.md "Plan estimates").
+const TANH_RNN_RATE: f64 = 45e9;
 
 /// The spike-and-slab mean-field RNN (`[sas_rnn]`).
 pub struct SasRnn;
