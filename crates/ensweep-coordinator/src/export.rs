@@ -9,7 +9,7 @@
 //! table with its reason and the rest of the part is written; a part whose write fails (disk
 //! full, I/O error) is retried with exponential backoff instead of being dropped until restart.
 
-use crate::event_loop::Event;
+use crate::event::Event;
 use crate::ledger;
 use crate::ledger::StoredOutput;
 use crate::machine::ExportJob;
