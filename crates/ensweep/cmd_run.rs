@@ -8,6 +8,7 @@
 //! The sweep benchmarks reuse [`run_embedded`].
 
 use crate::cmd_coordinator::Tuning;
+use crate::exit::CliError;
 use crate::progress::{self, Progress};
 use anyhow::Context;
 use clap::Args;
@@ -270,7 +271,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         args.dir.join(&s.name).display()
     );
     if out.interrupted {
-        anyhow::bail!("interrupted; run the same command again to resume");
+        return Err(CliError::Interrupted.into());
+    }
+    if s.failed > 0 {
+        return Err(CliError::CellsFailed {
+            sweep: s.name.clone(),
+            failed: s.failed,
+            total: s.total,
+        }
+        .into());
     }
     Ok(())
 }
