@@ -14,7 +14,7 @@
 //!   carrying any other fence are fenced off (results become orphans, failures are ignored);
 //! - a cell reaches `Done` once; its result row is assigned to exactly one export part;
 //! - a lease belongs to the registration of the worker name that took it: only a call carrying
-//!   that registration's session may renew, complete, fail or release it (see `workers.rs`);
+//!   that registration's session may renew, complete, fail or release it (`workers`);
 //! - fences are issued in increasing order by checked arithmetic and only ever derive from
 //!   fences this coordinator issued (never from orphans, which anyone could have sent).
 
