@@ -169,14 +169,17 @@ pub fn run_embedded(
     Ok(outcome)
 }
 
+/// A local worker's task; it ends with the worker's report.
+type WorkerTask =
+    tokio::task::JoinHandle<Result<ensweep_worker::WorkerReport, ensweep_worker::WorkerError>>;
+
 /// Starts the local workers on the current runtime; each stops when `stop` sends.
 fn spawn_workers(
     opts: &EmbeddedOptions,
     url: &str,
     token: &ensweep_core::token::Token,
     stop: &broadcast::Sender<()>,
-) -> Vec<tokio::task::JoinHandle<Result<ensweep_worker::WorkerReport, ensweep_worker::WorkerError>>>
-{
+) -> Vec<WorkerTask> {
     (0..opts.workers)
         .map(|i| {
             let config = WorkerConfig {
