@@ -50,7 +50,7 @@ impl CoordinatorArgs {
             worker: token(self.worker_token_file.as_deref(), WORKER_TOKEN_ENV)?,
             client: token(self.client_token_file.as_deref(), CLIENT_TOKEN_ENV)?,
         };
-        anyhow::ensure!(
+        crate::exit::ensure_usage!(
             tokens.worker.is_none() || tokens.worker != tokens.client,
             "the worker and client tokens must differ (a worker could otherwise submit and cancel)"
         );
@@ -146,11 +146,12 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
     // A loop that ended on its own hit a fatal ledger error (disk full, I/O): exit non-zero
     // rather than listen without working, and release the directory for a restart.
     if coordinator.handle().status.has_changed().is_err() {
-        anyhow::bail!(
+        let stopped = format!(
             "the coordinator stopped: its ledger in {} could not be written (the error is logged \
              above; disk full?). Nothing acknowledged is lost: free space and start it again",
             args.dir.display()
         );
+        return Err(anyhow::Error::new(std::io::Error::other(stopped)));
     }
     coordinator.shutdown();
     Ok(())

@@ -49,9 +49,10 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         OutputFormat::Json => Format::Json,
         OutputFormat::Parquet => Format::Parquet,
     };
-    if matches!(format, Format::Parquet) && args.output.is_none() {
-        anyhow::bail!("--format parquet writes binary data: give a file with --output");
-    }
+    crate::exit::ensure_usage!(
+        !matches!(format, Format::Parquet) || args.output.is_some(),
+        "--format parquet writes binary data: give a file with --output"
+    );
     let mut df = quiet_panics(|| catalog.sql(&sql))?;
     match &args.output {
         Some(path) => {

@@ -8,6 +8,7 @@
 //! The sweep benchmarks reuse [`run_embedded`].
 
 use crate::cmd_coordinator::Tuning;
+use crate::exit::CliError;
 use crate::progress::{self, Progress};
 use anyhow::Context;
 use clap::Args;
@@ -111,25 +112,12 @@ pub fn run_embedded(
             },
         ));
         let (stop_workers, _) = tokio::sync::broadcast::channel::<()>(1);
-        let mut workers = Vec::new();
-        for i in 0..opts.workers {
-            let config = WorkerConfig {
-                coordinator: ensweep_worker::rpc::Connection {
-                    url: format!("http://{addr}"),
-                    token: Some(worker_token.clone()),
-                    tls: None,
-                },
-                name: format!("local-{i}"),
-                slots: opts.slots,
-                prefetch: opts.prefetch,
-                lease_wait_ms: 1_000,
-                trainers: TRAINERS,
-            };
-            let mut stop = stop_workers.subscribe();
-            workers.push(tokio::spawn(ensweep_worker::run(config, async move {
-                let _ = stop.recv().await;
-            })));
-        }
+        let workers = spawn_workers(
+            opts,
+            &format!("http://{addr}"),
+            &worker_token,
+            &stop_workers,
+        );
         // Start the clock with every worker registered, so it measures the sweep alone.
         let mut status = handle.status.clone();
         // Subscribed before submitting, so no cell can finish unseen.
@@ -179,6 +167,39 @@ pub fn run_embedded(
     // Exports every finished result before returning (parts cut at shutdown).
     coordinator.shutdown();
     Ok(outcome)
+}
+
+/// A local worker's task; it ends with the worker's report.
+type WorkerTask =
+    tokio::task::JoinHandle<Result<ensweep_worker::WorkerReport, ensweep_worker::WorkerError>>;
+
+/// Starts the local workers on the current runtime; each stops when `stop` sends.
+fn spawn_workers(
+    opts: &EmbeddedOptions,
+    url: &str,
+    token: &ensweep_core::token::Token,
+    stop: &broadcast::Sender<()>,
+) -> Vec<WorkerTask> {
+    (0..opts.workers)
+        .map(|i| {
+            let config = WorkerConfig {
+                coordinator: ensweep_worker::rpc::Connection {
+                    url: url.to_owned(),
+                    token: Some(token.clone()),
+                    tls: None,
+                },
+                name: format!("local-{i}"),
+                slots: opts.slots,
+                prefetch: opts.prefetch,
+                lease_wait_ms: 1_000,
+                trainers: TRAINERS,
+            };
+            let mut stop = stop.subscribe();
+            tokio::spawn(ensweep_worker::run(config, async move {
+                let _ = stop.recv().await;
+            }))
+        })
+        .collect()
 }
 
 /// Shows progress until the sweep is finished or Ctrl-C; returns its last state and whether
@@ -270,7 +291,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         args.dir.join(&s.name).display()
     );
     if out.interrupted {
-        anyhow::bail!("interrupted; run the same command again to resume");
+        return Err(CliError::Interrupted.into());
+    }
+    if s.failed > 0 {
+        return Err(CliError::CellsFailed {
+            sweep: s.name.clone(),
+            failed: s.failed,
+            total: s.total,
+        }
+        .into());
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! exactly the code a worker runs for the same cell (`TRAINERS.train`), so the
 //! numbers are the ones a sweep would store.
 
+use crate::exit::CliError;
 use anyhow::Context;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
@@ -53,14 +54,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .load(&args.spec)
         .context("reading experiment")?;
     let cells = spec.cells();
-    let cell = cells.get(args.cell).with_context(|| {
-        format!(
+    let Some(cell) = cells.get(args.cell) else {
+        return Err(CliError::Usage(format!(
             "{} has {} cells; --cell {} is out of range",
             spec.path.display(),
             cells.len(),
             args.cell
-        )
-    })?;
+        ))
+        .into());
+    };
     let bar = if args.json {
         ProgressBar::hidden()
     } else {

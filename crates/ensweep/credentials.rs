@@ -36,7 +36,7 @@ fn check_private(path: &Path, meta: &std::fs::Metadata) -> anyhow::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mode = meta.permissions().mode() & 0o777;
     let fix = format!("run `chmod 600 {}`", path.display());
-    anyhow::ensure!(
+    crate::exit::ensure_usage!(
         mode & 0o007 == 0,
         "token file {} is readable by others (mode {mode:03o}); {fix}",
         path.display()
@@ -44,7 +44,7 @@ fn check_private(path: &Path, meta: &std::fs::Metadata) -> anyhow::Result<()> {
     if mode & 0o070 != 0 {
         // `/proc/self` belongs to our effective uid and gid (Linux); elsewhere nothing matches.
         let own_group = std::fs::metadata("/proc/self").is_ok_and(|m| m.gid() == meta.gid());
-        anyhow::ensure!(
+        crate::exit::ensure_usage!(
             own_group && mode & 0o222 == 0,
             "token file {} is readable by its group (mode {mode:03o}); {fix}",
             path.display()
@@ -130,11 +130,13 @@ impl Remote {
         })
     }
 
-    /// A refused or failed call as an error, with a hint for TLS mismatches.
+    /// A refused or failed call as an error, with a hint for TLS mismatches; it keeps the
+    /// status code, which decides the exit status.
     pub fn error(&self, status: &tonic::Status) -> anyhow::Error {
-        anyhow::anyhow!(
-            "{}",
-            ensweep_worker::rpc::explain(&self.coordinator, status)
-        )
+        crate::exit::CliError::Rpc {
+            code: status.code(),
+            message: ensweep_worker::rpc::explain(&self.coordinator, status),
+        }
+        .into()
     }
 }

@@ -1,8 +1,9 @@
 //! The `ensweep` command line: one binary, one module per subcommand.
 //!
 //! Each `cmd_*` module owns its clap arguments and its `run` function; this file only
-//! dispatches, sets up logging and maps errors to exit codes. Library crates return typed
-//! errors; here they become `anyhow` errors with context.
+//! dispatches, sets up logging and maps errors to exit codes (`exit`: one code per kind of
+//! failure, found from the errors' types). Library crates return typed errors; here they
+//! become `anyhow` errors with context.
 
 mod bench;
 mod cmd_bench;
@@ -17,6 +18,7 @@ mod cmd_submit;
 mod cmd_train;
 mod cmd_worker;
 mod credentials;
+mod exit;
 mod overrides;
 mod progress;
 
@@ -25,7 +27,7 @@ use clap::{Parser, Subcommand};
 /// Ensemble sweeps of small neural networks: train many networks across hyperparameter grids
 /// and seeds, then ask how different the solutions are and how they degrade under pruning.
 #[derive(Parser)]
-#[command(name = "ensweep", version, about, long_about = None)]
+#[command(name = "ensweep", version, about, long_about = None, after_help = exit::HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,7 +67,19 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // `--help` and `--version` come this way too, on stdout and with success.
+            let _ = err.print();
+            return if err.use_stderr() {
+                exit::Code::Usage
+            } else {
+                exit::Code::Success
+            }
+            .exit_code();
+        }
+    };
     let result = match cli.command {
         Command::Train(a) => cmd_train::run(a),
         Command::Plan(a) => cmd_plan::run(a),
@@ -84,7 +98,7 @@ fn main() -> std::process::ExitCode {
         Err(err) => {
             // `{:#}` prints the whole context chain on one line: "reading x: line 3: ...".
             eprintln!("error: {err:#}");
-            std::process::ExitCode::from(2)
+            exit::classify(&err).exit_code()
         }
     }
 }

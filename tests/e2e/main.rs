@@ -11,6 +11,7 @@ mod chaos;
 mod diskfull;
 mod distributed;
 mod embedded;
+mod exit_codes;
 mod experiments;
 mod nan;
 mod progress;

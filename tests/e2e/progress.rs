@@ -1,6 +1,6 @@
 //! `ensweep run` progress off a terminal: one line per cell in a log, JSON lines with `--json`.
 
-use crate::harness::ensweep_ok;
+use crate::harness::ensweep;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -27,7 +27,15 @@ fn run(dir: &Path, name: &str, extra: &[&str]) -> String {
         "2",
     ];
     args.extend_from_slice(extra);
-    ensweep_ok(&args, &[])
+    let out = ensweep(&args, &[]);
+    // A sweep that ran to its end with failed cells exits 1 (README.md, "Exit codes").
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Keys of the cells whose rows are in the sweep's `runs` table.

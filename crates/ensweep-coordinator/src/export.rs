@@ -9,13 +9,14 @@
 //! table with its reason and the rest of the part is written; a part whose write fails (disk
 //! full, I/O error) is retried with exponential backoff instead of being dropped until restart.
 
-use crate::event_loop::Event;
+use crate::event::Event;
 use crate::ledger;
 use crate::ledger::StoredOutput;
 use crate::machine::ExportJob;
 use ensweep_core::output::RunOutput;
+use ensweep_core::wire::WireError;
 use ensweep_results::tables::{
-    CompletedRun, QuarantineRow, write_part, write_quarantine_part, write_weights_part,
+    CompletedRun, QuarantineRow, TablesError, write_part, write_quarantine_part, write_weights_part,
 };
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
@@ -77,17 +78,38 @@ fn export_with_retries(
     false
 }
 
+/// Why a stored result cannot become a row: the reason its cell goes to quarantine.
+#[derive(Debug, thiserror::Error)]
+enum Unreadable {
+    /// The protobuf bytes do not decode or validate.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// A result stored as JSON by an older version does not parse.
+    #[error("stored JSON result: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The cell is done but its result is not in the ledger.
+    #[error("done cell without a stored result")]
+    Missing,
+}
+
+/// Why a part could not be written (it is tried again, see [`export_with_retries`]).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExportError {
+    /// Reading the part's rows from the ledger failed.
+    #[error("reading the ledger: {0}")]
+    Ledger(#[from] rusqlite::Error),
+    /// Writing its Parquet files failed.
+    #[error(transparent)]
+    Tables(#[from] TablesError),
+}
+
 /// Decodes a stored result; `Err` is the reason it goes to quarantine.
-fn decode(output: StoredOutput) -> Result<RunOutput, String> {
+fn decode(output: StoredOutput) -> Result<RunOutput, Unreadable> {
     match output {
         // Already validated at completion; the limit only guards against a damaged ledger.
-        StoredOutput::Proto(bytes) => {
-            ensweep_core::wire::decode(&bytes, usize::MAX).map_err(|e| e.to_string())
-        }
-        StoredOutput::Json(json) => {
-            serde_json::from_str(&json).map_err(|e| format!("stored JSON result: {e}"))
-        }
-        StoredOutput::Missing => Err("done cell without a stored result".to_string()),
+        StoredOutput::Proto(bytes) => Ok(ensweep_core::wire::decode(&bytes, usize::MAX)?),
+        StoredOutput::Json(json) => Ok(serde_json::from_str(&json)?),
+        StoredOutput::Missing => Err(Unreadable::Missing),
     }
 }
 
@@ -95,7 +117,7 @@ pub(crate) fn export_one(
     conn: &rusqlite::Connection,
     dir: &std::path::Path,
     job: &ExportJob,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<(), ExportError> {
     let Some((head, rows)) = ledger::read_part(conn, &job.sweep, job.part)? else {
         return Ok(());
     };
@@ -110,7 +132,7 @@ pub(crate) fn export_one(
                     cell_key: r.key,
                     attempt: r.attempt,
                     worker: r.worker,
-                    reason,
+                    reason: reason.to_string(),
                 });
                 continue;
             }

@@ -5,9 +5,11 @@
 //! parts that define every cell (kind, sweep seed, base config: `Spec::identity_lines`) must be
 //! equal. Anything else would silently mix results of two different experiments in one table,
 //! so it is refused with a diff a person can act on.
+//!
+//! It knows nothing of the machine that keeps the cells: a known cell is named by an id of the
+//! caller's choosing, which it hands back to `describe` when a removed cell must be shown.
 
 use crate::error::CoordError;
-use crate::machine::CellId;
 use ensweep_core::spec::Cell;
 use std::collections::{HashMap, HashSet};
 
@@ -32,14 +34,15 @@ pub struct Submission {
 const MAX_LISTED: usize = 8;
 
 /// Checks that `new_cells` (with identity `new_identity`) extends a sweep whose known cells
-/// are `known` (key to id) and whose identity was `old_identity`.
-pub fn check_compatible(
+/// are `known` (key to id) and whose identity was `old_identity`. `describe` gives a known
+/// cell's replicate seed and axis values, for the list of removed cells.
+pub fn check_compatible<Id: Copy + Ord>(
     sweep: &str,
     old_identity: &[String],
     new_identity: &[String],
-    known: &HashMap<&str, CellId>,
+    known: &HashMap<&str, Id>,
     new_cells: &[Cell],
-    describe: impl Fn(CellId) -> (u64, String),
+    describe: impl Fn(Id) -> (u64, String),
 ) -> Result<(), CoordError> {
     let mut diff = String::new();
     if old_identity != new_identity {
@@ -53,7 +56,7 @@ pub fn check_compatible(
         }
     }
     let new_keys: HashSet<&str> = new_cells.iter().map(|c| c.key.as_str()).collect();
-    let mut removed: Vec<CellId> = known
+    let mut removed: Vec<Id> = known
         .iter()
         .filter(|(k, _)| !new_keys.contains(*k))
         .map(|(_, id)| *id)

@@ -13,7 +13,7 @@
 //! `output` and still reads `output_json` of cells finished before the upgrade.
 
 use crate::error::CoordError;
-use crate::machine::{CellEntry, CellState, FailureKind, Machine, Op, SweepEntry};
+use crate::machine::{CellEntry, CellState, FailureKind, Machine, Op, RestoredCell, SweepEntry};
 use crate::status::SweepStatus;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -124,6 +124,17 @@ impl Ledger {
         restore_leases: bool,
         now: u64,
     ) -> Result<(), rusqlite::Error> {
+        self.load_sweeps(machine, now)?;
+        let exported_parts = self.exported_parts()?;
+        self.load_cells(machine, &exported_parts, restore_leases, now)?;
+        self.load_failures(machine)?;
+        self.load_orphans(machine)?;
+        machine.finish_restore();
+        Ok(())
+    }
+
+    /// Every sweep, in creation order.
+    fn load_sweeps(&self, machine: &mut Machine, now: u64) -> Result<(), rusqlite::Error> {
         let mut stmt = self.conn.prepare(
             "SELECT name, spec_hash, kind, trainer_version, sweep_seed, identity, cancelled
              FROM sweeps ORDER BY created, name",
@@ -151,20 +162,31 @@ impl Ledger {
         for s in rows {
             machine.restore_sweep(s?);
         }
-        let mut exported_parts: HashMap<(String, u64), bool> = HashMap::new();
+        Ok(())
+    }
+
+    /// Whether each assigned part, by (sweep, part), is written.
+    fn exported_parts(&self) -> Result<HashMap<(String, u64), bool>, rusqlite::Error> {
         let mut stmt = self
             .conn
             .prepare("SELECT sweep, part, exported FROM parts")?;
-        for row in stmt.query_map([], |r| {
+        stmt.query_map([], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)? as u64,
+                (r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64),
                 r.get::<_, i64>(2)? != 0,
             ))
-        })? {
-            let (s, p, e) = row?;
-            exported_parts.insert((s, p), e);
-        }
+        })?
+        .collect()
+    }
+
+    /// Every cell, in id order; refuses a cell of an unknown sweep or in an unknown state.
+    fn load_cells(
+        &self,
+        machine: &mut Machine,
+        exported_parts: &HashMap<(String, u64), bool>,
+        restore_leases: bool,
+        now: u64,
+    ) -> Result<(), rusqlite::Error> {
         let mut stmt = self.conn.prepare(
             "SELECT id, sweep, key, replicate, config_json, axes_json, state, attempt, fence,
                     spent, worker, part FROM cells ORDER BY id",
@@ -180,14 +202,12 @@ impl Ledger {
                 ));
             };
             let part = r.get::<_, Option<i64>>(11)?.map(|p| p as u64);
-            let exported = part
-                .map(|p| {
-                    exported_parts
-                        .get(&(sweep_name.clone(), p))
-                        .copied()
-                        .unwrap_or(false)
-                })
-                .unwrap_or(false);
+            let part_exported = part.is_some_and(|p| {
+                exported_parts
+                    .get(&(sweep_name.clone(), p))
+                    .copied()
+                    .unwrap_or(false)
+            });
             let entry = CellEntry {
                 sweep,
                 key: r.get::<_, String>(2)?.into(),
@@ -204,9 +224,19 @@ impl Ledger {
                 spent: r.get::<_, i64>(9)? as u32,
                 last_failure: None,
             };
-            let worker = r.get::<_, Option<String>>(10)?.unwrap_or_default();
-            machine.restore_cell(id, entry, part, exported, worker, restore_leases, now);
+            let cell = RestoredCell {
+                entry,
+                part,
+                part_exported,
+                worker: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+            };
+            machine.restore_cell(id, cell, restore_leases, now);
         }
+        Ok(())
+    }
+
+    /// Every recorded failure, in the order they happened.
+    fn load_failures(&self, machine: &mut Machine) -> Result<(), rusqlite::Error> {
         let mut stmt = self.conn.prepare(
             "SELECT c.sweep, f.kind, f.fence, f.cell FROM failures f JOIN cells c ON c.id = f.cell
              ORDER BY f.rowid",
@@ -225,17 +255,18 @@ impl Ledger {
                 machine.restore_failure(cell, kind, fence);
             }
         }
+        Ok(())
+    }
+
+    /// Every orphaned result, counted against its sweep when its cell is known.
+    fn load_orphans(&self, machine: &mut Machine) -> Result<(), rusqlite::Error> {
         let mut stmt = self
             .conn
-            .prepare("SELECT c.sweep, o.fence FROM orphans o LEFT JOIN cells c ON c.id = o.cell")?;
-        for row in stmt.query_map([], |r| {
-            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)? as u64))
-        })? {
-            let (sweep, fence) = row?;
-            let idx = sweep.and_then(|s| machine.sweep_index(&s));
-            machine.restore_orphan(idx, fence);
+            .prepare("SELECT c.sweep FROM orphans o LEFT JOIN cells c ON c.id = o.cell")?;
+        for sweep in stmt.query_map([], |r| r.get::<_, Option<String>>(0))? {
+            let idx = sweep?.and_then(|s| machine.sweep_index(&s));
+            machine.restore_orphan(idx);
         }
-        machine.finish_restore();
         Ok(())
     }
 
@@ -289,127 +320,138 @@ fn commit_inner(
 ) -> Result<(), rusqlite::Error> {
     let tx = conn.transaction()?;
     for op in ops {
-        match op {
-            Op::UpsertSweep { sweep, spec_text } => {
-                let s = &m.sweeps[*sweep];
-                tx.prepare_cached(
-                    "INSERT INTO sweeps(name, spec_hash, spec_text, kind, trainer_version,
+        write_op(&tx, op, m, now)?;
+    }
+    tx.commit()
+}
+
+/// The rows one op changes.
+fn write_op(
+    tx: &rusqlite::Transaction<'_>,
+    op: &Op,
+    m: &Machine,
+    now: u64,
+) -> Result<(), rusqlite::Error> {
+    match op {
+        Op::UpsertSweep { sweep, spec_text } => {
+            let s = &m.sweeps[*sweep];
+            tx.prepare_cached(
+                "INSERT INTO sweeps(name, spec_hash, spec_text, kind, trainer_version,
                         sweep_seed, identity, cancelled, created)
                      VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT(name) DO UPDATE SET spec_hash = ?2,
                         spec_text = COALESCE(NULLIF(?3, ''), spec_text), cancelled = ?8",
-                )?
-                .execute(params![
-                    s.name,
-                    s.spec_hash,
-                    spec_text,
-                    s.kind,
-                    s.trainer_version,
-                    s.sweep_seed as i64,
-                    s.identity.join("\n"),
-                    s.cancelled as i64,
-                    now as i64,
-                ])?;
-            }
-            Op::InsertCell(id) => {
-                let c = m.cell(*id);
-                tx.prepare_cached(
-                    "INSERT INTO cells(id, sweep, key, replicate, config_json, axes_json, state,
+            )?
+            .execute(params![
+                s.name,
+                s.spec_hash,
+                spec_text,
+                s.kind,
+                s.trainer_version,
+                s.sweep_seed as i64,
+                s.identity.join("\n"),
+                s.cancelled as i64,
+                now as i64,
+            ])?;
+        }
+        Op::InsertCell(id) => {
+            let c = m.cell(*id);
+            tx.prepare_cached(
+                "INSERT INTO cells(id, sweep, key, replicate, config_json, axes_json, state,
                         attempt, fence, spent) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, 0)",
-                )?
-                .execute(params![
-                    *id as i64,
-                    m.sweeps[c.sweep].name,
-                    &*c.key,
-                    c.replicate as i64,
-                    &*c.config_json,
-                    &*c.axes_json,
-                    c.state as i64,
-                ])?;
-            }
-            Op::Grant { cell, worker } => {
-                let c = m.cell(*cell);
-                tx.prepare_cached(
-                    "UPDATE cells SET state = 1, attempt = ?2, fence = ?3, worker = ?4 WHERE id = ?1",
-                )?
-                .execute(params![
-                    *cell as i64,
-                    c.attempt as i64,
-                    c.fence as i64,
-                    worker
-                ])?;
-            }
-            Op::Complete {
-                cell,
-                output,
-                wall_seconds,
-                worker,
-            } => {
-                tx.prepare_cached(
-                    "UPDATE cells SET state = 2, output = ?2, wall_seconds = ?3, worker = ?4
+            )?
+            .execute(params![
+                *id as i64,
+                m.sweeps[c.sweep].name,
+                &*c.key,
+                c.replicate as i64,
+                &*c.config_json,
+                &*c.axes_json,
+                c.state as i64,
+            ])?;
+        }
+        Op::Grant { cell, worker } => {
+            let c = m.cell(*cell);
+            tx.prepare_cached(
+                "UPDATE cells SET state = 1, attempt = ?2, fence = ?3, worker = ?4 WHERE id = ?1",
+            )?
+            .execute(params![
+                *cell as i64,
+                c.attempt as i64,
+                c.fence as i64,
+                worker
+            ])?;
+        }
+        Op::Complete {
+            cell,
+            output,
+            wall_seconds,
+            worker,
+        } => {
+            tx.prepare_cached(
+                "UPDATE cells SET state = 2, output = ?2, wall_seconds = ?3, worker = ?4
                      WHERE id = ?1",
-                )?
-                .execute(params![*cell as i64, output, wall_seconds, worker])?;
-            }
-            Op::Failure {
-                cell,
-                attempt,
-                fence,
-                kind,
-                message,
-            } => {
-                tx.prepare_cached(
-                    "INSERT INTO failures(cell, attempt, fence, kind, message)
+            )?
+            .execute(params![*cell as i64, output, wall_seconds, worker])?;
+        }
+        Op::Failure {
+            cell,
+            attempt,
+            fence,
+            kind,
+            message,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO failures(cell, attempt, fence, kind, message)
                      VALUES(?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![
-                    *cell as i64,
-                    *attempt as i64,
-                    *fence as i64,
-                    kind.as_str(),
-                    message
-                ])?;
-            }
-            Op::SetState(id) => {
-                let c = m.cell(*id);
-                tx.prepare_cached("UPDATE cells SET state = ?2, spent = ?3 WHERE id = ?1")?
-                    .execute(params![*id as i64, c.state as i64, c.spent as i64])?;
-            }
-            Op::Orphan {
-                fence,
-                cell,
+            )?
+            .execute(params![
+                *cell as i64,
+                *attempt as i64,
+                *fence as i64,
+                kind.as_str(),
+                message
+            ])?;
+        }
+        Op::SetState(id) => {
+            let c = m.cell(*id);
+            tx.prepare_cached("UPDATE cells SET state = ?2, spent = ?3 WHERE id = ?1")?
+                .execute(params![*id as i64, c.state as i64, c.spent as i64])?;
+        }
+        Op::Orphan {
+            fence,
+            cell,
+            output,
+            wall_seconds,
+            worker,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO orphans(fence, cell, output, wall_seconds, worker)
+                     VALUES(?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                *fence as i64,
+                cell.map(|c| c as i64),
                 output,
                 wall_seconds,
-                worker,
-            } => {
-                tx.prepare_cached(
-                    "INSERT INTO orphans(fence, cell, output, wall_seconds, worker)
-                     VALUES(?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![
-                    *fence as i64,
-                    cell.map(|c| c as i64),
-                    output,
-                    wall_seconds,
-                    worker
-                ])?;
-            }
-            Op::AssignPart { sweep, part, cells } => {
-                let name = &m.sweeps[*sweep].name;
-                tx.prepare_cached("INSERT INTO parts(sweep, part, exported) VALUES(?1, ?2, 0)")?
-                    .execute(params![name, *part as i64])?;
-                let mut stmt = tx.prepare_cached("UPDATE cells SET part = ?2 WHERE id = ?1")?;
-                for id in cells {
-                    stmt.execute(params![*id as i64, *part as i64])?;
-                }
-            }
-            Op::Exported { sweep, part } => {
-                tx.prepare_cached("UPDATE parts SET exported = 1 WHERE sweep = ?1 AND part = ?2")?
-                    .execute(params![m.sweeps[*sweep].name, *part as i64])?;
+                worker
+            ])?;
+        }
+        Op::AssignPart { sweep, part, cells } => {
+            let name = &m.sweeps[*sweep].name;
+            tx.prepare_cached("INSERT INTO parts(sweep, part, exported) VALUES(?1, ?2, 0)")?
+                .execute(params![name, *part as i64])?;
+            let mut stmt = tx.prepare_cached("UPDATE cells SET part = ?2 WHERE id = ?1")?;
+            for id in cells {
+                stmt.execute(params![*id as i64, *part as i64])?;
             }
         }
+        Op::Exported { sweep, part } => {
+            tx.prepare_cached("UPDATE parts SET exported = 1 WHERE sweep = ?1 AND part = ?2")?
+                .execute(params![m.sweeps[*sweep].name, *part as i64])?;
+        }
     }
-    tx.commit()
+    Ok(())
 }
 
 /// Row data of one exported cell, as the exporter reads it.

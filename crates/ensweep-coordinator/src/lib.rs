@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod cell_events;
 mod error;
+mod event;
 mod event_loop;
 mod export;
 pub mod identity;
@@ -23,7 +24,8 @@ mod tls;
 
 pub use cell_events::{CellEvent, CellOutcome};
 pub use error::CoordError;
-pub use event_loop::{Caller, Coordinator, CoordinatorConfig, Event, Handle, now_ms, wall_ms};
+pub use event::{Caller, Event};
+pub use event_loop::{Coordinator, CoordinatorConfig, Handle, now_ms, wall_ms};
 pub use service::{ServeOptions, serve, serve_with};
 pub use status::{FailureCounts, Snapshot, SweepStatus};
 pub use tls::ServerTls;

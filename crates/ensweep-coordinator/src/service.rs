@@ -7,7 +7,8 @@ mod bounds;
 
 use crate::auth::{Authenticated, Tokens};
 use crate::error::CoordError;
-use crate::event_loop::{Caller, Event, Handle};
+use crate::event::{Caller, Event};
+use crate::event_loop::Handle;
 use crate::machine::{FailureKind, Grant, Registration};
 use crate::status::{Snapshot, SweepStatus};
 use crate::tls::ServerTls;

@@ -1,8 +1,9 @@
 //! Pure domain types of ensweep.
 //!
-//! Everything here is a plain function over values: no network, no async, no clocks, no file
-//! I/O beyond reading a spec's text that the caller hands in. The coordinator, the workers and
-//! the trainers all agree on cells, keys and seeds because they all go through this crate.
+//! Everything here is a plain function over values: no network, no async, no clocks, and no
+//! file I/O but `Spec::load` reading a sweep file (size-capped before it is read whole). The
+//! coordinator, the workers and the trainers all agree on cells, keys and seeds because they
+//! all go through this crate.
 #![warn(missing_docs)]
 
 pub mod config;

@@ -45,11 +45,6 @@ impl RunSeed {
     pub fn rng_indexed(&self, stream: &str, index: u64) -> Pcg64Mcg {
         self.rng(&format!("{stream}/{index}"))
     }
-
-    /// The raw 32 bytes, for storage.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
 }
 
 #[cfg(test)]

@@ -230,6 +230,11 @@ pub enum TrainError {
     /// would fail again, so the cell fails for good until the user fixes it.
     #[error("{0}")]
     User(String),
+    /// The training data is missing or unreadable (MNIST not found where the config and
+    /// `ENSWEEP_DATA` point, a truncated file): the user's to fix, so final like `User`, and a
+    /// kind of its own so that `ensweep train` can say so in its exit status.
+    #[error(transparent)]
+    Data(Box<dyn std::error::Error + Send + Sync>),
     /// The sink asked to stop (lease revoked, time limit, worker shutting down).
     #[error("cancelled")]
     Cancelled,
@@ -241,6 +246,9 @@ pub enum TrainError {
 impl TrainError {
     /// Whether the failure is the input's fault (final) rather than the environment's.
     pub fn is_user_error(&self) -> bool {
-        matches!(self, TrainError::Config(_) | TrainError::User(_))
+        matches!(
+            self,
+            TrainError::Config(_) | TrainError::User(_) | TrainError::Data(_)
+        )
     }
 }

@@ -32,7 +32,7 @@ impl Trainer for SasMlp {
             MlpError::Config(m) => TrainError::User(m),
             // Missing or unreadable MNIST is the installation's fault and fails the same way
             // on every retry: the user fixes it, then runs `ensweep retry`.
-            e @ MlpError::Data(_) => TrainError::User(e.to_string()),
+            e @ MlpError::Data(_) => TrainError::Data(e.into()),
             other => TrainError::Environment(other.to_string()),
         })
     }

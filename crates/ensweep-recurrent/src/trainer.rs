@@ -70,7 +70,7 @@ fn train_error(e: RnnError, sink: &dyn TrainSink) -> TrainError {
         RnnError::Config(m) => TrainError::User(m),
         // Deterministic: the data stay missing however often it is retried. (A diverged run is
         // not an error at all: it is a result with `diverged` = 1 and its non-finite loss.)
-        e @ RnnError::Data(_) => TrainError::User(e.to_string()),
+        e @ RnnError::Data(_) => TrainError::Data(e.into()),
         RnnError::Cancelled => TrainError::Cancelled,
     }
 }

@@ -1,7 +1,10 @@
 //! Tests of the pure machine (and of the ledger round trip), driven with synthetic times.
 
 use super::*;
+use crate::error::CoordError;
 use crate::ledger::Ledger;
+use crate::status::SweepStatus;
+use ensweep_core::spec::Spec;
 use std::path::Path;
 
 fn config() -> MachineConfig {

@@ -113,7 +113,10 @@ pub enum MRecInit {
 /// Learning-rate overrides per (layer, group); absent entries use `optimizer.lr`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
+#[expect(
+    missing_docs,
+    reason = "each field is named (parameter, layer): pi, m or xi of in, rec or out"
+)]
 pub struct GroupLr {
     pub pi_in: Option<f64>,
     pub m_in: Option<f64>,
