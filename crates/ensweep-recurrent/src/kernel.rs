@@ -13,7 +13,10 @@ use crate::linalg::{Mat, gemm_strided};
 /// `C (m x n) (+)= L (m x k) * R (k x n)` with `L(i, l) = lhs[i * l_rs + l * l_cs]`,
 /// `R(l, j) = rhs[l * r_rs + j]` (rows contiguous) and C row-major with rows `ldc` apart.
 /// `accumulate = false` overwrites C.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a BLAS-style signature: shapes, operands, transposes and scalars"
+)]
 pub fn gemm_rows(
     m: usize,
     k: usize,
@@ -75,7 +78,10 @@ mod avx2 {
 
     const NR: usize = 16;
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a BLAS-style signature: shapes, operands, transposes and scalars"
+    )]
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn gemm(
         m: usize,

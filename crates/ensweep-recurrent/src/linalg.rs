@@ -14,7 +14,10 @@ use rand_distr::{Distribution, StandardNormal};
 ///
 /// `op(A)` is `m x k`: A is stored `m x k`, or `k x m` when `ta`. Likewise `op(B)` is `k x n`:
 /// B is stored `k x n`, or `n x k` when `tb`.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a BLAS-style signature: shapes, operands, transposes and scalars"
+)]
 pub fn gemm(
     m: usize,
     k: usize,
@@ -84,7 +87,10 @@ impl<'a> Mat<'a> {
 
 /// `C (m x n) = alpha * A (m x k) * B (k x n) + beta * C` on strided views; C is row-major with
 /// rows `ldc` apart. With `beta = 0` the old contents of C are ignored (may be garbage).
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a BLAS-style signature: shapes, operands, transposes and scalars"
+)]
 pub fn gemm_strided(
     m: usize,
     k: usize,
