@@ -7,14 +7,6 @@ mod tests {
     use ensweep_core::trainer::Registry;
     use std::path::Path;
 
-    const FILES: [&str; 5] = [
-        "pre2023_smnist_row.toml",
-        "pre2023_msi.toml",
-        "jarne_laje_and_damage.toml",
-        "jarne_laje_size.toml",
-        "jarne_laje_interval.toml",
-    ];
-
     static TRAINERS: Registry = Registry::new(&[&crate::SasRnn, &crate::TanhRnn]);
 
     fn has_path(v: &serde_json::Value, path: &str) -> bool {
@@ -24,9 +16,22 @@ mod tests {
     #[test]
     fn experiment_files_deserialise_into_the_trainer_configs() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
-        for f in FILES {
+        // Every file of the directory with a recurrent trainer section, so a new file cannot be
+        // forgotten here.
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("experiments/")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".toml"))
+            .collect();
+        files.sort();
+        let mut checked = 0;
+        for f in &files {
             let text = std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
             let table: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{f}: {e}"));
+            if !table.contains_key("sas_rnn") && !table.contains_key("tanh_rnn") {
+                continue;
+            }
+            checked += 1;
             let json = if let Some(s) = table.get("sas_rnn") {
                 let c: SasRnnConfig = s.clone().try_into().unwrap_or_else(|e| panic!("{f}: {e}"));
                 serde_json::to_value(c).unwrap()
@@ -57,5 +62,6 @@ mod tests {
                 }
             }
         }
+        assert!(checked >= 11, "only {checked} recurrent experiment files found");
     }
 }
