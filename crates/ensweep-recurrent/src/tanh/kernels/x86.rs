@@ -228,7 +228,8 @@ unsafe fn rows256<const R: usize>(
     }
 }
 
-/// `C += A B` with AVX2: 4-row tiles of 16 columns (8 accumulators), then single rows.
+/// `C += A B` with AVX2: 6-row tiles of 16 columns (12 of the 16 vector registers hold C),
+/// then 2 and 1 rows.
 ///
 /// # Safety
 /// AVX2 and FMA must be available; shapes checked by `super::check`.
@@ -247,9 +248,13 @@ pub(super) unsafe fn mul_acc_avx2(
         let mut i = 0;
         // SAFETY: rows below m, terms below k, as checked by the caller.
         unsafe {
-            while i + 4 <= m {
-                rows256::<4>(i, k0, k1, n, a, bp, cp);
-                i += 4;
+            while i + 6 <= m {
+                rows256::<6>(i, k0, k1, n, a, bp, cp);
+                i += 6;
+            }
+            while i + 2 <= m {
+                rows256::<2>(i, k0, k1, n, a, bp, cp);
+                i += 2;
             }
             while i < m {
                 rows256::<1>(i, k0, k1, n, a, bp, cp);
