@@ -103,7 +103,7 @@ unsafe fn rows512<const R: usize>(
     }
 }
 
-/// `C += A B` with AVX-512F: 6-row tiles (24 accumulators at 4 vectors), then 2 and 1 rows.
+/// `C += A B` with AVX-512F: 6-row tiles (24 accumulators at 4 vectors), then 4, 2 and 1 rows.
 ///
 /// # Safety
 /// AVX-512F and FMA must be available; shapes checked by `super::check`.
@@ -125,6 +125,10 @@ pub(super) unsafe fn mul_acc_avx512(
             while i + 6 <= m {
                 rows512::<6>(i, k0, k1, n, a, bp, cp);
                 i += 6;
+            }
+            if i + 4 <= m {
+                rows512::<4>(i, k0, k1, n, a, bp, cp);
+                i += 4;
             }
             while i + 2 <= m {
                 rows512::<2>(i, k0, k1, n, a, bp, cp);
