@@ -11,7 +11,7 @@ use ensweep_core::trainer::{TrainError, Trainer};
 const SAS_RNN_RATE: f64 = 40e9;
 /// Sustained FLOP/s of one `tanh_rnn` cell on one core (the `tanh_rnn/3` kernels; calibrated on
 /// whole cells of the main job, docs/PERFORMANCE.md "Plan estimates").
-const TANH_RNN_RATE: f64 = 45e9;
+const TANH_RNN_RATE: f64 = 90e9;
 
 /// The spike-and-slab mean-field RNN (`[sas_rnn]`).
 pub struct SasRnn;
