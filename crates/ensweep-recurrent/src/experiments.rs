@@ -62,6 +62,9 @@ mod tests {
                 }
             }
         }
-        assert!(checked >= 11, "only {checked} recurrent experiment files found");
+        assert!(
+            checked >= 11,
+            "only {checked} recurrent experiment files found"
+        );
     }
 }
