@@ -59,6 +59,34 @@ enum Command {
     Bench(cmd_bench::BenchArgs),
 }
 
+impl Command {
+    /// Commands whose output is commonly piped into `head` or `less`, and which own no
+    /// sockets a peer could close under them.
+    fn prints_for_a_pipe(&self) -> bool {
+        matches!(
+            self,
+            Command::Train(_)
+                | Command::Plan(_)
+                | Command::Query(_)
+                | Command::Report(_)
+                | Command::Bench(_)
+        )
+    }
+}
+
+/// Rust ignores SIGPIPE, so `ensweep plan big.toml | head` panicked in `println!` once `head`
+/// had read enough. The Unix convention for such commands is to end silently when the reader
+/// goes away: restore the default action. Not done for the services (`run`, `coordinator`,
+/// `worker`), which keep the ignored signal and handle write errors themselves.
+fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called at start-up on the main thread before any other thread exists; setting a
+    // signal's disposition to its default has no memory effects.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -80,6 +108,9 @@ fn main() -> std::process::ExitCode {
             .exit_code();
         }
     };
+    if cli.command.prints_for_a_pipe() {
+        exit_quietly_on_closed_pipe();
+    }
     let result = match cli.command {
         Command::Train(a) => cmd_train::run(a),
         Command::Plan(a) => cmd_plan::run(a),

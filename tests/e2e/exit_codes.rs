@@ -62,3 +62,29 @@ fn missing_training_data_exits_66() {
     assert_eq!(code, Some(66), "{err}");
     assert!(err.contains("MNIST not found"), "{err}");
 }
+
+/// `ensweep plan FILE --all | head -1`: the reader goes away before the table is written. The
+/// command ends as Unix filters do (SIGPIPE, or success if it had already written everything
+/// into the pipe's buffer), never with a panic message.
+#[test]
+fn a_closed_output_pipe_ends_plan_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let experiment =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/jarne_laje_interval.toml");
+    let mut child = Command::new(crate::harness::bin())
+        .args(["plan", experiment.to_str().expect("utf-8 path"), "--all"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ensweep");
+    drop(child.stdout.take()); // the reader is gone before the first line
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        out.status
+    );
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Per-group summary of a finished sweep for docs/REPRODUCTIONS.md: mean and a 95 % percentile
+bootstrap interval over the nets (seeds) of each configuration group, for chosen metrics of the
+`runs` table, plus success counts and the dynamics classes.
+
+Everything comes from `ensweep query DIR SQL --format json`, so the numbers are those of the
+Parquet tables the sweep wrote. The bootstrap resamples nets with replacement (10,000 resamples,
+fixed seed 0), so the same tables always give the same intervals.
+
+Usage (CI does not run this):
+  python3 tests/scripts/repro_summary.py --ensweep target/release/ensweep sweeps/jarne_laje_or \
+      --group cfg.rec_init --metrics distance_mean eig_outside epochs_trained [--only-success]
+"""
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+
+
+def query(binary, sweep, sql):
+    out = subprocess.run([binary, "query", sweep, sql, "--format", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def bootstrap(values, resamples=10_000, seed=0):
+    """Mean and its 95 % percentile interval over resampled nets."""
+    if not values:
+        return float("nan"), float("nan"), float("nan")
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(rng.choice(values) for _ in range(n)) / n for _ in range(resamples))
+    return statistics.fmean(values), means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sweep")
+    ap.add_argument("--ensweep", default="ensweep")
+    ap.add_argument("--group", nargs="+", default=["cfg.rec_init"])
+    ap.add_argument("--metrics", nargs="+", default=["distance_mean", "eig_outside"])
+    ap.add_argument("--only-success", action="store_true",
+                    help="metrics over successful nets only (counts always cover all)")
+    a = ap.parse_args()
+    cols = ", ".join(f'"{c}"' for c in a.group + a.metrics + ["success", "dynamics_class"])
+    rows = query(a.ensweep, a.sweep, f"SELECT {cols} FROM runs")
+    groups = {}
+    for r in rows:
+        groups.setdefault(tuple(str(r[g]) for g in a.group), []).append(r)
+    classes = {0: "fixed point", 1: "oscillatory", 2: "mixed"}
+    head = ["group", "nets", "successful"] + [f"{m} mean [95% CI]" for m in a.metrics] + ["dynamics classes"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + " --- |" * len(head))
+    for key in sorted(groups):
+        rs = groups[key]
+        ok = [r for r in rs if r["success"]]
+        use = ok if a.only_success else rs
+        cells = [", ".join(key), str(len(rs)), str(len(ok))]
+        for m in a.metrics:
+            vals = [float(r[m]) for r in use if r[m] is not None]
+            mean, lo, hi = bootstrap(vals)
+            cells.append(f"{mean:.3g} [{lo:.3g}, {hi:.3g}] (n = {len(vals)})")
+        counts = {}
+        for r in rs:
+            c = r["dynamics_class"]
+            name = classes.get(int(c), str(c)) if c is not None else "none"
+            counts[name] = counts.get(name, 0) + 1
+        cells.append(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
