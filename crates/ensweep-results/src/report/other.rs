@@ -24,7 +24,7 @@ pub(super) fn statistics(b: &mut Builder, runs: &DataFrame) -> Result<(), Report
         return Ok(());
     }
     let mut sec = Section::new("Statistical comparisons of groups");
-    sec.text(&format!("Every pair of groups on <code>{}</code>: IQM with BCa 95% intervals, Hedges' g, Cliff's delta, probability of improvement P(a &gt; b), Welch and Mann-Whitney p-values, Holm and Benjamini-Hochberg adjustments of the Mann-Whitney p-values.", html::escape(&b.opts.metric)));
+    sec.text(&format!("Every pair of groups on <code>{}</code>: IQM with BCa 95% intervals, Hedges' g, Cliff's delta, probability of improvement P(a &gt; b), Welch and Mann-Whitney p-values, Holm and Benjamini-Hochberg adjustments of the Mann-Whitney p-values. These comparisons count every net, failed ones included: they ask how well each configuration trains, which dropping its failures would hide. The diversity and degradation sections below use only the nets that met their criterion.", html::escape(&b.opts.metric)));
     let df = b.store("group_comparisons", comparisons_frame(&c)?)?;
     sec.frame(&df);
     let mut ranked: Vec<&GroupComparison> = c.iter().collect();
