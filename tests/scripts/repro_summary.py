@@ -41,12 +41,23 @@ def main():
     ap.add_argument("--ensweep", default="ensweep")
     ap.add_argument("--group", nargs="+", default=["cfg.rec_init"])
     ap.add_argument("--metrics", nargs="+", default=["distance_mean", "eig_outside"])
+    ap.add_argument("--table", default="runs",
+                    help="runs, or a per-cell table joined to runs (layers, pruning); --where filters it")
+    ap.add_argument("--where", default=None, help="Python expression over a row `r`, e.g. r['layer'] == 1")
     ap.add_argument("--only-success", action="store_true",
                     help="metrics over successful nets only (counts always cover all)")
     a = ap.parse_args()
-    cols = ", ".join(f'"{c}"' for c in a.group + a.metrics + ["success", "dynamics_class"])
-    rows = query(a.ensweep, a.sweep, f"SELECT {cols} FROM runs")
+    if a.table == "runs":
+        sql = "SELECT * FROM runs"
+    else:
+        keys = "".join(', r."%s"' % g for g in a.group if g.startswith("cfg."))
+        sql = f"SELECT t.*{keys} FROM {a.table} t JOIN runs r ON r.cell_key = t.cell_key"
+    rows = query(a.ensweep, a.sweep, sql)
+    has_success = bool(rows) and "success" in rows[0]
+    has_class = bool(rows) and "dynamics_class" in rows[0]
     groups = {}
+    if a.where:
+        rows = [r for r in rows if eval(a.where, {}, {"r": r})]
     for r in rows:
         groups.setdefault(tuple(str(r[g]) for g in a.group), []).append(r)
     classes = {0: "fixed point", 1: "oscillatory", 2: "mixed"}
@@ -55,19 +66,19 @@ def main():
     print("|" + " --- |" * len(head))
     for key in sorted(groups):
         rs = groups[key]
-        ok = [r for r in rs if r["success"]]
+        ok = [r for r in rs if r["success"]] if has_success else rs
         use = ok if a.only_success else rs
         cells = [", ".join(key), str(len(rs)), str(len(ok))]
         for m in a.metrics:
             vals = [float(r[m]) for r in use if r[m] is not None]
             mean, lo, hi = bootstrap(vals)
-            cells.append(f"{mean:.3g} [{lo:.3g}, {hi:.3g}] (n = {len(vals)})")
+            cells.append(f"{mean:.4g} [{lo:.4g}, {hi:.4g}] (n = {len(vals)})")
         counts = {}
-        for r in rs:
+        for r in rs if has_class else []:
             c = r["dynamics_class"]
             name = classes.get(int(c), str(c)) if c is not None else "none"
             counts[name] = counts.get(name, 0) + 1
-        cells.append(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+        cells.append(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "-")
         print("| " + " | ".join(cells) + " |")
 
 
