@@ -41,7 +41,7 @@ fn reduced(kind: &str, task: Option<&str>) -> Vec<String> {
             "eval.perturb_fractions=[0.0, 0.5]",
             "eval.perturb_repeats=1",
         ],
-        ("sas_rnn", Some("row_mnist")) => &[
+        ("sas_rnn", Some("row_mnist" | "pixel_mnist")) => &[
             "task.batch_size=16",
             "task.batches_per_epoch=2",
             "task.test_size=100",
@@ -52,7 +52,9 @@ fn reduced(kind: &str, task: Option<&str>) -> Vec<String> {
     sets.extend(more.iter().map(|s| s.to_string()));
     match (kind, task) {
         ("sas_mlp", _) => sets.push(format!("data_dir={}", subset())),
-        ("sas_rnn", Some("row_mnist")) => sets.push(format!("task.data_dir={}", subset())),
+        ("sas_rnn", Some("row_mnist" | "pixel_mnist")) => {
+            sets.push(format!("task.data_dir={}", subset()))
+        }
         _ => {}
     }
     if kind == "sas_rnn" {
@@ -71,6 +73,17 @@ fn reduced(kind: &str, task: Option<&str>) -> Vec<String> {
     sets
 }
 
+/// A reduced key that the file sweeps is set through its axis, with the one reduced value
+/// (`--set train_size=200` on a file with a `train_size` axis is an error by design).
+fn on_axes(sets: Vec<String>, axes: &[String]) -> Vec<String> {
+    sets.into_iter()
+        .map(|s| match s.split_once('=') {
+            Some((key, value)) if axes.iter().any(|a| a == key) => format!("grid.{key}=[{value}]"),
+            _ => s,
+        })
+        .collect()
+}
+
 fn experiment_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -87,7 +100,7 @@ fn every_experiment_file_trains_its_first_cell_with_a_reduced_budget() {
     let started = Instant::now();
     let files = experiment_files();
     assert!(
-        files.len() >= 13,
+        files.len() >= 15,
         "found only {} experiment files",
         files.len()
     );
@@ -95,7 +108,7 @@ fn every_experiment_file_trains_its_first_cell_with_a_reduced_budget() {
         let spec = Spec::load(file, &ensweep_worker::TRAINERS).unwrap_or_else(|e| panic!("{e}"));
         let first: Json = serde_json::from_str(&spec.cells()[0].config_json).expect("config");
         let task = first["task"]["name"].as_str();
-        let sets = reduced(&spec.kind, task);
+        let sets = on_axes(reduced(&spec.kind, task), &spec.axis_names);
         let mut args = vec!["train", file.to_str().expect("utf-8 path"), "--json"];
         for s in &sets {
             args.extend(["--set", s.as_str()]);
