@@ -1,7 +1,10 @@
-//! Task-trained tanh RNN: model and BPTT ([`model`]), training and evaluation ([`train`]).
+//! Task-trained tanh RNN: model and BPTT ([`model`]), the muP parametrisation and the entry
+//! point for either ([`mup`]), W_h penalties ([`reg`]), training and evaluation ([`train`]).
 
 pub mod kernels;
 pub mod model;
+pub mod mup;
+pub mod reg;
 pub mod train;
 
 #[cfg(test)]
