@@ -47,6 +47,10 @@ impl Trainer for TanhRnn {
     const DEFAULT_METRIC: &'static str = "distance_mean";
     type Config = TanhRnnConfig;
 
+    fn validate(&self, config: &TanhRnnConfig) -> Result<(), String> {
+        config.validate()
+    }
+
     fn train(
         &self,
         config: &TanhRnnConfig,

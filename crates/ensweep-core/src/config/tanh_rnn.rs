@@ -58,7 +58,150 @@ pub struct TanhRnnConfig {
     /// What to measure after training.
     #[serde(default)]
     pub eval: TanhEval,
+    /// Penalty on the recurrent matrix added to the loss (Huang et al.'s structural
+    /// regularisation). Omitted from the canonical JSON while off, so the keys of every
+    /// existing cell stay what they were.
+    #[serde(default, skip_serializing_if = "Regularization::is_off")]
+    pub regularization: Regularization,
+    /// `standard` (the discrete tanh RNN) or `mup` (Huang et al.'s feature-learning
+    /// parametrisation with `gamma` and `tau`; docs/RNN.md).
+    #[serde(default, skip_serializing_if = "Parametrization::is_standard")]
+    pub parametrization: Parametrization,
+    /// Feature-learning strength of `mup`: the read-out is divided by gamma N and the learning
+    /// rate multiplied by gamma. Only with `parametrization = "mup"`.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub gamma: f64,
+    /// Time constant (update fraction per step) of `mup`, in (0, 1]. Only with
+    /// `parametrization = "mup"`.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub tau: f64,
 }
+
+/// Structural regularisation of the recurrent matrix W_h.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Regularization {
+    /// Which penalty.
+    #[serde(default)]
+    pub kind: RegKind,
+    /// Its strength lambda (> 0 with a penalty, 0 without).
+    #[serde(default)]
+    pub lambda: f64,
+}
+
+impl Regularization {
+    /// No penalty (the default).
+    pub fn is_off(&self) -> bool {
+        self.kind == RegKind::None && self.lambda == 0.0
+    }
+}
+
+/// A penalty on W_h.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegKind {
+    /// No penalty.
+    #[default]
+    None,
+    /// lambda sum |w_ij|.
+    L1,
+    /// lambda sum sigma_i(W_h) (nuclear norm).
+    Nuclear,
+}
+
+/// How the weights enter the dynamics and the read-out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Parametrization {
+    /// `h_t = tanh(W_in x_t + W_rec h_{t-1} + b)`, `y_t = W_out h_t + c`.
+    #[default]
+    Standard,
+    /// Huang et al.'s muP: `h += tau (-h + J tanh(h) / N + U x + b)`,
+    /// `y = W_out tanh(h) / (gamma N) + c`, learning rate gamma lr.
+    Mup,
+}
+
+impl Parametrization {
+    /// The default.
+    pub fn is_standard(&self) -> bool {
+        *self == Parametrization::Standard
+    }
+}
+
+impl TanhRnnConfig {
+    /// Checks what the types cannot express; the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.n_hidden == 0 || self.batch_size == 0 || self.train_trials == 0 {
+            return Err("n_hidden, batch_size and train_trials must be > 0".into());
+        }
+        self.task.validate()?;
+        let r = &self.regularization;
+        if !(r.lambda.is_finite() && r.lambda >= 0.0) {
+            return Err(format!(
+                "regularization.lambda must be finite and >= 0, got {}",
+                r.lambda
+            ));
+        }
+        if r.kind == RegKind::None && r.lambda != 0.0 {
+            return Err(
+                "regularization.lambda is set but regularization.kind is \"none\": \
+                 choose \"l1\" or \"nuclear\""
+                    .into(),
+            );
+        }
+        if r.kind != RegKind::None && r.lambda == 0.0 {
+            return Err(
+                "regularization.kind is set but regularization.lambda is 0: give it a \
+                 strength > 0"
+                    .into(),
+            );
+        }
+        match self.parametrization {
+            Parametrization::Standard if self.gamma != 1.0 || self.tau != 1.0 => {
+                Err("gamma and tau apply only to parametrization = \"mup\"".into())
+            }
+            Parametrization::Mup if !(self.gamma.is_finite() && self.gamma > 0.0) => {
+                Err(format!("gamma must be finite and > 0, got {}", self.gamma))
+            }
+            Parametrization::Mup if !(self.tau > 0.0 && self.tau <= 1.0) => {
+                Err(format!("tau must be in (0, 1], got {}", self.tau))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl TanhTask {
+    /// Range checks of the task's knobs.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            TanhTask::PathIntegration(p) => p.validate(),
+            TanhTask::DelayedDiscrimination(d) => {
+                if d.channels == 0 || d.channels > MAX_CHANNELS {
+                    return Err(format!(
+                        "task.channels must be in 1..={MAX_CHANNELS}, got {}",
+                        d.channels
+                    ));
+                }
+                if d.delay_min == 0 || d.delay_max < d.delay_min {
+                    return Err(format!(
+                        "task.delay_min must be >= 1 and <= task.delay_max, got {} and {}",
+                        d.delay_min, d.delay_max
+                    ));
+                }
+                Ok(())
+            }
+            TanhTask::Sine(s) if s.channels == 0 || s.channels > MAX_CHANNELS => Err(format!(
+                "task.channels must be in 1..={MAX_CHANNELS}, got {}",
+                s.channels
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Most independent channels of the multi-channel task variants.
+pub const MAX_CHANNELS: u32 = 16;
 
 /// Initialisation of the recurrent matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +239,8 @@ pub enum TanhTask {
     DelayedDiscrimination(DelayTask),
     /// Sine-wave generation: a static input encodes f, the output is sin(2 pi f t).
     Sine(SineTask),
+    /// 2-D path integration: heading and speed in, integrated position out.
+    PathIntegration(PathIntegrationTask),
 }
 
 /// Logic gates (Jarne's `generate_data_set_*`).
@@ -178,6 +323,14 @@ pub struct DelayTask {
     /// Longest delay between the pulses, steps (default 20).
     #[serde(default = "twenty")]
     pub delay_max: u32,
+    /// Independent channels, each with its own pair (f1, f2) and its own sign output; the
+    /// pulses of all channels share their times (default 1).
+    #[serde(default = "one_u", skip_serializing_if = "is_one_u")]
+    pub channels: u32,
+    /// Add one output per channel holding |f2 - f1| / 10 over the response window (Huang et
+    /// al.'s auxiliary output).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub aux_output: bool,
 }
 
 /// Sine-wave generation.
@@ -196,6 +349,51 @@ pub struct SineTask {
     /// Steps per trial (default 100).
     #[serde(default = "hundred")]
     pub steps: u32,
+    /// Independent channels, each with its own frequency input and sine output (default 1).
+    #[serde(default = "one_u", skip_serializing_if = "is_one_u")]
+    pub channels: u32,
+}
+
+/// 2-D path integration (docs/RNN.md): a heading that turns by a Gaussian step each step, a
+/// speed drawn uniformly from [0, speed_max], the heading mirrored at the walls of the square
+/// [-arena, arena]^2 before the step so the input heading is the one travelled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathIntegrationTask {
+    /// Steps per trial (default 100).
+    #[serde(default = "hundred")]
+    pub steps: u32,
+    /// Largest speed per step (default 0.5).
+    #[serde(default = "half")]
+    pub speed_max: f64,
+    /// Std of the heading change per step, radians (default 0.3).
+    #[serde(default = "turn_std")]
+    pub turn_std: f64,
+    /// Half-width of the square arena (default 5: positions in [-5, 5]).
+    #[serde(default = "five_f")]
+    pub arena: f64,
+}
+
+impl PathIntegrationTask {
+    fn validate(&self) -> Result<(), String> {
+        if self.steps == 0 {
+            return Err("task.steps must be > 0".into());
+        }
+        if !(self.arena.is_finite() && self.arena > 0.0) {
+            return Err(format!("task.arena must be > 0, got {}", self.arena));
+        }
+        if !(self.speed_max > 0.0 && self.speed_max <= self.arena) {
+            return Err(format!(
+                "task.speed_max must be in (0, task.arena = {}], got {} (a faster step could \
+                 cross the arena in one step, and the wall could not keep it inside)",
+                self.arena, self.speed_max
+            ));
+        }
+        if !(self.turn_std.is_finite() && self.turn_std >= 0.0) {
+            return Err(format!("task.turn_std must be >= 0, got {}", self.turn_std));
+        }
+        Ok(())
+    }
 }
 
 /// Post-training evaluation of a tanh RNN.
@@ -233,6 +431,24 @@ impl Default for TanhEval {
 
 fn yes() -> bool {
     true
+}
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
+}
+fn one_u() -> u32 {
+    1
+}
+fn is_one_u(v: &u32) -> bool {
+    *v == 1
+}
+fn half() -> f64 {
+    0.5
+}
+fn turn_std() -> f64 {
+    0.3
 }
 fn one() -> f64 {
     1.0
@@ -307,5 +523,88 @@ mod tests {
         );
         let bad = toml::from_str::<TanhTask>("name = \"and\"\nbits = 3");
         assert!(bad.is_err(), "a key of another task must be rejected");
+    }
+
+    fn base() -> String {
+        r#"
+        n_hidden = 8
+        rec_init = "uniform"
+        train_trials = 4
+        batch_size = 2
+        epochs = 1
+        [optimizer]
+        kind = "adam"
+        lr = 0.001
+        "#
+        .into()
+    }
+
+    fn parse(extra: &str, task: &str) -> TanhRnnConfig {
+        toml::from_str(&format!("{extra}\n{}\n[task]\n{task}", base())).unwrap()
+    }
+
+    /// New keys at their defaults are left out of the serialised config, so the canonical JSON
+    /// (and the key) of every existing cell is what it was.
+    #[test]
+    fn default_knobs_leave_the_serialised_config_unchanged() {
+        let c = parse("", "name = \"delayed_discrimination\"");
+        let json = serde_json::to_string(&c).unwrap();
+        for key in [
+            "regularization",
+            "parametrization",
+            "gamma",
+            "tau",
+            "channels",
+            "aux_output",
+        ] {
+            assert!(!json.contains(key), "{key} in {json}");
+        }
+        assert!(c.validate().is_ok());
+        let set = parse(
+            "parametrization = \"mup\"\ngamma = 0.5\nregularization = { kind = \"l1\", lambda = 0.01 }",
+            "name = \"delayed_discrimination\"\nchannels = 2\naux_output = true",
+        );
+        let json = serde_json::to_string(&set).unwrap();
+        for key in [
+            "\"regularization\"",
+            "\"mup\"",
+            "\"gamma\"",
+            "\"channels\"",
+            "\"aux_output\"",
+        ] {
+            assert!(json.contains(key), "{key} missing from {json}");
+        }
+        assert!(set.validate().is_ok());
+        let back: TanhRnnConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, set);
+    }
+
+    #[test]
+    fn bad_knobs_are_rejected_with_the_key_named() {
+        let err = |extra: &str, task: &str| parse(extra, task).validate().unwrap_err();
+        let pi = "name = \"path_integration\"";
+        assert!(err("regularization = { kind = \"l1\" }", pi).contains("regularization.lambda"));
+        assert!(err("regularization = { lambda = 0.1 }", pi).contains("regularization.kind"));
+        assert!(
+            err("regularization = { kind = \"nuclear\", lambda = -1.0 }", pi)
+                .contains("regularization.lambda")
+        );
+        assert!(err("gamma = 2.0", pi).contains("mup"));
+        assert!(err("parametrization = \"mup\"\ngamma = 0.0", pi).contains("gamma"));
+        assert!(err("parametrization = \"mup\"\ntau = 1.5", pi).contains("tau"));
+        assert!(err("", "name = \"path_integration\"\nspeed_max = 6.0").contains("task.speed_max"));
+        assert!(err("", "name = \"path_integration\"\nsteps = 0").contains("task.steps"));
+        assert!(err("", "name = \"path_integration\"\nturn_std = -1.0").contains("task.turn_std"));
+        let dd = "name = \"delayed_discrimination\"";
+        assert!(err("", &format!("{dd}\nchannels = 0")).contains("task.channels"));
+        assert!(err("", &format!("{dd}\ndelay_min = 9\ndelay_max = 3")).contains("task.delay_min"));
+        assert!(err("", "name = \"sine\"\nchannels = 99").contains("task.channels"));
+        assert!(
+            toml::from_str::<TanhRnnConfig>(&format!(
+                "parametrization = \"mu\"\n{}\n[task]\n{pi}",
+                base()
+            ))
+            .is_err()
+        );
     }
 }

@@ -66,16 +66,18 @@ pub struct Forward {
     pub h: Array3<f32>,
     /// Outputs, axes (step, trial, output).
     pub y: Array3<f32>,
-    /// W_in^T, W_rec^T and W_out^T, row-major.
-    wt_in: Vec<f32>,
-    wt_rec: Vec<f32>,
-    wt_out: Vec<f32>,
-    bias_rows: Vec<f32>,
-    c_rows: Vec<f32>,
+    /// W_in^T, W_rec^T and W_out^T, row-major (muP: U^T, (J / N)^T, (W_out / gamma N)^T).
+    pub(super) wt_in: Vec<f32>,
+    pub(super) wt_rec: Vec<f32>,
+    pub(super) wt_out: Vec<f32>,
+    pub(super) bias_rows: Vec<f32>,
+    pub(super) c_rows: Vec<f32>,
+    /// muP only: the state h before the tanh, `T + 1` steps (`h` then holds tanh of it).
+    pub(super) pre: Array3<f32>,
 }
 
 /// `out = w^T` for a row-major `rows x cols` matrix `w`.
-fn transpose_into(w: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) {
+pub(super) fn transpose_into(w: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) {
     out.clear();
     out.resize(rows * cols, 0.0);
     for (i, row) in w.chunks_exact(cols).enumerate() {
@@ -87,7 +89,7 @@ fn transpose_into(w: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) {
 
 /// Gives `a` the shape `dim`, reallocating only when the shape changes: every caller overwrites
 /// what it reads. Returns its elements in standard layout.
-fn reshape3(a: &mut Array3<f32>, dim: (usize, usize, usize)) -> &mut [f32] {
+pub(super) fn reshape3(a: &mut Array3<f32>, dim: (usize, usize, usize)) -> &mut [f32] {
     if a.dim() != dim {
         *a = Array3::zeros(dim);
     }
@@ -96,12 +98,12 @@ fn reshape3(a: &mut Array3<f32>, dim: (usize, usize, usize)) -> &mut [f32] {
 }
 
 /// The elements of an activation array (always standard layout: built by [`reshape3`]).
-fn standard(a: &Array3<f32>) -> &[f32] {
+pub(super) fn standard(a: &Array3<f32>) -> &[f32] {
     a.as_slice().expect("activations are in standard layout")
 }
 
 /// Resizes a scratch buffer without clearing it: every caller overwrites what it reads.
-fn reuse(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+pub(super) fn reuse(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
     v.resize(len, 0.0);
     &mut v[..len]
 }
@@ -169,10 +171,16 @@ pub fn loss(batch: &Batch, f: &Forward) -> f64 {
 #[derive(Clone, Debug, Default)]
 pub struct Backward {
     dy: Vec<f32>,
-    dpre: Vec<f32>,
-    dh: Vec<f32>,
-    dpre_next: Vec<f32>,
-    g_in_t: Vec<f32>,
+    pub(super) dpre: Vec<f32>,
+    pub(super) dh: Vec<f32>,
+    pub(super) dpre_next: Vec<f32>,
+    pub(super) g_in_t: Vec<f32>,
+    /// muP only: dL/dh of the current and the next step, and the scaled J / N and
+    /// W_out / (gamma N) the backward products read.
+    pub(super) delta: Vec<f32>,
+    pub(super) delta_next: Vec<f32>,
+    pub(super) j_hat: Vec<f32>,
+    pub(super) w_hat: Vec<f32>,
 }
 
 /// Which biases are learned. The two are separate because the reference's read-out keeps its
@@ -196,22 +204,50 @@ pub fn backward(
     ws: &mut Backward,
     g: &mut [f32],
 ) {
-    let (b, t, n, k) = (batch.b, batch.t, l.n, l.n_out);
-    g.iter_mut().for_each(|v| *v = 0.0);
+    let mut dy = std::mem::take(&mut ws.dy);
+    loss_dy(batch, f, &mut dy);
+    backward_dy(p, l, batch, f, &dy, learn, ws, g);
+    ws.dy = dy;
+}
+
+/// dL/dy of [`loss`], axes (step, trial, output), into `dy` (resized).
+pub fn loss_dy(batch: &Batch, f: &Forward, dy: &mut Vec<f32>) {
+    let k = batch.n_out;
     let denom = batch.mask.iter().map(|&m| m as f64).sum::<f64>() * k as f64;
     let scale = if denom > 0.0 {
         (2.0 / denom) as f32
     } else {
         0.0
     };
-    let (fh, fy) = (standard(&f.h), standard(&f.y));
-    let dy = reuse(&mut ws.dy, t * b * k);
+    let fy = standard(&f.y);
+    let dy = reuse(dy, batch.t * batch.b * k);
     for (i, &m) in batch.mask.iter().enumerate() {
         for j in 0..k {
             dy[i * k + j] = scale * m * (fy[i * k + j] - batch.y[i * k + j]);
         }
     }
-    let dy = &ws.dy[..t * b * k];
+}
+
+/// Gradient of any function of the outputs whose derivative with respect to y is `dy` (axes
+/// step, trial, output), through the standard model; written into `g` (overwritten).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the backward pass's inputs, buffers and output; a struct would only rename them"
+)]
+pub fn backward_dy(
+    p: &[f32],
+    l: Layout,
+    batch: &Batch,
+    f: &Forward,
+    dy: &[f32],
+    learn: LearnBias,
+    ws: &mut Backward,
+    g: &mut [f32],
+) {
+    let (b, t, n, k) = (batch.b, batch.t, l.n, l.n_out);
+    g.iter_mut().for_each(|v| *v = 0.0);
+    let fh = standard(&f.h);
+    let dy = &dy[..t * b * k];
     let hs = &fh[b * n..]; // h_0 .. h_{T-1}
     // Read-out gradients over all steps: gW_out = dy^T h.
     mul_acc(k, t * b, n, Strided::t(dy, k), hs, &mut g[l.w_out()]);

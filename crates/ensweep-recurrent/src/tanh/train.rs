@@ -3,12 +3,14 @@
 //! per-network metrics (distances, OOD, spectra, dynamics class, weight statistics, damage
 //! curves, probe trajectories).
 
-use super::model::{Backward, Forward, Layout, LearnBias, backward, forward, loss};
+use super::model::{Backward, Forward, Layout, LearnBias, loss};
+use super::mup::Param;
+use super::reg;
 use crate::RnnError;
 use crate::linalg::orthogonal;
 use crate::metrics::{self, Prune};
 use crate::tasks::{Batch, TaskGen, Trial, tanh_task};
-use ensweep_core::config::tanh_rnn::{RecInit, TanhRnnConfig};
+use ensweep_core::config::tanh_rnn::{Parametrization, RecInit, TanhRnnConfig};
 use ensweep_core::output::TrainSink;
 use ensweep_core::output::{
     EpochRow, LayerRow, PruningRow, RunOutput, TrajectoryRow, Values, WeightMatrix,
@@ -24,23 +26,57 @@ use std::time::Instant;
 /// The probe set is drawn from this fixed root, so every replicate sees the same probes.
 pub const PROBE_ROOT: u64 = 0x5eed_0f90_be00;
 
-/// Initial parameters: Glorot-uniform input and read-out kernels (Keras defaults), recurrent
-/// matrix per `rec_init`, zero biases.
+/// Initial parameters. Standard: Glorot-uniform input and read-out kernels (Keras defaults),
+/// recurrent matrix per `rec_init`, zero biases. muP: see [`init_mup`].
 pub fn init_params(cfg: &TanhRnnConfig, l: Layout, seed: &RunSeed) -> Vec<f32> {
+    if cfg.parametrization == Parametrization::Mup {
+        return init_mup(cfg, l, seed);
+    }
     let mut rng = seed.rng("init");
     let mut p = vec![0.0f32; l.len()];
     let lim_in = (6.0 / (l.n_in + l.n) as f64).sqrt() as f32;
     for v in &mut p[l.w_in()] {
         *v = rng.random_range(-lim_in..lim_in);
     }
-    let n = l.n;
-    let rec: Vec<f32> = match cfg.rec_init {
-        RecInit::Orthogonal => orthogonal(n, &mut rng),
+    let rec = rec_matrix(cfg, l.n, &mut rng);
+    p[l.w_rec()].copy_from_slice(&rec);
+    let lim_out = (6.0 / (l.n + l.n_out) as f64).sqrt() as f32;
+    for v in &mut p[l.w_out()] {
+        *v = rng.random_range(-lim_out..lim_out);
+    }
+    p
+}
+
+/// muP initial parameters (Huang et al.): J = N x the `rec_init` matrix, so J / N is the
+/// standard initial W_rec (with `normal`, gain 1: J_ij ~ N(0, N)); U and W_out with standard
+/// normal entries, the muP convention of O(1) weights (the read-out's 1 / (gamma N) makes the
+/// initial output O(1 / (gamma sqrt N))); zero biases.
+fn init_mup(cfg: &TanhRnnConfig, l: Layout, seed: &RunSeed) -> Vec<f32> {
+    let mut rng = seed.rng("init");
+    let mut p = vec![0.0f32; l.len()];
+    for v in &mut p[l.w_in()] {
+        *v = StandardNormal.sample(&mut rng);
+    }
+    let nf = l.n as f32;
+    let rec = rec_matrix(cfg, l.n, &mut rng);
+    for (v, r) in p[l.w_rec()].iter_mut().zip(rec) {
+        *v = r * nf;
+    }
+    for v in &mut p[l.w_out()] {
+        *v = StandardNormal.sample(&mut rng);
+    }
+    p
+}
+
+/// The initial recurrent matrix per `rec_init`.
+fn rec_matrix(cfg: &TanhRnnConfig, n: usize, rng: &mut rand_pcg::Pcg64Mcg) -> Vec<f32> {
+    match cfg.rec_init {
+        RecInit::Orthogonal => orthogonal(n, rng),
         RecInit::Normal => {
             let s = cfg.gain / (n as f64).sqrt();
             (0..n * n)
                 .map(|_| {
-                    let e: f64 = StandardNormal.sample(&mut rng);
+                    let e: f64 = StandardNormal.sample(rng);
                     (s * e) as f32
                 })
                 .collect()
@@ -49,13 +85,7 @@ pub fn init_params(cfg: &TanhRnnConfig, l: Layout, seed: &RunSeed) -> Vec<f32> {
             let a = 1.0 / (n as f32).sqrt();
             (0..n * n).map(|_| rng.random_range(-a..a)).collect()
         }
-    };
-    p[l.w_rec()].copy_from_slice(&rec);
-    let lim_out = (6.0 / (l.n + l.n_out) as f64).sqrt() as f32;
-    for v in &mut p[l.w_out()] {
-        *v = rng.random_range(-lim_out..lim_out);
     }
-    p
 }
 
 /// Keras' legacy inverse-time decay (`optimizer.decay`), applied per update: the rate of the
@@ -107,11 +137,8 @@ pub fn train_tanh_rnn(
     seed: &RunSeed,
     sink: &mut dyn TrainSink,
 ) -> Result<RunOutput, RnnError> {
-    if cfg.n_hidden == 0 || cfg.batch_size == 0 || cfg.train_trials == 0 {
-        return Err(RnnError::Config(
-            "n_hidden, batch_size and train_trials must be > 0".into(),
-        ));
-    }
+    cfg.validate().map_err(RnnError::Config)?;
+    let param = Param::of(cfg);
     let task = tanh_task(&cfg.task, false);
     let l = Layout {
         n_in: task.n_in(),
@@ -135,8 +162,12 @@ pub fn train_tanh_rnn(
         rec: cfg.bias,
         readout: cfg.readout_bias,
     };
-    let lr_at =
-        |epoch: u32, k: u64| keras_time_decay(cfg.optimizer.lr_at(epoch), cfg.lr_time_decay, k);
+    // muP trains at gamma x the configured rate (x 1, exact, in the standard model).
+    let lr_at = |epoch: u32, k: u64| {
+        keras_time_decay(cfg.optimizer.lr_at(epoch), cfg.lr_time_decay, k) * param.lr_scale()
+    };
+    let rec_scale = param.rec_scale(l.n);
+    let regularized = !cfg.regularization.is_off();
     let mut epochs_run = 0;
     let mut order: Vec<usize> = (0..train.len()).collect();
     for epoch in 0..cfg.epochs {
@@ -147,14 +178,18 @@ pub fn train_tanh_rnn(
             opt.reset();
         }
         order.shuffle(&mut seed.rng_indexed("shuffle", epoch as u64));
-        let (mut sum, mut count) = (0.0, 0usize);
+        let (mut sum, mut count, mut penalty) = (0.0, 0usize, 0.0f64);
         for chunk in order.chunks(cfg.batch_size) {
             let refs: Vec<&Trial> = chunk.iter().map(|&i| &train[i]).collect();
             let batch = Batch::from_trials(&refs, task.steps(), l.n_in, l.n_out);
-            forward(&p, l, &batch, &mut fwd);
+            param.forward(&p, l, &batch, &mut fwd);
             sum += loss(&batch, &fwd) * chunk.len() as f64;
             count += chunk.len();
-            backward(&p, l, &batch, &fwd, learn, &mut bws, &mut g);
+            param.backward(&p, l, &batch, &fwd, learn, &mut bws, &mut g);
+            if regularized {
+                let (w, gw) = (&p[l.w_rec()], &mut g[l.w_rec()]);
+                penalty += reg::add_penalty(&cfg.regularization, w, l.n, rec_scale, gw);
+            }
             if cfg.clip_norm > 0.0 {
                 for r in [l.w_in(), l.w_rec(), l.b(), l.w_out(), l.c()] {
                     clip(&mut g[r], cfg.clip_norm as f32);
@@ -168,6 +203,12 @@ pub fn train_tanh_rnn(
         epochs_run = epoch + 1;
         let mut values = Values::new();
         values.insert("train_loss".into(), last_loss);
+        if regularized {
+            // Mean over the epoch's updates, at the weights each update started from; the
+            // stopping rule reads the task loss alone.
+            let updates = train.len().div_ceil(cfg.batch_size);
+            values.insert("reg_penalty".into(), penalty / updates as f64);
+        }
         values.insert("lr".into(), lr_at(epoch, k_updates));
         values.insert("seconds".into(), start.elapsed().as_secs_f64());
         let row = EpochRow { epoch, values };
@@ -217,6 +258,17 @@ pub fn train_tanh_rnn(
         return Ok(out);
     }
     evaluate(cfg, seed, task.as_ref(), l, &p0, &p, &mut out);
+    if regularized {
+        let mut scratch = vec![0.0f32; l.n * l.n];
+        let pen = reg::add_penalty(
+            &cfg.regularization,
+            &p[l.w_rec()],
+            l.n,
+            rec_scale,
+            &mut scratch,
+        );
+        out.scalars.insert("reg_penalty".into(), pen);
+    }
     Ok(out)
 }
 
@@ -228,8 +280,8 @@ fn clip(g: &mut [f32], max: f32) {
 }
 
 /// Distances of every test trial under parameters `p`.
-fn test_distances(p: &[f32], l: Layout, batch: &Batch, f: &mut Forward) -> Vec<f64> {
-    forward(p, l, batch, f);
+fn test_distances(param: Param, p: &[f32], l: Layout, batch: &Batch, f: &mut Forward) -> Vec<f64> {
+    param.forward(p, l, batch, f);
     let y = f.y.as_slice().expect("activations are in standard layout");
     metrics::distances(y, &batch.y, &batch.mask, batch.t, batch.b, batch.n_out)
 }
@@ -237,6 +289,17 @@ fn test_distances(p: &[f32], l: Layout, batch: &Batch, f: &mut Forward) -> Vec<f
 fn batch_of(task: &dyn TaskGen, trials: &[Trial]) -> Batch {
     let refs: Vec<&Trial> = trials.iter().collect();
     Batch::from_trials(&refs, task.steps(), task.n_in(), task.n_out())
+}
+
+/// The parameters with the recurrent matrix and read-out as the dynamics use them.
+fn effective(param: Param, l: Layout, p: &[f32]) -> Vec<f32> {
+    let mut e = p.to_vec();
+    if param != Param::Standard {
+        let (rs, os) = (param.rec_scale(l.n), param.out_scale(l.n));
+        e[l.w_rec()].iter_mut().for_each(|v| *v *= rs);
+        e[l.w_out()].iter_mut().for_each(|v| *v *= os);
+    }
+    e
 }
 
 fn evaluate(
@@ -249,12 +312,16 @@ fn evaluate(
     out: &mut RunOutput,
 ) {
     let ev = &cfg.eval;
+    let param = Param::of(cfg);
+    // What the analyses read: the effective recurrent matrix and read-out (muP: J / N and
+    // W_out / (gamma N)), so spectra and weight distances compare like with like.
+    let (pe, p0e) = (effective(param, l, p), effective(param, l, p0));
     let mut f = Forward::default();
     let test = batch_of(
         task,
         &task.trials(&mut seed.rng("test"), ev.test_trials.max(1)),
     );
-    let d = test_distances(p, l, &test, &mut f);
+    let d = test_distances(param, p, l, &test, &mut f);
     let (dm, ds) = metrics::mean_std(&d);
     let s = &mut out.scalars;
     s.insert("distance_mean".into(), dm);
@@ -275,15 +342,15 @@ fn evaluate(
         ood_task.as_ref(),
         &ood_task.trials(&mut seed.rng("ood"), ev.test_trials.max(1)),
     );
-    let (om, os) = metrics::mean_std(&test_distances(p, l, &ood, &mut f));
+    let (om, os) = metrics::mean_std(&test_distances(param, p, l, &ood, &mut f));
     s.insert("ood_distance_mean".into(), om);
     s.insert("ood_distance_std".into(), os);
     s.insert("ood_loss".into(), loss(&ood, &f));
 
     // Spectra.
     let n = l.n;
-    let s0 = metrics::spectrum(&p0[l.w_rec()], n);
-    let s1 = metrics::spectrum(&p[l.w_rec()], n);
+    let s0 = metrics::spectrum(&p0e[l.w_rec()], n);
+    let s1 = metrics::spectrum(&pe[l.w_rec()], n);
     out.spectra.extend(metrics::spectrum_rows("rec_init", &s0));
     out.spectra
         .extend(metrics::spectrum_rows("rec_trained", &s1));
@@ -296,7 +363,7 @@ fn evaluate(
     let mut osc_votes = 0usize;
     if !probes.is_empty() {
         let pb = batch_of(task, &probes);
-        forward(p, l, &pb, &mut f);
+        param.forward(p, l, &pb, &mut f);
         let t = pb.t;
         for (j, tr) in probes.iter().enumerate() {
             // Steps 1..=T of trial j (step 0 is the zero initial state), step-major.
@@ -315,14 +382,14 @@ fn evaluate(
     }
     let oscillating = 2 * osc_votes > probes.len() && !probes.is_empty();
     out.weights = vec![
-        WeightMatrix::new("in", n, l.n_in, p[l.w_in()].to_vec()),
-        WeightMatrix::new("rec", n, n, p[l.w_rec()].to_vec()),
-        WeightMatrix::new("out", l.n_out, n, p[l.w_out()].to_vec()),
+        WeightMatrix::new("in", n, l.n_in, pe[l.w_in()].to_vec()),
+        WeightMatrix::new("rec", n, n, pe[l.w_rec()].to_vec()),
+        WeightMatrix::new("out", l.n_out, n, pe[l.w_out()].to_vec()),
         // The initial weights, so ||W_T - W_0||_F and similar feature-learning metrics can be
         // computed from stored results without re-running the initialisation.
-        WeightMatrix::new("in.init", n, l.n_in, p0[l.w_in()].to_vec()),
-        WeightMatrix::new("rec.init", n, n, p0[l.w_rec()].to_vec()),
-        WeightMatrix::new("out.init", l.n_out, n, p0[l.w_out()].to_vec()),
+        WeightMatrix::new("in.init", n, l.n_in, p0e[l.w_in()].to_vec()),
+        WeightMatrix::new("rec.init", n, n, p0e[l.w_rec()].to_vec()),
+        WeightMatrix::new("out.init", l.n_out, n, p0e[l.w_out()].to_vec()),
         // The read-out bias (a column), so outputs can be rebuilt from stored trajectories.
         WeightMatrix::new("out.bias", l.n_out, 1, p[l.c()].to_vec()),
     ];
@@ -354,7 +421,7 @@ fn evaluate(
     );
     s.insert(
         "w_change_fro".into(),
-        metrics::fro_diff(&p[l.w_rec()], &p0[l.w_rec()]),
+        metrics::fro_diff(&pe[l.w_rec()], &p0e[l.w_rec()]),
     );
 
     // Weight statistics per layer.
@@ -363,10 +430,10 @@ fn evaluate(
         ("rec", l.w_rec(), n),
         ("out", l.w_out(), n),
     ] {
-        let mut v = metrics::weight_stats(&p[r.clone()], cols);
+        let mut v = metrics::weight_stats(&pe[r.clone()], cols);
         v.insert(
             "change_fro".into(),
-            metrics::fro_diff(&p[r.clone()], &p0[r]),
+            metrics::fro_diff(&pe[r.clone()], &p0e[r]),
         );
         out.layers.push(LayerRow {
             layer: name.into(),
@@ -394,14 +461,14 @@ fn evaluate(
             let mut conds: Vec<String> = Vec::new();
             for rep in 0..reps {
                 let mut rng = seed.rng_indexed("prune", (fi as u64) << 8 | rep as u64);
-                let idx = metrics::prune_indices(&p[l.w_rec()], frac, c, &mut rng);
+                let idx = metrics::prune_indices(&pe[l.w_rec()], frac, c, &mut rng);
                 damaged.copy_from_slice(p);
                 let rec = &mut damaged[l.w_rec()];
                 for &i in &idx {
                     rec[i] = 0.0;
                 }
                 counts += idx.len();
-                let d = test_distances(&damaged, l, &test, &mut f);
+                let d = test_distances(param, &damaged, l, &test, &mut f);
                 dists.push(metrics::mean_std(&d).0);
                 per_cond.extend_from_slice(&d);
                 conds.extend(test.conditions.iter().cloned());

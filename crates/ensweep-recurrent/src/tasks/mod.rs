@@ -6,6 +6,7 @@
 pub mod huang;
 pub mod jarne;
 pub mod msi;
+pub mod path;
 
 use ensweep_core::config::tanh_rnn::TanhTask;
 use rand_pcg::Pcg64Mcg;
@@ -107,6 +108,7 @@ pub fn tanh_task(task: &TanhTask, ood: bool) -> Box<dyn TaskGen> {
         TanhTask::NBitFlipFlop(f) => Box::new(huang::NBitFlipFlop::new(f, ood)),
         TanhTask::DelayedDiscrimination(d) => Box::new(huang::DelayedDiscrimination::new(d, ood)),
         TanhTask::Sine(s) => Box::new(huang::Sine::new(s, ood)),
+        TanhTask::PathIntegration(p) => Box::new(path::PathIntegration::new(p, ood)),
     }
 }
 
