@@ -1,7 +1,9 @@
-//! Task-trained tanh RNN: model and BPTT ([`model`]), training and evaluation ([`train`]).
+//! Task-trained tanh RNN: model and BPTT ([`model`]), training and evaluation ([`train`]), the
+//! tangent-kernel alignment between initial and trained parameters ([`ntk`]).
 
 pub mod kernels;
 pub mod model;
+pub mod ntk;
 pub mod train;
 
 #[cfg(test)]
@@ -65,6 +67,8 @@ mod tests {
             .unwrap();
         assert_eq!(half.count, 50 * 50 / 2);
         assert_eq!(out.layers.len(), 3);
+        let ntk = s["ntk_alignment"];
+        assert!(ntk > 0.0 && ntk < 1.0, "ntk_alignment {ntk}");
         // Same seed, same numbers.
         let again = train_tanh_rnn(&cfg(""), &RunSeed::from_u64(1), &mut NullSink).unwrap();
         assert_eq!(again.scalars["distance_mean"], s["distance_mean"]);
