@@ -1,9 +1,11 @@
 //! Task-trained tanh RNN: model and BPTT ([`model`]), the muP parametrisation and the entry
-//! point for either ([`mup`]), W_h penalties ([`reg`]), training and evaluation ([`train`]).
+//! point for either ([`mup`]), W_h penalties ([`reg`]), training and evaluation ([`train`]), the
+//! tangent-kernel alignment between initial and trained parameters ([`ntk`]).
 
 pub mod kernels;
 pub mod model;
 pub mod mup;
+pub mod ntk;
 pub mod reg;
 pub mod train;
 
@@ -68,6 +70,8 @@ mod tests {
             .unwrap();
         assert_eq!(half.count, 50 * 50 / 2);
         assert_eq!(out.layers.len(), 3);
+        let ntk = s["ntk_alignment"];
+        assert!(ntk > 0.0 && ntk < 1.0, "ntk_alignment {ntk}");
         // Same seed, same numbers.
         let again = train_tanh_rnn(&cfg(""), &RunSeed::from_u64(1), &mut NullSink).unwrap();
         assert_eq!(again.scalars["distance_mean"], s["distance_mean"]);
@@ -245,6 +249,9 @@ mod tests {
         assert!(pen.iter().all(|v| v.is_finite() && *v > 0.0), "{pen:?}");
         assert!(pen[2] < pen[0], "the penalty did not shrink: {pen:?}");
         assert!(out.scalars["reg_penalty"] > 0.0 && out.scalars["train_loss"].is_finite());
+        // The kernel alignment goes through the muP backward pass too.
+        let ka = out.scalars["ntk_alignment"];
+        assert!(ka > 0.0 && ka <= 1.0 + 1e-9, "ntk_alignment {ka}");
         let w = |name: &str| &out.weights.iter().find(|w| w.layer == name).unwrap().values;
         let rms = |v: &[f32]| (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt();
         // J / N ~ N(0, 1 / N) at init: rms 1 / sqrt(12) = 0.29.

@@ -1,10 +1,11 @@
 //! Training and evaluation of the task-trained tanh RNN: Keras-like initialisation, Adam with
 //! the reference inverse-time decay, masked MSE, early stop on a loss threshold, then the
-//! per-network metrics (distances, OOD, spectra, dynamics class, weight statistics, damage
-//! curves, probe trajectories).
+//! per-network metrics (distances, OOD, spectra, dynamics class, weight statistics, NTK
+//! alignment, damage curves, probe trajectories).
 
 use super::model::{Backward, Forward, Layout, LearnBias, loss};
 use super::mup::Param;
+use super::ntk;
 use super::reg;
 use crate::RnnError;
 use crate::linalg::orthogonal;
@@ -422,6 +423,15 @@ fn evaluate(
     s.insert(
         "w_change_fro".into(),
         metrics::fro_diff(&pe[l.w_rec()], &p0e[l.w_rec()]),
+    );
+    let learn = LearnBias {
+        rec: cfg.bias,
+        readout: cfg.readout_bias,
+    };
+    let probe_root = RunSeed::from_u64(PROBE_ROOT);
+    s.insert(
+        "ntk_alignment".into(),
+        ntk::ntk_alignment(param, task, l, p0, p, learn, &probe_root),
     );
 
     // Weight statistics per layer.

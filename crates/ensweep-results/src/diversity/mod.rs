@@ -4,7 +4,8 @@
 //! and a summary (mean over distinct pairs, with a bootstrap interval that resamples *seeds*,
 //! since pairs sharing a seed are not independent). Inputs come from the tables: trajectories
 //! (CKA, dynamics), weights (aligned distance, disagreement of readouts, important-connection
-//! overlap) and runs (spread of a behavioural metric such as `ood_loss`).
+//! overlap) and runs (spread of a behavioural metric such as `ood_loss`; the mean of the
+//! trainer's per-net NTK alignment).
 
 pub mod bench;
 pub mod dsa;
@@ -289,22 +290,37 @@ pub fn analyse(dir: &Path, opts: &DiversityOptions) -> Result<Diversity, Diversi
         Err(TablesError::Empty { .. }) => BTreeMap::new(),
         Err(e) => return Err(e.into()),
     };
-    let metric_values = frames::f64_by_key(&runs, &opts.behaviour_metric)?;
+    let scalars = RunScalars {
+        behaviour: frames::f64_by_key(&runs, &opts.behaviour_metric)?,
+        ntk_alignment: frames::f64_by_key(&runs, NTK_ALIGNMENT)?,
+    };
     let mut out = Diversity {
         selection,
         ..Default::default()
     };
     for g in &groups {
-        analyse_group(g, &trajs, &weights, &metric_values, opts, &mut out)?;
+        analyse_group(g, &trajs, &weights, &scalars, opts, &mut out)?;
     }
     Ok(out)
+}
+
+/// The per-run scalar the tanh trainer records as its NTK kernel alignment between initial and
+/// trained parameters (feature-learning strength; lower = more feature learning).
+pub const NTK_ALIGNMENT: &str = "ntk_alignment";
+
+/// Per-run scalars of `runs` that the analysis summarises, by cell key.
+struct RunScalars {
+    /// The behavioural metric whose spread across nets is reported (`ood_loss`).
+    behaviour: BTreeMap<String, f64>,
+    /// [`NTK_ALIGNMENT`], where the trainer records it.
+    ntk_alignment: BTreeMap<String, f64>,
 }
 
 fn analyse_group(
     g: &Group,
     trajs: &BTreeMap<String, Vec<Array2<f64>>>,
     weights: &Layers,
-    metric_values: &BTreeMap<String, f64>,
+    scalars: &RunScalars,
     opts: &DiversityOptions,
     out: &mut Diversity,
 ) -> Result<(), DiversityError> {
@@ -415,14 +431,15 @@ fn analyse_group(
         }
     }
     // Behavioural spread: std of a per-run metric, with a bootstrap interval of the std.
-    let vals: Vec<f64> = g
-        .members
-        .iter()
-        .filter_map(|(_, k)| metric_values.get(k).copied())
-        .collect();
+    let of_members = |by_key: &BTreeMap<String, f64>| -> Vec<f64> {
+        let vals = g.members.iter().filter_map(|(_, k)| by_key.get(k));
+        vals.copied().collect()
+    };
     let spread = format!("{}_std", opts.behaviour_metric);
+    let vals = of_members(&scalars.behaviour);
     out.summaries
         .extend(per_net_summary(g, &spread, &vals, opts, std_dev)?);
+    per_net.push((NTK_ALIGNMENT, of_members(&scalars.ntk_alignment)));
     for (metric, vals) in per_net {
         out.summaries
             .extend(per_net_summary(g, metric, &vals, opts, mean)?);

@@ -89,6 +89,10 @@ fn sweep_analysis_separates_permuted_from_independent_groups() {
         run.cell_key = format!("twin-{r}");
         run.replicate = r;
         run.axes_json = r#"{"init":"twins"}"#.into();
+        // The tanh trainer's per-net NTK alignment (only this group records one).
+        run.output
+            .scalars
+            .insert(NTK_ALIGNMENT.into(), 0.7 + 0.1 * r as f64);
         for (p, row) in run.output.trajectories.iter_mut().enumerate() {
             row.states = net
                 .run(&AND_PROBES[p].1, row.steps as usize)
@@ -127,6 +131,18 @@ fn sweep_analysis_separates_permuted_from_independent_groups() {
     assert!((get("twins", "svcca").mean - 1.0).abs() < 1e-6);
     assert!(get("twins", "dsa_angular").mean < 1e-4);
     assert!(get("free", "dsa_angular").mean > 10.0 * get("twins", "dsa_angular").mean);
+    // NTK alignment: the mean over the group's nets, where the runs record it.
+    let ntk = get("twins", NTK_ALIGNMENT);
+    assert!(
+        (ntk.mean - 0.8).abs() < 1e-12 && ntk.n_seeds == 3,
+        "{ntk:?}"
+    );
+    assert!(ntk.low <= ntk.mean && ntk.mean <= ntk.high, "{ntk:?}");
+    assert!(
+        !d.summaries
+            .iter()
+            .any(|s| s.group == "init=free" && s.metric == NTK_ALIGNMENT)
+    );
     let pairs = d.pairs_frame().unwrap();
     // 2 groups x 8 matrix metrics (cka, svcca, dynamics_distance, dsa_angular, dsa_euclidean,
     // weight_distance, d_pif, prediction_disagreement) x 3 x 3 entries.

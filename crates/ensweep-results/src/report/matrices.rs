@@ -1,18 +1,20 @@
-//! Diversity across seeds (seeds x seeds matrices on shared colour scales) and the eigenvalue
-//! spectra of recurrent matrices.
+//! Diversity across seeds (seeds x seeds matrices on shared colour scales, then the measures per
+//! condition, `degeneracy`) and the eigenvalue spectra of recurrent matrices.
 
+use super::degeneracy;
 use super::html::{self, Section};
 use super::plots::{self, Matrix};
 use super::{Builder, ReportError, optional, selection_sentence, selection_table};
 use crate::diversity::{self, DiversityOptions};
 use crate::frames;
+use polars::prelude::DataFrame;
 use std::collections::BTreeMap;
 
 /// Diversity measures quoted in the findings, in order of preference (the field's measures of
 /// dynamics, weights and representations).
 const HEADLINE: &[&str] = &["dsa_angular", "d_pif", "svcca", "cka", "weight_distance"];
 
-pub(super) fn diversity_section(b: &mut Builder) -> Result<(), ReportError> {
+pub(super) fn diversity_section(b: &mut Builder, runs: &DataFrame) -> Result<(), ReportError> {
     let opts = DiversityOptions {
         bootstrap: b.opts.bootstrap,
         include: b.opts.include,
@@ -88,7 +90,7 @@ pub(super) fn diversity_section(b: &mut Builder) -> Result<(), ReportError> {
         ));
     }
     b.page.push(sec);
-    Ok(())
+    degeneracy::per_condition(b, runs, &d, &opts.behaviour_metric)
 }
 
 pub(super) fn spectra(

@@ -7,6 +7,7 @@
 //! The page opens with the findings: the headline group comparison with its interval and test.
 
 mod curves;
+mod degeneracy;
 mod html;
 mod matrices;
 mod other;
@@ -208,7 +209,7 @@ pub fn write_report(dir: &Path, opts: &ReportOptions) -> Result<ReportOutput, Re
     curves::learning_curves(&mut b, &group_of)?;
     curves::hyperparameters(&mut b, &runs)?;
     curves::pruning(&mut b)?;
-    matrices::diversity_section(&mut b)?;
+    matrices::diversity_section(&mut b, &runs)?;
     matrices::spectra(&mut b, &group_of)?;
     other::layers(&mut b, &group_of)?;
     if !b.findings.is_empty() {

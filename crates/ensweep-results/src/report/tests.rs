@@ -24,6 +24,7 @@ fn report_has_every_section_and_its_tables() {
     let out = write_report(dir.path(), &ReportOptions::default()).unwrap();
     let html = std::fs::read_to_string(&out.html).unwrap();
     for section in [
+        "Degeneracy per condition",
         "Learning curves",
         "vs swept hyperparameters",
         "Degradation under pruning",
@@ -36,10 +37,11 @@ fn report_has_every_section_and_its_tables() {
     }
     // 2 learning metrics, 1 axis, 1 pruned layer, 8 diversity measures (cka, svcca, dynamics,
     // dsa angular and euclidean, weights, d_pif, disagreement; both groups on one scale),
+    // 4 degeneracy measures against the init axis (dsa_angular, d_pif, ood_loss_std, svcca),
     // 1 spectrum, pi + xi histograms, 2 category figures.
     assert_eq!(
         out.figures.len(),
-        2 + 1 + 1 + 8 + 1 + 2 + 2,
+        2 + 1 + 1 + 8 + 4 + 1 + 2 + 2,
         "{:?}",
         out.figures
     );
