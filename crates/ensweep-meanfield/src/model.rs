@@ -9,8 +9,8 @@
 use crate::float::Float;
 use crate::kernels;
 use crate::padded::{self, Aligned, padded_width};
-use ensweep_trainkit::arrays::{view_mut, view_slice};
-use ndarray::{Array2, ArrayView2, Zip, s};
+use ensweep_trainkit::arrays::{std_mut, std_slice, view_mut, view_slice};
+use ndarray::{Array2, ArrayView2, s};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -104,12 +104,12 @@ impl<F: Float> Layer<F> {
     /// Recomputes the cached moments and their interleaved copy from (pi, m, Xi), and forgets
     /// the transposes (see `bwd`).
     pub fn refresh(&mut self) {
-        Zip::from(&mut self.mu)
-            .and(&mut self.v)
-            .and(&self.pi)
-            .and(&self.m)
-            .and(&self.xi)
-            .for_each(|mu, v, &p, &m, &x| (*mu, *v) = moments(p, m, x));
+        // Zipped slices (they vectorise; a five-way `Zip` does not).
+        let (pi, m, xi) = (std_slice(&self.pi), std_slice(&self.m), std_slice(&self.xi));
+        let out = std_mut(&mut self.mu).iter_mut().zip(std_mut(&mut self.v));
+        for ((mu, v), ((&p, &m), &x)) in out.zip(pi.iter().zip(m).zip(xi)) {
+            (*mu, *v) = moments(p, m, x);
+        }
         padded::interleave_rows(self.mu.view(), self.v.view(), self.fwd.as_mut_slice());
         self.bwd = Aligned::default();
     }

@@ -8,7 +8,7 @@ use crate::tasks::Batch;
 use ensweep_trainkit::arrays::{
     block, block_mut, empty, filled, reshape, std_mut, std_slice, view_mut, view_slice,
 };
-use ndarray::{Array2, Array3, ArrayViewMut1, Axis, Zip, s};
+use ndarray::{Array2, Array3, ArrayViewMut1, Axis, s};
 
 /// Gradients of the nine parameter groups, and the gradients of the moments they come from
 /// (all in standard layout: the kernels write their slices).
@@ -276,27 +276,27 @@ fn rate_error(m: &NetMoments, batch: &Batch, f: &Forward, gr: &mut Grads, s: usi
 /// `dL/dh`, `dG` and `dS` of step `s` (into half `cur` of `gr.dg`, `gr.ds`) from `gr.dr`.
 fn step_error(alpha: f32, f: &Forward, gr: &mut Grads, s: usize, cur: usize) {
     let rates = f.a.slice(s![s + 1, .., f.k..]);
-    let mut dg = gr.dg.index_axis_mut(Axis(0), cur);
-    for ((dh, dg), (dr, r)) in gr
-        .dh
-        .outer_iter_mut()
-        .zip(dg.outer_iter_mut())
-        .zip(gr.dr.outer_iter().zip(rates.outer_iter()))
     {
-        let (dh, dg, dr, r) = (view_mut(dh), view_mut(dg), view_slice(dr), view_slice(r));
-        for ((dh, dgv), (&drv, &rv)) in dh.iter_mut().zip(dg.iter_mut()).zip(dr.iter().zip(r)) {
-            let relu_d = if rv > 0.0 { drv } else { 0.0 };
-            *dh = relu_d + (1.0 - alpha) * *dh;
-            *dgv = alpha * *dh;
+        let mut dg = gr.dg.index_axis_mut(Axis(0), cur);
+        for ((dh, dg), (dr, r)) in gr
+            .dh
+            .outer_iter_mut()
+            .zip(dg.outer_iter_mut())
+            .zip(gr.dr.outer_iter().zip(rates.outer_iter()))
+        {
+            let (dh, dg, dr, r) = (view_mut(dh), view_mut(dg), view_slice(dr), view_slice(r));
+            for ((dh, dgv), (&drv, &rv)) in dh.iter_mut().zip(dg.iter_mut()).zip(dr.iter().zip(r)) {
+                let relu_d = if rv > 0.0 { drv } else { 0.0 };
+                *dh = relu_d + (1.0 - alpha) * *dh;
+                *dgv = alpha * *dh;
+            }
         }
     }
-    Zip::from(gr.ds.index_axis_mut(Axis(0), cur))
-        .and(&dg)
-        .and(f.d.index_axis(Axis(0), s))
-        .and(f.eps.index_axis(Axis(0), s))
-        .for_each(|dsv, &dgv, &dv, &ev| {
-            *dsv = if dv > 0.0 { dgv * ev / (2.0 * dv) } else { 0.0 };
-        });
+    let (ds, dg) = (block_mut(&mut gr.ds, cur), block(&gr.dg, cur));
+    let (d, e) = (block(&f.d, s), block(&f.eps, s));
+    for ((dsv, &dgv), (&dv, &ev)) in ds.iter_mut().zip(dg).zip(d.iter().zip(e)) {
+        *dsv = if dv > 0.0 { dgv * ev / (2.0 * dv) } else { 0.0 };
+    }
 }
 
 /// `dr += 2 r * tmp` with r the rates r_{s+1} (the rate part of the rows of block `s + 1`).

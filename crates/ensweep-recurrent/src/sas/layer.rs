@@ -1,7 +1,7 @@
 //! One spike-and-slab weight layer: parameters (pi, m, Xi), their moments, sampling, the
 //! chain rule from moment gradients to parameter gradients, projection and categories.
 
-use ensweep_trainkit::arrays::{clear, empty, reshape, view_mut, view_slice};
+use ensweep_trainkit::arrays::{clear, empty, reshape, std_mut, std_slice, view_mut, view_slice};
 use ndarray::{Array2, ArrayView2, Zip};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
@@ -60,15 +60,13 @@ impl SasLayer {
             return;
         }
         reshape(&mut out.v, dim);
-        Zip::from(&mut out.mu)
-            .and(&mut out.v)
-            .and(&self.pi)
-            .and(&self.m)
-            .and(&self.xi)
-            .for_each(|mu, v, &p, &m, &x| {
-                *mu = (1.0 - p) * m;
-                *v = ((1.0 - p) * (m * m + x) - *mu * *mu).max(0.0);
-            });
+        // Zipped slices (they vectorise; a five-way `Zip` does not).
+        let (pi, m, xi) = (std_slice(&self.pi), std_slice(&self.m), std_slice(&self.xi));
+        let moments = std_mut(&mut out.mu).iter_mut().zip(std_mut(&mut out.v));
+        for ((mu, v), ((&p, &m), &x)) in moments.zip(pi.iter().zip(m).zip(xi)) {
+            *mu = (1.0 - p) * m;
+            *v = ((1.0 - p) * (m * m + x) - *mu * *mu).max(0.0);
+        }
     }
 
     /// One network drawn from the ensemble: keep with probability 1 - pi, then N(m, Xi), drawn

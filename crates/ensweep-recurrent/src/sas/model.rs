@@ -14,7 +14,7 @@ use crate::tasks::Batch;
 use ensweep_trainkit::arrays::{
     block, block_mut, clear, empty, filled, reshape, std_mut, std_slice, view_mut, view_slice,
 };
-use ndarray::{Array2, Array3, ArrayView1, ArrayView2, Axis, Zip, s};
+use ndarray::{Array2, Array3, ArrayView1, ArrayView2, Axis, s};
 use rand_pcg::Pcg64Mcg;
 
 /// The network: three layers and the dynamics constants.
@@ -214,9 +214,11 @@ impl Forward {
         reshape(&mut self.a2, (t + 1, b, k + n));
         self.a.slice_mut(s![..t, .., ..k]).assign(&batch.inputs());
         self.a.slice_mut(s![t, .., ..k]).fill(0.0);
-        Zip::from(self.a2.slice_mut(s![.., .., ..k]))
-            .and(self.a.slice(s![.., .., ..k]))
-            .for_each(|q, &v| *q = v * v);
+        let squares = self.a2.slice_mut(s![.., .., ..k]);
+        let inputs = self.a.slice(s![.., .., ..k]);
+        for (q, x) in squares.into_iter().zip(inputs) {
+            *q = x * x;
+        }
         let r0 = h0.max(0.0);
         self.a.slice_mut(s![0, .., k..]).fill(r0);
         self.a2.slice_mut(s![0, .., k..]).fill(r0 * r0);
@@ -329,24 +331,28 @@ fn run_forward(net: &SasNet, mut wts: Weights<'_>, batch: &Batch, f: &mut Forwar
 /// the rates `r_{s+1}` (with their squares) into the rows of block `s + 1`.
 fn step_units(net: &SasNet, f: &mut Forward, s: usize) {
     let alpha = net.alpha;
+    // Zipped slices of (trial, unit) blocks: they vectorise (a many-way `Zip` does not).
+    let g = std_mut(&mut f.g);
     if !f.w_v.is_empty() {
-        Zip::from(f.d.index_axis_mut(Axis(0), s))
-            .and(&mut f.g)
-            .and(&f.s2)
-            .and(f.eps.index_axis(Axis(0), s))
-            .for_each(|dv, gv, &v, &ep| {
-                *dv = v.max(0.0).sqrt();
-                *gv += ep * *dv;
-            });
+        let (d, eps) = (block_mut(&mut f.d, s), block(&f.eps, s));
+        for ((dv, gv), (&v, &ep)) in d
+            .iter_mut()
+            .zip(g.iter_mut())
+            .zip(std_slice(&f.s2).iter().zip(eps))
+        {
+            *dv = v.max(0.0).sqrt();
+            *gv += ep * *dv;
+        }
     }
-    Zip::from(&mut f.h)
-        .and(&f.g)
-        .for_each(|hv, &gv| *hv = (1.0 - alpha) * *hv + alpha * gv);
+    let h = std_mut(&mut f.h);
+    for (hv, &gv) in h.iter_mut().zip(&*g) {
+        *hv = (1.0 - alpha) * *hv + alpha * gv;
+    }
     if !f.noise.is_empty() {
         let noise_scale = (2.0 * alpha).sqrt() * net.sigma_rec;
-        Zip::from(&mut f.h)
-            .and(f.noise.index_axis(Axis(0), s))
-            .for_each(|hv, &z| *hv += noise_scale * z);
+        for (hv, &z) in h.iter_mut().zip(block(&f.noise, s)) {
+            *hv += noise_scale * z;
+        }
     }
     // Row by row, as zipped slices so that it vectorises (the rate part of a row is strided).
     let k = f.k;

@@ -17,7 +17,7 @@ use ensweep_core::output::{EpochRow, RunOutput, TrainSink, Values};
 use ensweep_core::seed::RunSeed;
 use ensweep_trainkit::arrays::{std_mut, std_slice};
 use ensweep_trainkit::optim::Optimizer;
-use ndarray::{Array2, Zip};
+use ndarray::Array2;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
@@ -175,9 +175,9 @@ fn update(cfg: &SasRnnConfig, net: &mut SasNet, gr: &mut Grads, opt: &mut Optimi
             let g = &mut lg[gi];
             if cfg.l2 != 0.0 && cfg.l2_on.contains(&GROUPS[gi]) {
                 let l2 = cfg.l2 as f32;
-                Zip::from(&mut *g)
-                    .and(&*params)
-                    .for_each(|gv, &p| *gv += l2 * p);
+                for (gv, &p) in std_mut(g).iter_mut().zip(std_slice(params)) {
+                    *gv += l2 * p;
+                }
             }
             if cfg.clip_spectral > 0.0 {
                 clip_spectral(std_mut(g), layer.rows, layer.cols, cfg.clip_spectral as f32);
