@@ -36,9 +36,9 @@ pub trait Trainer: Send + Sync + 'static {
     /// canonical JSON (and so its key) does not depend on whether a default was written out.
     type Config: Serialize + DeserializeOwned;
 
-    /// Checks that the types cannot express (ranges, combinations); the message names the
-    /// key. Called on every cell at parse time, so a bad sweep fails before anything runs.
-    fn validate(&self, config: &Self::Config) -> Result<(), String> {
+    /// Checks that the types cannot express (ranges, combinations); the error names the key.
+    /// Called on every cell at parse time, so a bad sweep fails before anything runs.
+    fn validate(&self, config: &Self::Config) -> Result<(), InvalidConfig> {
         let _ = config;
         Ok(())
     }
@@ -67,6 +67,28 @@ pub trait Trainer: Send + Sync + 'static {
             });
         }
         decode(Self::KIND, &cell.config_json)
+    }
+}
+
+/// A config that its trainer's [`Trainer::validate`] refuses: a range or a combination of
+/// values that the config's types cannot express.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}` {reason}")]
+pub struct InvalidConfig {
+    /// The key the problem is about, as written in the trainer's section (`steps`,
+    /// `optimizer.lr`).
+    pub key: String,
+    /// What is wrong with its value, as the rest of the sentence (`must be at least 1`).
+    pub reason: String,
+}
+
+impl InvalidConfig {
+    /// The value of `key` is refused because of `reason`.
+    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        InvalidConfig {
+            key: key.into(),
+            reason: reason.into(),
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use crate::pool::for_each;
 use ensweep_core::config::sas_mlp::SasMlpConfig;
 use ensweep_core::output::{LayerRow, PruningRow, RunOutput, Values, WeightMatrix};
 use ensweep_core::seed::RunSeed;
+use ensweep_trainkit::arrays::{reshape, view_mut, view_slice};
 use ensweep_trainkit::stats::mean_std;
+use ndarray::{Array2, ArrayView2, s};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
@@ -93,20 +95,22 @@ pub fn sample_net(net: &Net<f32>, rng: &mut impl rand::Rng) -> Net<f32> {
         .layers
         .iter()
         .map(|l| {
-            let w: Vec<f32> = (0..l.len())
-                .map(|i| {
-                    let keep = rng.random::<f64>() > l.pi[i] as f64;
-                    let val = if l.xi[i] == 0.0 {
-                        l.m[i]
+            // Row-major order, one connection after the other.
+            let w: Vec<f32> = (l.pi.iter().zip(l.m.iter()).zip(l.xi.iter()))
+                .map(|((&pi, &m), &xi)| {
+                    let keep = rng.random::<f64>() > pi as f64;
+                    let val = if xi == 0.0 {
+                        m
                     } else {
                         let e: f64 = StandardNormal.sample(rng);
-                        (l.m[i] as f64 + (l.xi[i] as f64).sqrt() * e) as f32
+                        (m as f64 + (xi as f64).sqrt() * e) as f32
                     };
                     if keep { val } else { 0.0 }
                 })
                 .collect();
-            let z = vec![0.0; l.len()];
-            Layer::from_params(l.n_in, l.n_out, z.clone(), w, z)
+            let w = Array2::from_shape_vec(l.pi.dim(), w).expect("one weight per connection");
+            let z = Array2::zeros(l.pi.dim());
+            Layer::from_params(z.clone(), w, z)
         })
         .collect();
     Net {
@@ -158,7 +162,6 @@ pub fn layer_stats(
     tol_xi: f64,
 ) -> Values {
     let mut v = Values::new();
-    let n_out = layer.n_out;
     // counts[exact/tol][all/active][vip, uip, var]
     let mut counts = [[[0u64; 3]; 2]; 2];
     let mut n_active = 0u64;
@@ -167,11 +170,9 @@ pub fn layer_stats(
         Category::Uip => 1,
         Category::Variable => 2,
     };
-    for j in 0..layer.n_in {
+    for (j, (pis, xis)) in layer.pi.rows().into_iter().zip(layer.xi.rows()).enumerate() {
         let act = active.is_none_or(|a| a[j]);
-        for o in 0..n_out {
-            let i = j * n_out + o;
-            let (p, x) = (layer.pi[i], layer.xi[i]);
+        for (&p, &x) in pis.iter().zip(&xis) {
             let ce = slot(category(p, x));
             let ct = slot(category_tol(p, x, tol_pi, tol_xi));
             counts[0][0][ce] += 1;
@@ -200,7 +201,7 @@ pub fn layer_stats(
     }
     v.insert("n_connections".into(), n);
     v.insert("n_active_connections".into(), n_active as f64);
-    let mean = |x: &[f32], f: fn(f32) -> f32| x.iter().map(|&a| f(a) as f64).sum::<f64>() / n;
+    let mean = |x: &Array2<f32>, f: fn(f32) -> f32| x.iter().map(|&a| f(a) as f64).sum::<f64>() / n;
     v.insert("mean_pi".into(), mean(&layer.pi, |a| a));
     v.insert("mean_xi".into(), mean(&layer.xi, |a| a));
     v.insert("mean_abs_m".into(), mean(&layer.m, f32::abs));
@@ -237,23 +238,16 @@ pub fn layer_entropy(
     seed: &RunSeed,
     pool: Option<&rayon::ThreadPool>,
 ) -> f64 {
-    let n_out = layer.n_out;
     let total = Mutex::new(vec![0.0f64; layer.n_in]);
     let rows: Vec<usize> = (0..layer.n_in).collect();
     let blocks: Vec<&[usize]> = rows.chunks(64).collect();
     for_each(pool, blocks, |blk| {
         for &j in blk {
             let mut rng = seed.rng_indexed("entropy", ((l as u64) << 20) + j as u64);
-            let s: f64 = (0..n_out)
-                .map(|o| {
-                    let i = j * n_out + o;
-                    connection_entropy(
-                        layer.m[i] as f64,
-                        layer.pi[i] as f64,
-                        layer.xi[i] as f64,
-                        100,
-                        &mut rng,
-                    )
+            let (m, pi, xi) = (layer.m.row(j), layer.pi.row(j), layer.xi.row(j));
+            let s: f64 = (m.iter().zip(&pi).zip(&xi))
+                .map(|((&m, &pi), &xi)| {
+                    connection_entropy(m as f64, pi as f64, xi as f64, 100, &mut rng)
                 })
                 .sum();
             total.lock().expect("entropy lock")[j] = s;
@@ -263,20 +257,21 @@ pub fn layer_entropy(
     t.iter().sum::<f64>() / layer.len() as f64
 }
 
-/// Deterministic forward of all `n` rows through `net`; the pre-activations of every layer.
-fn forward_all(net: &Net<f32>, x: &SparseRows<f32>, n: usize) -> Vec<Vec<f32>> {
-    let mut out: Vec<Vec<f32>> = net
+/// Deterministic forward of all `n` rows through `net`; the pre-activations of every layer
+/// (`n x n_out`).
+fn forward_all(net: &Net<f32>, x: &SparseRows<f32>, n: usize) -> Vec<Array2<f32>> {
+    let mut out: Vec<Array2<f32>> = net
         .layers
         .iter()
-        .map(|l| Vec::with_capacity(n * l.n_out))
+        .map(|l| Array2::zeros((n, l.n_out)))
         .collect();
     let mut w = Work::new(net, EVAL_CHUNK);
     for s in (0..n).step_by(EVAL_CHUNK) {
         let e = (s + EVAL_CHUNK).min(n);
         let rows: Vec<(&[u32], &[f32])> = (s..e).map(|i| x.row(i)).collect();
         model::forward_rows(net, &mut w, &rows, Mode::Deterministic, None, &mut |_| {});
-        for (o, (z, l)) in out.iter_mut().zip(w.z.iter().zip(&net.layers)) {
-            o.extend_from_slice(&z[..(e - s) * l.n_out]);
+        for (o, z) in out.iter_mut().zip(&w.z) {
+            o.slice_mut(s![s..e, ..]).assign(&z.slice(s![..e - s, ..]));
         }
     }
     out
@@ -287,13 +282,19 @@ fn forward_all(net: &Net<f32>, x: &SparseRows<f32>, n: usize) -> Vec<Vec<f32>> {
 const ERROR_BLOCK: usize = 48;
 
 /// Test error of the layers after `l` of the deterministic `net` fed with pre-activations
-/// `zt_l` stored unit-major (`[n_out][n]`, so that a perturbation's updates of one unit touch
+/// `zt_l` stored unit-major (`n_out x n`, so that a perturbation's updates of one unit touch
 /// one contiguous row), computed densely ([`kernels::relu_product`]: a fixed summation order,
 /// so the same bits on any CPU). Block by block of [`ERROR_BLOCK`] examples through all the
 /// later layers: the whole test set's hidden activations (4 MB per layer, written and read
 /// back 31 times per sampled net) never leave the cache. `bufs` is scratch (two buffers,
 /// grown as needed and reused across calls).
-fn error_from(net: &Net<f32>, l: usize, zt_l: &[f32], y: &[u8], bufs: &mut [Vec<f32>; 2]) -> f64 {
+fn error_from(
+    net: &Net<f32>,
+    l: usize,
+    zt_l: ArrayView2<'_, f32>,
+    y: &[u8],
+    bufs: &mut [Vec<f32>; 2],
+) -> f64 {
     let n = y.len();
     let n_l = net.layers[l].n_out;
     if l + 1 == net.layers.len() {
@@ -302,7 +303,7 @@ fn error_from(net: &Net<f32>, l: usize, zt_l: &[f32], y: &[u8], bufs: &mut [Vec<
             .filter(|&b| {
                 let mut best = 0;
                 for o in 1..n_l {
-                    if zt_l[o * n + b] > zt_l[best * n + b] {
+                    if zt_l[[o, b]] > zt_l[[best, b]] {
                         best = o;
                     }
                 }
@@ -311,6 +312,7 @@ fn error_from(net: &Net<f32>, l: usize, zt_l: &[f32], y: &[u8], bufs: &mut [Vec<
             .count();
         return wrong as f64 / n as f64;
     }
+    let zt_l = view_slice(zt_l);
     let [cur, next] = bufs;
     let mut wrong = 0;
     for e0 in (0..n).step_by(ERROR_BLOCK) {
@@ -346,7 +348,7 @@ fn error_from(net: &Net<f32>, l: usize, zt_l: &[f32], y: &[u8], bufs: &mut [Vec<
 }
 
 /// Picks `k` distinct elements of `from` uniformly (partial Fisher-Yates).
-fn choose(from: &[usize], k: usize, rng: &mut impl rand::Rng) -> Vec<usize> {
+fn choose<T: Copy>(from: &[T], k: usize, rng: &mut impl rand::Rng) -> Vec<T> {
     let mut v = from.to_vec();
     let k = k.min(v.len());
     for i in 0..k {
@@ -414,8 +416,9 @@ const CRITERIA: [&str; 3] = ["vip", "variable", "uip_on"];
 /// the fractions in the order they are applied.
 struct PerturbPlan<'a> {
     fracs: &'a [f64],
-    /// Per layer, the connections of each category (exact rule), in the order vip, variable, uip.
-    lists: Vec<[Vec<usize>; 3]>,
+    /// Per layer, the connections (input unit, output unit) of each category (exact rule), in
+    /// the order vip, variable, uip; each list in row-major order.
+    lists: Vec<[Vec<[usize; 2]>; 3]>,
     /// Indices of `fracs` in ascending order of the fraction (results are stored at their
     /// original positions).
     by_size: Vec<usize>,
@@ -427,14 +430,14 @@ impl<'a> PerturbPlan<'a> {
             .layers
             .iter()
             .map(|l| {
-                let mut c: [Vec<usize>; 3] = Default::default();
-                for i in 0..l.len() {
-                    let k = match category(l.pi[i], l.xi[i]) {
+                let mut c: [Vec<[usize; 2]>; 3] = Default::default();
+                for (((j, o), &pi), &xi) in l.pi.indexed_iter().zip(l.xi.iter()) {
+                    let k = match category(pi, xi) {
                         Category::Vip => 0,
                         Category::Variable => 1,
                         Category::Uip => 2,
                     };
-                    c[k].push(i);
+                    c[k].push([j, o]);
                 }
                 c
             })
@@ -503,19 +506,18 @@ fn perturb_repeat(
     );
     let z = forward_all(&sampled, &data.test_x, n);
     let mut bufs: [Vec<f32>; 2] = Default::default();
-    let mut zl: Vec<f32> = Vec::new();
+    let mut zl: Array2<f32> = Array2::zeros((0, 0));
     let mut local = vec![vec![vec![0.0f64; plan.fracs.len()]; 3]; net.layers.len()];
     for (l, layer) in sampled.layers.iter().enumerate() {
-        let n_out = layer.n_out;
         let hidden;
         let inputs = if l == 0 {
             test_cols
         } else {
-            hidden = hidden_inputs(&z[l - 1], n, sampled.layers[l - 1].n_out);
+            hidden = hidden_inputs(&z[l - 1]);
             &hidden
         };
-        let zt = unit_major(&z[l], n, n_out);
-        let base_err = error_from(&sampled, l, &zt, y, &mut bufs);
+        let zt = unit_major(&z[l]);
+        let base_err = error_from(&sampled, l, zt.view(), y, &mut bufs);
         for (crit, curve) in local[l].iter_mut().enumerate() {
             let k_max = plan
                 .fracs
@@ -536,15 +538,14 @@ fn perturb_repeat(
                     }
                 })
                 .collect();
-            zl.clear();
-            zl.extend_from_slice(&zt);
+            reshape(&mut zl, zt.dim());
+            zl.assign(&zt);
             let perturbed = Perturbed {
                 layer,
                 scale: sampled.scale(l),
                 inputs,
                 order: &order,
                 new_w: &new_w,
-                n,
             };
             let (mut applied, mut err) = (0, base_err);
             for &fi in &plan.by_size {
@@ -552,7 +553,7 @@ fn perturb_repeat(
                 if k > applied {
                     perturbed.apply(&mut zl, applied..k);
                     applied = k;
-                    err = error_from(&sampled, l, &zl, y, &mut bufs);
+                    err = error_from(&sampled, l, zl.view(), y, &mut bufs);
                 }
                 curve[fi] = err;
             }
@@ -562,27 +563,21 @@ fn perturb_repeat(
 }
 
 /// The inputs of a hidden layer unit-major (`ReLU` of the previous layer's pre-activations
-/// `z_prev`, `n` examples of `width` units): an increment then touches only the examples where
-/// its input unit is non-zero.
-fn hidden_inputs(z_prev: &[f32], n: usize, width: usize) -> SparseCols<f32> {
+/// `z_prev`, `n x width`): an increment then touches only the examples where its input unit is
+/// non-zero.
+fn hidden_inputs(z_prev: &Array2<f32>) -> SparseCols<f32> {
     let mut act = SparseRows::new();
-    for b in 0..n {
-        act.push_relu(&z_prev[b * width..(b + 1) * width]);
+    for row in z_prev.rows() {
+        act.push_relu(view_slice(row));
     }
     let mut cols = SparseCols::default();
-    cols.build(&act, width);
+    cols.build(&act, z_prev.ncols());
     cols
 }
 
-/// A layer's pre-activations (`n` example rows of `n_out`) unit-major: `[n_out][n]`.
-fn unit_major(z: &[f32], n: usize, n_out: usize) -> Vec<f32> {
-    let mut zt = vec![0.0f32; n * n_out];
-    for (b, row) in z.chunks_exact(n_out).take(n).enumerate() {
-        for (o, &v) in row.iter().enumerate() {
-            zt[o * n + b] = v;
-        }
-    }
-    zt
+/// A layer's pre-activations (`n x n_out`) unit-major: `n_out x n`, standard layout.
+fn unit_major(z: &Array2<f32>) -> Array2<f32> {
+    z.t().as_standard_layout().into_owned()
 }
 
 /// One criterion's perturbation order in one layer of a sampled net: connection `order[t]` gets
@@ -592,10 +587,8 @@ struct Perturbed<'a> {
     scale: f32,
     /// The layer's inputs unit-major.
     inputs: &'a SparseCols<f32>,
-    order: &'a [usize],
+    order: &'a [[usize; 2]],
     new_w: &'a [f32],
-    /// Test examples.
-    n: usize,
 }
 
 impl Perturbed<'_> {
@@ -603,20 +596,19 @@ impl Perturbed<'_> {
     /// pre-activations `zl`. The increment is sorted by (input unit, output unit) and applied
     /// column by column: per element of z the terms are added in increasing input order, as a
     /// row-by-row pass would.
-    fn apply(&self, zl: &mut [f32], range: std::ops::Range<usize>) {
-        let (n, n_out) = (self.n, self.layer.n_out);
+    fn apply(&self, zl: &mut Array2<f32>, range: std::ops::Range<usize>) {
         let mut entries: Vec<(u32, u32, f32)> = range
             .map(|t| {
-                let e = self.order[t];
-                let dw = (self.new_w[t] - self.layer.mu[e]) * self.scale;
-                ((e / n_out) as u32, (e % n_out) as u32, dw)
+                let [j, o] = self.order[t];
+                let dw = (self.new_w[t] - self.layer.mu[[j, o]]) * self.scale;
+                (j as u32, o as u32, dw)
             })
             .filter(|x| x.2 != 0.0)
             .collect();
         entries.sort_unstable_by_key(|x| (x.0, x.1));
         for &(j, o, dw) in &entries {
             let (bs, xs) = self.inputs.col(j as usize);
-            let zo = &mut zl[o as usize * n..(o as usize + 1) * n];
+            let zo = view_mut(zl.row_mut(o as usize));
             for (&b, &x) in bs.iter().zip(xs) {
                 zo[b as usize] += dw * x;
             }
@@ -685,18 +677,14 @@ pub fn evaluate(
 /// Mean weights `mu = (1-pi) m` (`l1`, `l2`, ...) and spike probabilities (`l1.pi`, ...) of
 /// every layer as `n_out x n_in` matrices, for weight-space diversity across seeds.
 pub fn weight_matrices(net: &Net<f32>) -> Vec<WeightMatrix> {
-    let transposed = |x: &[f32], n_in: usize, n_out: usize| -> Vec<f32> {
-        (0..n_out)
-            .flat_map(|o| (0..n_in).map(move |i| x[i * n_out + o]))
-            .collect()
-    };
+    let transposed = |x: &Array2<f32>| -> Vec<f32> { x.t().iter().copied().collect() };
     let mut out = Vec::with_capacity(2 * net.layers.len());
     for (l, layer) in net.layers.iter().enumerate() {
         let (n_in, n_out) = (layer.n_in, layer.n_out);
         let name = format!("l{}", l + 1);
-        let mu = transposed(&layer.mu, n_in, n_out);
+        let mu = transposed(&layer.mu);
         out.push(WeightMatrix::new(&name, n_out, n_in, mu));
-        let pi = transposed(&layer.pi, n_in, n_out);
+        let pi = transposed(&layer.pi);
         out.push(WeightMatrix::new(&format!("{name}.pi"), n_out, n_in, pi));
     }
     out
@@ -743,12 +731,11 @@ mod tests {
         );
         let z = forward_all(&net, &x, n);
         let mut bufs = Default::default();
-        for (l, layer) in net.layers.iter().enumerate() {
+        for (l, z_l) in z.iter().enumerate() {
             // This layer's pre-activations unit-major, as the perturbation experiments keep them.
-            let w = layer.n_out;
-            let zt: Vec<f32> = (0..w * n).map(|i| z[l][(i % n) * w + i / n]).collect();
+            let zt = z_l.t().as_standard_layout().into_owned();
             // One example classified differently would move the error by 1/101.
-            let got = error_from(&net, l, &zt, &y, &mut bufs);
+            let got = error_from(&net, l, zt.view(), &y, &mut bufs);
             assert!((got - want).abs() < 1e-9, "from layer {l}: {got} vs {want}");
         }
     }

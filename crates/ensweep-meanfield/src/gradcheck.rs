@@ -2,6 +2,8 @@
 //! same generic code the trainer runs in `f32`.
 
 use crate::model::{self, Layer, Mode, Net, Work};
+use ensweep_trainkit::arrays::{std_mut, std_slice};
+use ndarray::{Array2, ArrayView2};
 use rand::RngExt;
 use rand_pcg::Pcg64Mcg;
 
@@ -12,11 +14,11 @@ fn setup() -> (Net<f64>, Vec<f64>, Vec<u8>, Vec<Vec<f64>>) {
     let layers = sizes
         .windows(2)
         .map(|w| {
-            let n = w[0] * w[1];
-            let pi = (0..n).map(|_| 0.1 + 0.8 * rng.random::<f64>()).collect();
-            let m = (0..n).map(|_| rng.random::<f64>() * 2.0 - 1.0).collect();
-            let xi = (0..n).map(|_| 0.05 + 0.3 * rng.random::<f64>()).collect();
-            Layer::from_params(w[0], w[1], pi, m, xi)
+            let dim = (w[0], w[1]);
+            let pi = Array2::from_shape_simple_fn(dim, || 0.1 + 0.8 * rng.random::<f64>());
+            let m = Array2::from_shape_simple_fn(dim, || rng.random::<f64>() * 2.0 - 1.0);
+            let xi = Array2::from_shape_simple_fn(dim, || 0.05 + 0.3 * rng.random::<f64>());
+            Layer::from_params(pi, m, xi)
         })
         .collect();
     let net = Net {
@@ -71,28 +73,30 @@ fn backward_matches_finite_differences_for_every_parameter_and_the_inputs() {
     let mut checked = 0;
     for l in 0..net.layers.len() {
         let (n_in, n_out) = (net.layers[l].n_in, net.layers[l].n_out);
-        let (mut a, mut b) = (vec![0.0; n_in * n_out], vec![0.0; n_in * n_out]);
+        let (mut a, mut b) = (Array2::zeros((n_in, n_out)), Array2::zeros((n_in, n_out)));
         model::accumulate_products(
             std::slice::from_ref(&w),
             l,
             (n_in, n_out),
             0,
             n_in,
-            &mut a,
-            &mut b,
+            std_mut(&mut a),
+            std_mut(&mut b),
         );
         let k = net.scale(l) / n as f64;
-        let len = n_in * n_out;
-        let (mut gp, mut gm, mut gx) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
+        let mut g: [Array2<f64>; 3] = std::array::from_fn(|_| Array2::zeros((n_in, n_out)));
         let ly = &net.layers[l];
-        model::param_grads(k, &ly.pi, &ly.m, &ly.xi, &a, &b, &mut gp, &mut gm, &mut gx);
+        let (a, b) = (std_slice(&a), std_slice(&b));
+        let [pi, m, xi] = [&ly.pi, &ly.m, &ly.xi].map(std_slice);
+        let [gp, gm, gx] = g.each_mut().map(std_mut);
+        model::param_grads(k, pi, m, xi, a, b, gp, gm, gx);
         for group in 0..3 {
-            for i in 0..len {
-                let analytic = [&gp, &gm, &gx][group][i];
+            for ((j, o), _) in ly.pi.indexed_iter() {
+                let analytic = g[group][[j, o]];
                 let at = |delta: f64| {
                     let mut probe = net.clone();
                     let lay = &mut probe.layers[l];
-                    [&mut lay.pi, &mut lay.m, &mut lay.xi][group][i] += delta;
+                    [&mut lay.pi, &mut lay.m, &mut lay.xi][group][[j, o]] += delta;
                     lay.refresh();
                     let mut w2 = Work::new(&probe, 8);
                     loss(&probe, &x, &y, &eps, &mut w2)
@@ -101,7 +105,7 @@ fn backward_matches_finite_differences_for_every_parameter_and_the_inputs() {
                 let tol = 1e-6 * (1.0 + numeric.abs());
                 assert!(
                     (analytic - numeric).abs() < tol,
-                    "layer {l} group {group} index {i}: analytic {analytic} numeric {numeric}"
+                    "layer {l} group {group} connection ({j}, {o}): analytic {analytic} numeric {numeric}"
                 );
                 checked += 1;
             }
@@ -109,8 +113,10 @@ fn backward_matches_finite_differences_for_every_parameter_and_the_inputs() {
     }
     assert_eq!(checked, 3 * (7 * 6 + 6 * 5 + 5 * 4));
     // Inputs (summed loss): every pixel, including the zero ones.
-    let mut gin = vec![0.0; x.len()];
-    model::input_gradient(&net, &w, &x, &mut gin);
+    let mut gin = Array2::zeros((n, 7));
+    let dense = ArrayView2::from_shape((n, 7), &x[..]).expect("n x 7 inputs");
+    model::input_gradient(&net, &w, dense, &mut gin);
+    let gin = std_slice(&gin);
     for i in 0..x.len() {
         let at = |delta: f64| {
             let mut x2 = x.clone();

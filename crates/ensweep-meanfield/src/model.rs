@@ -1,13 +1,16 @@
 //! The spike-and-slab network: layers of (pi, m, Xi), the mean-field forward pass and the exact
 //! backward pass (gBP) for a chunk of examples.
 //!
-//! Equations: docs/PAPERS.md 1.1-1.4. Parameters are stored input-major (`[n_in][n_out]`) so that an
-//! input unit's outgoing connections are one contiguous row (see `kernels`). Everything is generic
-//! over [`Float`] so that the finite-difference test runs this very code in `f64`.
+//! Equations: docs/PAPERS.md 1.1-1.4. Parameters are `ndarray` matrices stored input-major
+//! (`n_in x n_out`, standard layout) so that an input unit's outgoing connections are one
+//! contiguous row; the kernels (see `kernels`) work on their row-major slices. Everything is
+//! generic over [`Float`] so that the finite-difference test runs this very code in `f64`.
 
 use crate::float::Float;
 use crate::kernels;
 use crate::padded::{self, Aligned, padded_width};
+use ensweep_trainkit::arrays::{std_mut, std_slice, view_mut, view_slice};
+use ndarray::{Array2, ArrayView2, s};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -18,17 +21,18 @@ pub struct Layer<F> {
     pub n_in: usize,
     /// Fan-out.
     pub n_out: usize,
-    /// Spike probability, `[n_in][n_out]`, kept in `[0, 1]` by projection.
-    pub pi: Vec<F>,
-    /// Slab mean.
-    pub m: Vec<F>,
-    /// Slab variance, kept `>= 0` by projection.
-    pub xi: Vec<F>,
+    /// Spike probability, `n_in x n_out`, kept in `[0, 1]` by projection.
+    pub pi: Array2<F>,
+    /// Slab mean, `n_in x n_out`.
+    pub m: Array2<F>,
+    /// Slab variance, `n_in x n_out`, kept `>= 0` by projection.
+    pub xi: Array2<F>,
     /// Cached mean `mu = (1-pi) m`.
-    pub mu: Vec<F>,
+    pub mu: Array2<F>,
     /// Cached variance `v = (1-pi)(Xi + pi m^2)`.
-    pub v: Vec<F>,
-    /// `mu` and `v` row-interleaved and padded for the forward kernels
+    pub v: Array2<F>,
+    /// `mu` and `v` row-interleaved and padded for the forward kernels (a 64-byte aligned
+    /// buffer, which an `ndarray` array does not guarantee)
     /// ([`padded::interleave_rows`]: `[n_in][2 padded_width(n_out)]`); kept current by
     /// [`Layer::refresh`] and the training loop's update.
     pub fwd: Aligned<F>,
@@ -48,17 +52,18 @@ pub fn moments<F: Float>(pi: F, m: F, xi: F) -> (F, F) {
 }
 
 impl<F: Float> Layer<F> {
-    /// A layer from explicit parameters (`[n_in][n_out]` each); computes the moments.
-    pub fn from_params(n_in: usize, n_out: usize, pi: Vec<F>, m: Vec<F>, xi: Vec<F>) -> Self {
-        assert!(pi.len() == n_in * n_out && m.len() == pi.len() && xi.len() == pi.len());
+    /// A layer from explicit parameters (`n_in x n_out` each); computes the moments.
+    pub fn from_params(pi: Array2<F>, m: Array2<F>, xi: Array2<F>) -> Self {
+        let (n_in, n_out) = pi.dim();
+        assert!(m.dim() == pi.dim() && xi.dim() == pi.dim());
         let mut l = Layer {
             n_in,
             n_out,
             pi,
             m,
             xi,
-            mu: vec![F::zero(); n_in * n_out],
-            v: vec![F::zero(); n_in * n_out],
+            mu: Array2::zeros((n_in, n_out)),
+            v: Array2::zeros((n_in, n_out)),
             fwd: Aligned::zeros(n_in * 2 * padded_width(n_out)),
             bwd: Aligned::default(),
         };
@@ -76,36 +81,36 @@ impl<F: Float> Layer<F> {
         m_std: f64,
         rng: &mut impl rand::Rng,
     ) -> Self {
-        let n = n_in * n_out;
-        let mut u = |hi: f64| -> Vec<F> {
-            (0..n)
-                .map(|_| {
-                    if hi == 0.0 {
-                        F::zero()
-                    } else {
-                        F::of(rng.random::<f64>() * hi)
-                    }
-                })
-                .collect()
+        // Drawn in row-major order, matrix by matrix: pi, Xi, then m.
+        let dim = (n_in, n_out);
+        let mut u = |hi: f64| -> Array2<F> {
+            Array2::from_shape_simple_fn(dim, || {
+                if hi == 0.0 {
+                    F::zero()
+                } else {
+                    F::of(rng.random::<f64>() * hi)
+                }
+            })
         };
         let pi = u(pi_max);
         let xi = u(xi_max);
-        let m = (0..n)
-            .map(|_| {
-                let e: f64 = StandardNormal.sample(rng);
-                F::of(m_std * e)
-            })
-            .collect::<Vec<F>>();
-        Self::from_params(n_in, n_out, pi, m, xi)
+        let m = Array2::from_shape_simple_fn(dim, || {
+            let e: f64 = StandardNormal.sample(rng);
+            F::of(m_std * e)
+        });
+        Self::from_params(pi, m, xi)
     }
 
     /// Recomputes the cached moments and their interleaved copy from (pi, m, Xi), and forgets
     /// the transposes (see `bwd`).
     pub fn refresh(&mut self) {
-        for i in 0..self.pi.len() {
-            (self.mu[i], self.v[i]) = moments(self.pi[i], self.m[i], self.xi[i]);
+        // Zipped slices (they vectorise; a five-way `Zip` does not).
+        let (pi, m, xi) = (std_slice(&self.pi), std_slice(&self.m), std_slice(&self.xi));
+        let out = std_mut(&mut self.mu).iter_mut().zip(std_mut(&mut self.v));
+        for ((mu, v), ((&p, &m), &x)) in out.zip(pi.iter().zip(m).zip(xi)) {
+            (*mu, *v) = moments(p, m, x);
         }
-        padded::interleave_rows(&self.mu, &self.v, self.n_out, self.fwd.as_mut_slice());
+        padded::interleave_rows(self.mu.view(), self.v.view(), self.fwd.as_mut_slice());
         self.bwd = Aligned::default();
     }
 
@@ -117,7 +122,7 @@ impl<F: Float> Layer<F> {
             self.bwd = Aligned::zeros(len);
         }
         let out = self.bwd.as_mut_slice();
-        padded::interleave_transposed(&self.mu, &self.v, self.n_in, self.n_out, out);
+        padded::interleave_transposed(self.mu.view(), self.v.view(), out);
     }
 
     /// Number of connections.
@@ -317,27 +322,28 @@ pub struct Work<F> {
     /// Per layer: the same inputs input-unit-major, for the gradient products (layer 0's built
     /// by [`forward`] or the training loop, the others by [`backward`]).
     pub cols: Vec<SparseCols<F>>,
-    /// Per layer `l >= 1`: its input activations `a = ReLU(z^{l-1})`, dense `[b][n_in]`.
-    pub act: Vec<Vec<F>>,
-    /// Scratch of the largest `[b][n_in]`.
+    /// Per layer `l >= 1`: its input activations `a = ReLU(z^{l-1})`, dense `cap x n_in`
+    /// (the first `n` rows used).
+    pub act: Vec<Array2<F>>,
+    /// Scratch of the largest `b x n_in` product (flat: its shape changes with the layer).
     tmp: Vec<F>,
     /// Per-example cursors of the first-layer kernel.
     cursors: Vec<usize>,
-    /// Per layer: pre-activations `[b][n_out]` (with noise).
-    pub z: Vec<Vec<F>>,
+    /// Per layer: pre-activations `cap x n_out` (with noise).
+    pub z: Vec<Array2<F>>,
     /// Per layer: the noise `eps` drawn for each (example, unit).
-    pub eps: Vec<Vec<F>>,
+    pub eps: Vec<Array2<F>>,
     /// Per layer: `eps / Delta` (0 where `Delta == 0`).
-    pub ratio: Vec<Vec<F>>,
+    pub ratio: Vec<Array2<F>>,
     /// Per layer: `dC/dz` of each example (not divided by the batch size).
-    pub delta: Vec<Vec<F>>,
+    pub delta: Vec<Array2<F>>,
     /// Per layer: `s = delta eps / Delta`.
-    pub s: Vec<Vec<F>>,
-    /// Per layer: `delta` and `s` row-interleaved and padded (`[b][2 padded_width(n_out)]`),
-    /// for the gradient products (built by [`backward`]).
+    pub s: Vec<Array2<F>>,
+    /// Per layer: `delta` and `s` row-interleaved and padded (`[b][2 padded_width(n_out)]`,
+    /// 64-byte aligned), for the gradient products (built by [`backward`]).
     pub ds: Vec<Aligned<F>>,
-    /// Softmax output `[b][classes]`.
-    pub probs: Vec<F>,
+    /// Softmax output `cap x classes`.
+    pub probs: Array2<F>,
     /// Sum of the cross-entropies of the chunk.
     pub loss_sum: f64,
     /// Correctly classified examples (argmax of the output).
@@ -356,10 +362,10 @@ pub enum Mode {
 impl<F: Float> Work<F> {
     /// Buffers for up to `cap` examples through `net`'s shape.
     pub fn new(net: &Net<F>, cap: usize) -> Self {
-        let per = |f: &dyn Fn(&Layer<F>) -> usize| -> Vec<Vec<F>> {
+        let per = |f: &dyn Fn(&Layer<F>) -> usize| -> Vec<Array2<F>> {
             net.layers
                 .iter()
-                .map(|l| vec![F::zero(); cap * f(l)])
+                .map(|l| Array2::zeros((cap, f(l))))
                 .collect()
         };
         let max_in = net.layers.iter().map(|l| l.n_in).max().unwrap_or(0);
@@ -380,7 +386,7 @@ impl<F: Float> Work<F> {
                 .iter()
                 .map(|l| Aligned::zeros(cap * 2 * padded_width(l.n_out)))
                 .collect(),
-            probs: vec![F::zero(); cap * net.n_classes()],
+            probs: Array2::zeros((cap, net.n_classes())),
             loss_sum: 0.0,
             correct: 0,
         }
@@ -425,11 +431,11 @@ pub fn forward_rows<F: Float>(
     }
     let depth = net.layers.len();
     for (l, layer) in net.layers.iter().enumerate() {
-        let (n_in, n_out) = (layer.n_in, layer.n_out);
+        let n_out = layer.n_out;
         let scale = net.scale(l);
         let mf = mode == Mode::MeanField;
-        let z = &mut w.z[l][..n * n_out];
-        let ratio = &mut w.ratio[l][..n * n_out];
+        let z = first_rows_mut(&mut w.z[l], n);
+        let ratio = first_rows_mut(&mut w.ratio[l], n);
         // G = mu.a into z and (mean-field) S = v.(a*a) into ratio.
         let pv = layer.fwd.as_slice();
         if l == 0 {
@@ -437,19 +443,19 @@ pub fn forward_rows<F: Float>(
         } else {
             let sparse = &mut w.inputs[l];
             sparse.clear();
-            w.act[l][..n * n_in]
-                .chunks_exact(n_in)
-                .for_each(|r| sparse.push_relu(r));
+            for row in w.act[l].slice(s![..n, ..]).rows() {
+                sparse.push_relu(view_slice(row));
+            }
             let hidden: Vec<(&[u32], &[F])> = (0..n).map(|b| sparse.row(b)).collect();
             kernels::forward_rows(n_out, &hidden, pv, mf, z, ratio, &mut w.cursors);
         }
         let act: &mut [F] = if l + 1 < depth {
-            &mut w.act[l + 1][..n * n_out]
+            first_rows_mut(&mut w.act[l + 1], n)
         } else {
             &mut []
         };
         if mf {
-            let eps = &mut w.eps[l][..n * n_out];
+            let eps = first_rows_mut(&mut w.eps[l], n);
             noise(eps);
             if act.is_empty() {
                 kernels::mean_field_finish(z, ratio, eps, scale);
@@ -461,14 +467,17 @@ pub fn forward_rows<F: Float>(
             ratio.fill(F::zero());
         }
     }
-    // Softmax, loss, accuracy.
-    let k = net.n_classes();
-    let z = &w.z[depth - 1];
+    softmax(w, depth - 1, n, labels);
+}
+
+/// Softmax of the output layer `out` into `w.probs`, and the loss and the correct answers
+/// when `labels` are given.
+fn softmax<F: Float>(w: &mut Work<F>, out: usize, n: usize, labels: Option<&[u8]>) {
     w.loss_sum = 0.0;
     w.correct = 0;
-    for b in 0..n {
-        let zr = &z[b * k..(b + 1) * k];
-        let pr = &mut w.probs[b * k..(b + 1) * k];
+    let rows = w.z[out].outer_iter().zip(w.probs.outer_iter_mut());
+    for (b, (zr, pr)) in rows.take(n).enumerate() {
+        let (zr, pr) = (view_slice(zr), view_mut(pr));
         let mx = zr.iter().fold(F::neg_infinity(), |a, &x| a.max(x));
         let mut sum = F::zero();
         for (p, &x) in pr.iter_mut().zip(zr) {
@@ -505,12 +514,11 @@ pub fn argmax<F: Float>(x: &[F]) -> usize {
 pub fn backward<F: Float>(net: &Net<F>, w: &mut Work<F>, labels: &[u8]) {
     let n = w.n;
     let depth = net.layers.len();
-    let k = net.n_classes();
     {
-        let d = &mut w.delta[depth - 1][..n * k];
-        d.copy_from_slice(&w.probs[..n * k]);
-        for b in 0..n {
-            d[b * k + labels[b] as usize] = d[b * k + labels[b] as usize] - F::one();
+        let mut d = w.delta[depth - 1].slice_mut(s![..n, ..]);
+        d.assign(&w.probs.slice(s![..n, ..]));
+        for (mut row, &y) in d.outer_iter_mut().zip(labels) {
+            row[y as usize] = row[y as usize] - F::one();
         }
     }
     for l in 1..depth {
@@ -518,32 +526,40 @@ pub fn backward<F: Float>(net: &Net<F>, w: &mut Work<F>, labels: &[u8]) {
     }
     for l in (0..depth).rev() {
         let n_out = net.layers[l].n_out;
-        let (d, r) = (&w.delta[l][..n * n_out], &w.ratio[l][..n * n_out]);
+        let (d, r) = (first_rows(&w.delta[l], n), first_rows(&w.ratio[l], n));
         let ds = w.ds[l].as_mut_slice();
-        kernels::delta_times_ratio(n_out, d, r, &mut w.s[l][..n * n_out], ds);
+        kernels::delta_times_ratio(n_out, d, r, first_rows_mut(&mut w.s[l], n), ds);
         if l > 0 {
             let layer = &net.layers[l];
-            let n_in = layer.n_in;
             let (lo, hi) = w.delta.split_at_mut(l);
-            let out = &mut lo[l - 1][..n * n_in];
             backprop_dense(
                 layer,
                 net.scale(l),
                 n,
-                &hi[0][..n * n_out],
-                &w.s[l][..n * n_out],
-                &w.act[l][..n * n_in],
-                Some(&w.z[l - 1][..n * n_in]),
-                out,
-                &mut w.tmp[..n * n_in],
+                (first_rows(&hi[0], n), first_rows(&w.s[l], n)),
+                first_rows(&w.act[l], n),
+                Some(first_rows(&w.z[l - 1], n)),
+                first_rows_mut(&mut lo[l - 1], n),
+                &mut w.tmp[..n * layer.n_in],
             );
         }
     }
 }
 
+/// The first `n` rows of a standard-layout matrix, row-major.
+fn first_rows<F>(a: &Array2<F>, n: usize) -> &[F] {
+    view_slice(a.slice(s![..n, ..]))
+}
+
+/// The first `n` rows of a standard-layout matrix, row-major, mutable.
+fn first_rows_mut<F>(a: &mut Array2<F>, n: usize) -> &mut [F] {
+    view_mut(a.slice_mut(s![..n, ..]))
+}
+
 /// Error at the input of `layer` for `n` examples:
 /// `out = scale (delta mu^T + a * (s v^T))`, masked by `ReLU'(z_prev) = [z_prev >= 0]` when
-/// `z_prev` is given (hidden layers), unmasked for the network's inputs.
+/// `z_prev` is given (hidden layers), unmasked for the network's inputs. All matrices are the
+/// row-major `n`-row slices the kernels take.
 #[expect(
     clippy::too_many_arguments,
     reason = "a hot loop over flat slices and sizes, no structs"
@@ -552,8 +568,7 @@ fn backprop_dense<F: Float>(
     layer: &Layer<F>,
     scale: F,
     n: usize,
-    delta: &[F],
-    s: &[F],
+    (delta, s): (&[F], &[F]),
     a_prev: &[F],
     z_prev: Option<&[F]>,
     out: &mut [F],
@@ -563,7 +578,7 @@ fn backprop_dense<F: Float>(
     let fresh;
     let pq = if layer.bwd.is_empty() {
         let mut t = Aligned::zeros(n_out * 2 * padded_width(n_in));
-        padded::interleave_transposed(&layer.mu, &layer.v, n_in, n_out, t.as_mut_slice());
+        padded::interleave_transposed(layer.mu.view(), layer.v.view(), t.as_mut_slice());
         fresh = t;
         fresh.as_slice()
     } else {
@@ -584,21 +599,26 @@ fn backprop_dense<F: Float>(
     kernels::backprop_finish(out, tmp, a_prev, z_prev, scale);
 }
 
-/// Gradient of the summed loss with respect to the network's inputs (dense `[b][784]`) after
-/// [`backward`]: the same recursion as between hidden layers, without the ReLU mask.
-pub fn input_gradient<F: Float>(net: &Net<F>, w: &Work<F>, inputs_dense: &[F], out: &mut [F]) {
+/// Gradient of the summed loss with respect to the network's inputs (dense `b x 784`, into
+/// `out` of the same shape) after [`backward`]: the same recursion as between hidden layers,
+/// without the ReLU mask.
+pub fn input_gradient<F: Float>(
+    net: &Net<F>,
+    w: &Work<F>,
+    inputs_dense: ArrayView2<'_, F>,
+    out: &mut Array2<F>,
+) {
     let layer = &net.layers[0];
-    let (n_in, n_out, n) = (layer.n_in, layer.n_out, w.n);
-    let mut tmp = vec![F::zero(); n * n_in];
+    let n = w.n;
+    let mut tmp = vec![F::zero(); n * layer.n_in];
     backprop_dense(
         layer,
         net.scale(0),
         n,
-        &w.delta[0][..n * n_out],
-        &w.s[0][..n * n_out],
-        &inputs_dense[..n * n_in],
+        (first_rows(&w.delta[0], n), first_rows(&w.s[0], n)),
+        view_slice(inputs_dense.slice_move(s![..n, ..])),
         None,
-        &mut out[..n * n_in],
+        first_rows_mut(out, n),
         &mut tmp,
     );
 }

@@ -8,6 +8,8 @@
 //! contiguous, aligned run of cache lines per row.
 
 use crate::float::Float;
+use ensweep_trainkit::arrays::view_slice;
+use ndarray::ArrayView2;
 
 /// Elements per padding unit: 64 bytes of `f32` (one AVX-512 register, one cache line).
 pub const LANE_BLOCK: usize = 16;
@@ -83,28 +85,32 @@ impl<F: Clone> Clone for Aligned<F> {
     }
 }
 
-/// Writes rows of `a` and `b` (`rows x cols` each, row-major) side by side into `out`
-/// (`rows x 2 padded_width(cols)`): row `r` is `a[r]`, zeros, `b[r]`, zeros.
-pub fn interleave_rows<F: Float>(a: &[F], b: &[F], cols: usize, out: &mut [F]) {
+/// Writes rows of `a` and `b` (`rows x cols` each) side by side into `out`
+/// (`rows x 2 padded_width(cols)`, row-major): row `r` is `a[r]`, zeros, `b[r]`, zeros.
+pub fn interleave_rows<F: Float>(a: ArrayView2<'_, F>, b: ArrayView2<'_, F>, out: &mut [F]) {
+    let cols = a.ncols();
     let p = padded_width(cols);
-    for ((o, ar), br) in out
-        .chunks_exact_mut(2 * p)
-        .zip(a.chunks_exact(cols))
-        .zip(b.chunks_exact(cols))
-    {
-        o[..cols].copy_from_slice(ar);
-        o[p..p + cols].copy_from_slice(br);
+    for ((o, ar), br) in out.chunks_exact_mut(2 * p).zip(a.rows()).zip(b.rows()) {
+        o[..cols].copy_from_slice(view_slice(ar));
+        o[p..p + cols].copy_from_slice(view_slice(br));
     }
 }
 
 /// Like [`interleave_rows`] for the transposes: row `c` of `out` is column `c` of `a`, then
 /// column `c` of `b` (`a`, `b`: `rows x cols`; `out`: `cols x 2 padded_width(rows)`).
-pub fn interleave_transposed<F: Float>(a: &[F], b: &[F], rows: usize, cols: usize, out: &mut [F]) {
+pub fn interleave_transposed<F: Float>(a: ArrayView2<'_, F>, b: ArrayView2<'_, F>, out: &mut [F]) {
+    let rows = a.nrows();
     let p = padded_width(rows);
-    for (c, o) in out.chunks_exact_mut(2 * p).enumerate().take(cols) {
-        for r in 0..rows {
-            o[r] = a[r * cols + c];
-            o[p + r] = b[r * cols + c];
+    for ((o, ac), bc) in out
+        .chunks_exact_mut(2 * p)
+        .zip(a.columns())
+        .zip(b.columns())
+    {
+        for (d, &x) in o[..rows].iter_mut().zip(ac) {
+            *d = x;
+        }
+        for (d, &x) in o[p..p + rows].iter_mut().zip(bc) {
+            *d = x;
         }
     }
 }
@@ -121,16 +127,16 @@ mod tests {
             assert_eq!(a.clone().as_slice().as_ptr() as usize % 64, 0);
             assert_eq!(a.len(), len);
         }
-        let a = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
-        let b = [7.0f64, 8.0, 9.0, 10.0, 11.0, 12.0];
+        let a = ndarray::array![[1.0f64, 2.0, 3.0], [4.0, 5.0, 6.0]];
+        let b = ndarray::array![[7.0f64, 8.0, 9.0], [10.0, 11.0, 12.0]];
         let mut out = vec![-1.0; 2 * 32];
-        interleave_rows(&a, &b, 3, &mut out);
+        interleave_rows(a.view(), b.view(), &mut out);
         assert_eq!(&out[..3], &[1.0, 2.0, 3.0]);
         assert_eq!(&out[16..19], &[7.0, 8.0, 9.0]);
         assert_eq!(&out[32..35], &[4.0, 5.0, 6.0]);
         assert_eq!(&out[48..51], &[10.0, 11.0, 12.0]);
         let mut t = vec![-1.0; 3 * 32];
-        interleave_transposed(&a, &b, 2, 3, &mut t);
+        interleave_transposed(a.view(), b.view(), &mut t);
         assert_eq!((&t[..2], &t[16..18]), (&[1.0, 4.0][..], &[7.0, 10.0][..]));
         assert_eq!(
             (&t[64..66], &t[80..82]),

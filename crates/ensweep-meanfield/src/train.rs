@@ -18,6 +18,7 @@ use ensweep_core::output::{EpochRow, RunOutput, TrainSink, Values};
 use ensweep_core::seed::RunSeed;
 use ensweep_trainkit::mnist::{self, PIXELS};
 use ensweep_trainkit::optim::{Optimizer, StepRule};
+use ndarray::Array2;
 use rand::seq::SliceRandom;
 use std::time::Instant;
 
@@ -249,8 +250,8 @@ pub fn fit(
         .iter()
         .map(|l| LayerState {
             opt: std::array::from_fn(|_| Optimizer::new(&cfg.optimizer, l.len())),
-            acc_a: vec![0.0; l.len()],
-            acc_b: vec![0.0; l.len()],
+            acc_a: Array2::zeros(l.pi.dim()),
+            acc_b: Array2::zeros(l.pi.dim()),
         })
         .collect();
     let decays: [f32; 3] = GROUPS.map(|g| {

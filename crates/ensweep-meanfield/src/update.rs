@@ -9,7 +9,9 @@ use crate::kernels;
 use crate::model::{self, Net, Work};
 use crate::padded::padded_width;
 use ensweep_core::config::optim::ParamGroup;
+use ensweep_trainkit::arrays::view_mut;
 use ensweep_trainkit::optim::{Optimizer, StepRule};
+use ndarray::{Array2, ArrayViewMut2, Axis};
 
 /// Parameters per task in the update phase (row ranges of a layer).
 const TASK_PARAMS: usize = 8192;
@@ -18,9 +20,10 @@ const TASK_PARAMS: usize = 8192;
 pub(crate) struct LayerState {
     /// One optimiser per group, in the order pi, m, Xi.
     pub(crate) opt: [Optimizer; 3],
-    /// Gradient products `A` and `B` of the layer (PAPERS.md 1.3).
-    pub(crate) acc_a: Vec<f32>,
-    pub(crate) acc_b: Vec<f32>,
+    /// Gradient products `A` and `B` of the layer (PAPERS.md 1.3), `n_in x n_out` like its
+    /// parameters.
+    pub(crate) acc_a: Array2<f32>,
+    pub(crate) acc_b: Array2<f32>,
 }
 
 /// The parameter groups, in the order of [`LayerState::opt`].
@@ -34,15 +37,16 @@ pub(crate) struct Task<'a> {
     n_out: usize,
     j0: usize,
     j1: usize,
-    pi: &'a mut [f32],
-    m: &'a mut [f32],
-    xi: &'a mut [f32],
-    mu: &'a mut [f32],
-    v: &'a mut [f32],
+    /// The rows `j0..j1` of the layer's matrices.
+    pi: ArrayViewMut2<'a, f32>,
+    m: ArrayViewMut2<'a, f32>,
+    xi: ArrayViewMut2<'a, f32>,
+    mu: ArrayViewMut2<'a, f32>,
+    v: ArrayViewMut2<'a, f32>,
     /// The rows' part of the layer's interleaved forward copy of `mu` and `v`.
     fwd: &'a mut [f32],
-    acc_a: &'a mut [f32],
-    acc_b: &'a mut [f32],
+    acc_a: ArrayViewMut2<'a, f32>,
+    acc_b: ArrayViewMut2<'a, f32>,
     /// (first, second) moment pieces per group.
     st: Vec<(&'a mut [f32], &'a mut [f32])>,
 }
@@ -67,15 +71,15 @@ pub(crate) fn update_tasks<'a>(
         let rows = (TASK_PARAMS / n_out).max(1);
         let len = rows * n_out;
         let count = layer.n_in.div_ceil(rows);
-        let mut pi = pieces(&mut layer.pi, len, count).into_iter();
-        let mut m = pieces(&mut layer.m, len, count).into_iter();
-        let mut xi = pieces(&mut layer.xi, len, count).into_iter();
-        let mut mu = pieces(&mut layer.mu, len, count).into_iter();
-        let mut v = pieces(&mut layer.v, len, count).into_iter();
+        let mut pi = layer.pi.axis_chunks_iter_mut(Axis(0), rows);
+        let mut m = layer.m.axis_chunks_iter_mut(Axis(0), rows);
+        let mut xi = layer.xi.axis_chunks_iter_mut(Axis(0), rows);
+        let mut mu = layer.mu.axis_chunks_iter_mut(Axis(0), rows);
+        let mut v = layer.v.axis_chunks_iter_mut(Axis(0), rows);
         let fwd_len = rows * 2 * padded_width(n_out);
         let mut fwd = pieces(layer.fwd.as_mut_slice(), fwd_len, count).into_iter();
-        let mut a = pieces(&mut st.acc_a, len, count).into_iter();
-        let mut b = pieces(&mut st.acc_b, len, count).into_iter();
+        let mut a = st.acc_a.axis_chunks_iter_mut(Axis(0), rows);
+        let mut b = st.acc_b.axis_chunks_iter_mut(Axis(0), rows);
         let mut sts: Vec<_> = st
             .opt
             .iter_mut()
@@ -135,17 +139,28 @@ pub(crate) fn run_update(
         acc_b,
         mut st,
     } = t;
+    debug_assert_eq!(pi.nrows(), j1 - j0);
+    let (acc_a, acc_b) = (view_mut(acc_a), view_mut(acc_b));
     model::accumulate_products(works, l, (n_in, n_out), j0, j1, acc_a, acc_b);
-    debug_assert_eq!(pi.len(), (j1 - j0) * n_out);
+    let params = [view_mut(pi), view_mut(m), view_mut(xi)];
     update_params(
-        n_out, pi, m, xi, mu, v, fwd, acc_a, acc_b, &mut st, &rules[l], decays, lr, k,
+        n_out,
+        params,
+        [view_mut(mu), view_mut(v), fwd],
+        (acc_a, acc_b),
+        &mut st,
+        &rules[l],
+        decays,
+        lr,
+        k,
     );
 }
 
-kernels::dispatch_plain!(#[expect(clippy::too_many_arguments, reason = "a kernel: flat slices, no structs in the hot loop")] fn update_params(n_out: usize, pi: &mut [f32], m: &mut [f32], xi: &mut [f32], mu: &mut [f32], v: &mut [f32], fwd: &mut [f32], acc_a: &[f32], acc_b: &[f32], st: &mut [(&mut [f32], &mut [f32])], rules: &[StepRule; 3], decays: &[f32; 3], lr: f32, k: f32) => update_params_body);
+kernels::dispatch_plain!(#[expect(clippy::too_many_arguments, reason = "a kernel: flat slices, no structs in the hot loop")] fn update_params(n_out: usize, params: [&mut [f32]; 3], moments: [&mut [f32]; 3], acc: (&[f32], &[f32]), st: &mut [(&mut [f32], &mut [f32])], rules: &[StepRule; 3], decays: &[f32; 3], lr: f32, k: f32) => update_params_body);
 
 /// Gradients from the products, one optimiser step per group, projection and moment refresh,
-/// row by row (each row's temporaries stay in L1).
+/// row by row (each row's temporaries stay in L1). The row-major slices of the task's rows:
+/// `params` (pi, m, Xi), `moments` (mu, v and the interleaved forward copy), `acc` (A, B).
 #[inline(always)]
 #[expect(
     clippy::too_many_arguments,
@@ -153,14 +168,9 @@ kernels::dispatch_plain!(#[expect(clippy::too_many_arguments, reason = "a kernel
 )]
 fn update_params_body(
     n_out: usize,
-    pi: &mut [f32],
-    m: &mut [f32],
-    xi: &mut [f32],
-    mu: &mut [f32],
-    v: &mut [f32],
-    fwd: &mut [f32],
-    acc_a: &[f32],
-    acc_b: &[f32],
+    [pi, m, xi]: [&mut [f32]; 3],
+    [mu, v, fwd]: [&mut [f32]; 3],
+    (acc_a, acc_b): (&[f32], &[f32]),
     st: &mut [(&mut [f32], &mut [f32])],
     rules: &[StepRule; 3],
     decays: &[f32; 3],

@@ -263,18 +263,23 @@ impl Catalog {
                     self.table_names().iter().map(|t| t.to_string()).collect();
                 Err(sql_err(e, &tables, &self.column_names()))
             }
-            Err(message) => Err(QueryError::Sql(message)),
+            Err(panicked) => Err(panicked),
         }
     }
 }
 
-/// Runs and collects one statement; a panic inside polars comes back as its one-line message.
+/// Runs and collects one statement; a panic inside polars comes back as a [`QueryError::Sql`]
+/// with its one-line message.
 ///
 /// Unwinding out of `execute` can leave the context's plan arenas half-updated; the registered
 /// tables themselves are untouched, and the binary runs one statement per process.
-fn execute_caught(ctx: &mut SQLContext, query: &str) -> Result<PolarsResult<DataFrame>, String> {
+fn execute_caught(
+    ctx: &mut SQLContext,
+    query: &str,
+) -> Result<PolarsResult<DataFrame>, QueryError> {
     let run = std::panic::AssertUnwindSafe(|| ctx.execute(query).and_then(|lf| lf.collect()));
-    std::panic::catch_unwind(run).map_err(|payload| errors::panic_message(payload.as_ref()))
+    std::panic::catch_unwind(run)
+        .map_err(|payload| QueryError::Sql(errors::panic_message(payload.as_ref())))
 }
 
 /// Output formats of `ensweep query`.

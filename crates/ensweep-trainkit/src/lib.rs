@@ -2,6 +2,8 @@
 //! the other: the optimisers, the MNIST reader and the statistics helper of the `*_std` columns.
 //! It holds no model and no training loop.
 //!
+//! * [`arrays`]: reshaping of the trainers' `ndarray` buffers and the standard-layout slices
+//!   their kernels work on.
 //! * [`optim`]: Adam / RMSprop / SGD over flat `f32` slices, one [`optim::Optimizer`] per
 //!   parameter group, with the reference code's update rules.
 //! * [`mnist`]: the validated IDX reader and [`mnist::resolve_data_dir`], the workspace's one
@@ -10,6 +12,7 @@
 //!   `*_std` column.
 #![warn(missing_docs)]
 
+pub mod arrays;
 pub mod mnist;
 pub mod optim;
 pub mod stats;

@@ -7,7 +7,7 @@
 use ensweep_coordinator::{Coordinator, CoordinatorConfig};
 use ensweep_core::output::{EpochRow, NullSink, RunOutput, TrainSink};
 use ensweep_core::spec::{Cell, Spec};
-use ensweep_core::trainer::{Registry, TrainError, Trainer};
+use ensweep_core::trainer::{InvalidConfig, Registry, TrainError, Trainer};
 use ensweep_proto::v1 as pb;
 use pb::coordinator_client::CoordinatorClient;
 use serde::{Deserialize, Serialize};
@@ -39,9 +39,9 @@ impl Trainer for Toy {
     const DEFAULT_METRIC: &'static str = "total";
     type Config = ToyConfig;
 
-    fn validate(&self, config: &ToyConfig) -> Result<(), String> {
+    fn validate(&self, config: &ToyConfig) -> Result<(), InvalidConfig> {
         if config.steps == 0 {
-            return Err("`steps` must be at least 1".into());
+            return Err(InvalidConfig::new("steps", "must be at least 1"));
         }
         Ok(())
     }

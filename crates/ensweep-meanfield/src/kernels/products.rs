@@ -526,6 +526,11 @@ fn gather_cols_block<F: Float, const W: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A row-major slice as a matrix of `cols` columns.
+    fn matrix(x: &[f64], cols: usize) -> ndarray::ArrayView2<'_, f64> {
+        ndarray::ArrayView2::from_shape((x.len() / cols, cols), x).expect("whole rows")
+    }
     use crate::kernels::{delta_times_ratio, mean_field_finish, mean_field_finish_relu};
 
     #[test]
@@ -588,7 +593,7 @@ mod tests {
         let views: Vec<(&[u32], &[f64])> = ex_rows.iter().map(|r| (&r.0[..], &r.1[..])).collect();
         let p = padded_width(n_out);
         let mut pv = crate::padded::Aligned::zeros(n_in * 2 * p);
-        crate::padded::interleave_rows(&mu, &v, n_out, pv.as_mut_slice());
+        crate::padded::interleave_rows(matrix(&mu, n_out), matrix(&v, n_out), pv.as_mut_slice());
         let pv = pv.as_slice();
         let (mut z3, mut s3) = (vec![7.0; n_ex * n_out], vec![7.0; n_ex * n_out]);
         let mut cur = vec![0; n_ex];
@@ -608,7 +613,7 @@ mod tests {
         let d: Vec<f64> = (0..n_ex * n_out).map(|i| f(i + 11)).collect();
         let s: Vec<f64> = (0..n_ex * n_out).map(|i| f(i + 17)).collect();
         let mut ds = crate::padded::Aligned::zeros(n_ex * 2 * p);
-        crate::padded::interleave_rows(&d, &s, n_out, ds.as_mut_slice());
+        crate::padded::interleave_rows(matrix(&d, n_out), matrix(&s, n_out), ds.as_mut_slice());
         let ds = ds.as_slice();
         let (mut a, mut bq) = (vec![1.0; 5 * n_out], vec![2.0; 5 * n_out]);
         gather_cols(
@@ -669,7 +674,7 @@ mod tests {
         let pt: Vec<f64> = (0..k * m).map(|i| f(i + 5)).collect();
         let qt: Vec<f64> = (0..k * m).map(|i| f(i + 23)).collect();
         let mut pq = crate::padded::Aligned::zeros(k * 2 * pm);
-        crate::padded::interleave_rows(&pt, &qt, m, pq.as_mut_slice());
+        crate::padded::interleave_rows(matrix(&pt, m), matrix(&qt, m), pq.as_mut_slice());
         let ca: Vec<f64> = (0..n_ex * k).map(|i| f(i + 29)).collect();
         let cb: Vec<f64> = (0..n_ex * k).map(|i| f(i + 31)).collect();
         let mut outs: Option<(Vec<f64>, Vec<f64>)> = None;

@@ -9,6 +9,7 @@ use crate::tasks::msi;
 use ensweep_core::config::sas_rnn::SasRnnConfig;
 use ensweep_core::output::{LayerRow, RunOutput, TrajectoryRow, Values, WeightMatrix};
 use ensweep_core::seed::RunSeed;
+use ensweep_trainkit::arrays::std_slice;
 use ensweep_trainkit::stats::mean_std;
 
 /// The post-training analyses (docs/RNN.md): accuracy in every evaluation mode, the MSI
@@ -144,17 +145,16 @@ fn important_removal(
 ) {
     let ev = &cfg.eval;
     // Important recurrent connections and their removal.
-    let imp: Vec<usize> = (0..net.rec.m.len())
-        .filter(|&i| {
-            let p = if net.rec.stochastic {
-                net.rec.pi[i]
-            } else {
-                0.0
-            };
+    let rec = &net.rec;
+    let imp: Vec<usize> = (rec.pi.iter().zip(rec.xi.iter()).zip(rec.m.iter()))
+        .enumerate()
+        .filter(|&(_, ((&pi, &xi), &m))| {
+            let p = if rec.stochastic { pi } else { 0.0 };
             (0.0..=ev.imp_pi as f32).contains(&p)
-                && net.rec.xi[i] < ev.imp_xi as f32
-                && net.rec.m[i].abs() > ev.imp_m as f32
+                && xi < ev.imp_xi as f32
+                && m.abs() > ev.imp_m as f32
         })
+        .map(|(i, _)| i)
         .collect();
     let total = net.rec.m.len();
     let s = &mut out.scalars;
@@ -181,19 +181,18 @@ fn dynamics(cfg: &SasRnnConfig, data: &TaskData, net0: &SasNet, net: &SasNet, ou
     // Spectra of the mean recurrent matrix.
     let mut mom = NetMoments::default();
     net0.moments(&mut mom);
-    let s0 = metrics::spectrum(&mom.rec.mu, cfg.n_hidden);
+    let s0 = metrics::spectrum(std_slice(&mom.rec.mu), cfg.n_hidden);
     net.moments(&mut mom);
-    let s1 = metrics::spectrum(&mom.rec.mu, cfg.n_hidden);
+    let s1 = metrics::spectrum(std_slice(&mom.rec.mu), cfg.n_hidden);
     out.spectra.extend(metrics::spectrum_rows("rec_init", &s0));
     out.spectra
         .extend(metrics::spectrum_rows("rec_trained", &s1));
-    let rec0: Vec<f32> = {
+    let rec0 = {
         let mut m0 = NetMoments::default();
         net0.moments(&mut m0);
         m0.rec.mu
     };
 
-    // Probe trajectories (mean-field without noise, fixed probe set) and PCA.
     // Probe trajectories (mean-field without noise, fixed probe set) and PCA.
     let (probe_batch, steps) = eval::probe_batch(data, ev.probe_trials);
     let mut f = Forward::default();
@@ -206,7 +205,7 @@ fn dynamics(cfg: &SasRnnConfig, data: &TaskData, net0: &SasNet, net: &SasNet, ou
         for j in 0..b {
             let mut states = Vec::with_capacity(steps * n);
             for st in 0..steps {
-                states.extend_from_slice(f.rates(st + 1, j));
+                states.extend(f.rates(st + 1, j).iter());
             }
             if metrics::activity_oscillates(&states, steps, n) {
                 oscillating += 1;
@@ -240,7 +239,10 @@ fn dynamics(cfg: &SasRnnConfig, data: &TaskData, net0: &SasNet, net: &SasNet, ou
         "dynamics_class".into(),
         metrics::dynamics_class(&s1, osc, 4.0 * std::f64::consts::PI / steps.max(1) as f64),
     );
-    s.insert("w_change_fro".into(), metrics::fro_diff(&mom.rec.mu, &rec0));
+    s.insert(
+        "w_change_fro".into(),
+        metrics::fro_diff(std_slice(&mom.rec.mu), std_slice(&rec0)),
+    );
 }
 
 /// The mean weights E[w] of every layer (`in`, `rec`, `out`) and, for stochastic layers, their
@@ -256,7 +258,7 @@ fn net_weights(net: &SasNet, mom: &NetMoments) -> Vec<WeightMatrix> {
             name,
             layer.rows,
             layer.cols,
-            m.mu.clone(),
+            std_slice(&m.mu).to_vec(),
         ));
         if layer.stochastic {
             let pi = format!("{name}.pi");
@@ -264,7 +266,7 @@ fn net_weights(net: &SasNet, mom: &NetMoments) -> Vec<WeightMatrix> {
                 &pi,
                 layer.rows,
                 layer.cols,
-                layer.pi.clone(),
+                std_slice(&layer.pi).to_vec(),
             ));
         }
     }

@@ -11,7 +11,9 @@ use crate::tasks::msi::{self, Msi};
 use crate::tasks::{Batch, TaskGen, Trial};
 use ensweep_core::output::{PruningRow, Values};
 use ensweep_core::seed::RunSeed;
+use ensweep_trainkit::arrays::{std_mut, std_slice};
 use ensweep_trainkit::stats::mean_std;
+use ndarray::{Array3, ArrayView1, Axis};
 use rand::seq::SliceRandom;
 use rand_pcg::Pcg64Mcg;
 
@@ -37,23 +39,27 @@ pub struct Score {
     pub catch_output: Option<f64>,
 }
 
-/// Trials whose last-step argmax equals the label.
-pub fn correct_last(batch: &Batch, y: &[f32]) -> usize {
-    let (t, b, o) = (batch.t, batch.b, batch.n_out);
-    (0..b)
-        .filter(|&j| {
-            let base = ((t - 1) * b + j) * o;
-            let arg = |v: &[f32]| {
-                v.iter()
-                    .enumerate()
-                    .fold(
-                        (0, f32::NEG_INFINITY),
-                        |a, (i, &x)| if x > a.1 { (i, x) } else { a },
-                    )
-                    .0
-            };
-            arg(&y[base..base + o]) == arg(&batch.y[base..base + o])
-        })
+/// Trials whose last-step argmax of the outputs `y` (step, trial, output) equals the label's.
+pub fn correct_last(batch: &Batch, y: &Array3<f32>) -> usize {
+    let last = batch.t - 1;
+    let arg = |v: ArrayView1<'_, f32>| {
+        v.iter()
+            .enumerate()
+            .fold(
+                (0, f32::NEG_INFINITY),
+                |a, (i, &x)| if x > a.1 { (i, x) } else { a },
+            )
+            .0
+    };
+    let targets = batch.targets();
+    let (outputs, targets) = (
+        y.index_axis(Axis(0), last),
+        targets.index_axis(Axis(0), last),
+    );
+    outputs
+        .outer_iter()
+        .zip(targets.outer_iter())
+        .filter(|(yv, tv)| arg(yv.view()) == arg(tv.view()))
         .count()
 }
 
@@ -125,12 +131,10 @@ fn msi_score(
     let refs: Vec<&Trial> = trials.iter().collect();
     let batch = Batch::from_trials(&refs, test.steps(), msi::N_IN, msi::N_OUT);
     run(net, &batch, mode, rng, mom, f);
-    let (b, o) = (batch.b, msi::N_OUT);
     let s = test.decision_end();
     let mut high = [[0.0f64; 8]; 3];
     let mut catch_sum = 0.0;
-    for j in 0..b {
-        let y = &f.y[(s * b + j) * o..(s * b + j + 1) * o];
+    for (j, y) in f.y.index_axis(Axis(0), s).outer_iter().enumerate() {
         if j >= 24 * REPEATS {
             catch_sum += (y[0] + y[1]) as f64 / 2.0;
             continue;
@@ -197,17 +201,19 @@ pub fn logistic_slope(p: &[f64; 8], n: f64) -> f64 {
 pub fn categories(l: &SasLayer) -> Values {
     let len = l.m.len().max(1) as f64;
     let mut v = Values::new();
-    let frac = |f: &dyn Fn(usize) -> bool| (0..l.m.len()).filter(|&i| f(i)).count() as f64 / len;
+    let pairs = || l.pi.iter().zip(l.xi.iter());
+    let frac =
+        |f: &dyn Fn(f32, f32) -> bool| pairs().filter(|&(&p, &x)| f(p, x)).count() as f64 / len;
     v.insert(
         "mean_abs_m".into(),
         l.m.iter().map(|x| x.abs() as f64).sum::<f64>() / len,
     );
     v.insert("stochastic".into(), if l.stochastic { 1.0 } else { 0.0 });
     if l.stochastic {
-        let vip = frac(&|i| l.pi[i] == 0.0 && l.xi[i] == 0.0);
-        let uip = frac(&|i| l.pi[i] == 1.0);
-        v.insert("pi0_frac".into(), frac(&|i| l.pi[i] == 0.0));
-        v.insert("xi0_frac".into(), frac(&|i| l.xi[i] == 0.0));
+        let vip = frac(&|p, x| p == 0.0 && x == 0.0);
+        let uip = frac(&|p, _| p == 1.0);
+        v.insert("pi0_frac".into(), frac(&|p, _| p == 0.0));
+        v.insert("xi0_frac".into(), frac(&|_, x| x == 0.0));
         v.insert("vip_frac".into(), vip);
         v.insert("uip_frac".into(), uip);
         v.insert("variable_frac".into(), 1.0 - vip - uip);
@@ -231,13 +237,16 @@ fn pick(from: &[usize], k: usize, rng: &mut Pcg64Mcg) -> Vec<usize> {
     v
 }
 
+/// Removes the recurrent connections `idx` (row-major positions): spike probability 1, or
+/// weight 0 in a deterministic layer.
 fn remove(net: &mut SasNet, idx: &[usize]) {
+    let (params, value) = if net.rec.stochastic {
+        (std_mut(&mut net.rec.pi), 1.0)
+    } else {
+        (std_mut(&mut net.rec.m), 0.0)
+    };
     for &i in idx {
-        if net.rec.stochastic {
-            net.rec.pi[i] = 1.0;
-        } else {
-            net.rec.m[i] = 0.0;
-        }
+        params[i] = value;
     }
 }
 
@@ -282,14 +291,17 @@ pub fn removal_curve(
                     0 => pick(important, k, &mut rng),
                     1 => pick(others, k, &mut rng),
                     2 => metrics::prune_indices(
-                        &mom.rec.mu,
+                        std_slice(&mom.rec.mu),
                         frac,
                         metrics::Prune::Magnitude,
                         &mut rng,
                     ),
-                    _ => {
-                        metrics::prune_indices(&mom.rec.mu, frac, metrics::Prune::Random, &mut rng)
-                    }
+                    _ => metrics::prune_indices(
+                        std_slice(&mom.rec.mu),
+                        frac,
+                        metrics::Prune::Random,
+                        &mut rng,
+                    ),
                 };
                 let mut damaged = net.clone();
                 remove(&mut damaged, &sel);

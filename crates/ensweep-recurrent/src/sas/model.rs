@@ -11,6 +11,10 @@ use super::layer::{Moments, SasLayer};
 use crate::kernel::gemm_rows;
 use crate::normal::fill_normal;
 use crate::tasks::Batch;
+use ensweep_trainkit::arrays::{
+    block, block_mut, clear, empty, filled, reshape, std_mut, std_slice, view_mut, view_slice,
+};
+use ndarray::{Array2, Array3, ArrayView1, ArrayView2, Axis, s};
 use rand_pcg::Pcg64Mcg;
 
 /// The network: three layers and the dynamics constants.
@@ -66,12 +70,12 @@ impl SasNet {
     }
 }
 
-/// Activations and noise of one pass.
+/// Activations and noise of one pass, all in standard layout (the kernels read their slices).
 ///
 /// The input and the previous rates of a step sit side by side in one row, so the input and
 /// recurrent products of a step are one GEMM for the means and one for the variances, and the
 /// weight gradients of both layers are one GEMM each over all `T x B` rows.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Forward {
     /// Steps of the last pass.
     pub t: usize,
@@ -81,113 +85,168 @@ pub struct Forward {
     pub k: usize,
     /// Hidden units.
     pub n: usize,
-    /// `[(T+1) x B x (K+N)]`: row j of block s is `[x_s, r_s]`, the input of step s and the
-    /// rates entering it (r_0 = relu(h0)); block T holds r_T after a zero input.
-    pub a: Vec<f32>,
+    /// Axes (step, trial, `[x_s, r_s]`), `T + 1` steps: row j of block s is the input of step s
+    /// and the rates entering it (r_0 = relu(h0)); block T holds r_T after a zero input.
+    pub a: Array3<f32>,
     /// Element-wise squares of `a`.
-    pub a2: Vec<f32>,
-    /// Unit noise eps, `[T x B x N]`.
-    pub eps: Vec<f32>,
-    /// Delta, `[T x B x N]`.
-    pub d: Vec<f32>,
-    /// Private noise n, `[T x B x N]` (empty without recurrent noise).
-    pub noise: Vec<f32>,
-    /// Read-out noise eps', `[T x B x O]`.
-    pub eps_o: Vec<f32>,
-    /// Read-out Delta, `[T x B x O]`.
-    pub d_o: Vec<f32>,
-    /// Outputs, `[T x B x O]` (in training passes only the steps with a loss).
-    pub y: Vec<f32>,
-    h: Vec<f32>,
-    g: Vec<f32>,
-    s2: Vec<f32>,
-    so: Vec<f32>,
+    pub a2: Array3<f32>,
+    /// Unit noise eps, (step, trial, unit).
+    pub eps: Array3<f32>,
+    /// Delta, (step, trial, unit).
+    pub d: Array3<f32>,
+    /// Private noise n, (step, trial, unit) (empty without recurrent noise).
+    pub noise: Array3<f32>,
+    /// Read-out noise eps', (step, trial, output).
+    pub eps_o: Array3<f32>,
+    /// Read-out Delta, (step, trial, output).
+    pub d_o: Array3<f32>,
+    /// Outputs, (step, trial, output) (in training passes only the steps with a loss).
+    pub y: Array3<f32>,
+    /// Potentials of the current step, (trial, unit).
+    h: Array2<f32>,
+    /// Mean input G of the current step, (trial, unit).
+    g: Array2<f32>,
+    /// Input variance S of the current step, (trial, unit).
+    s2: Array2<f32>,
+    /// Read-out variance of the current step, (trial, output).
+    so: Array2<f32>,
     /// `[mu_in | mu_rec]^T`, `(K+N) x N`.
-    w_mu: Vec<f32>,
+    w_mu: Array2<f32>,
     /// `[v_in | v_rec]^T` (empty without variance).
-    w_v: Vec<f32>,
+    w_v: Array2<f32>,
     /// `mu_out^T`, `N x O`.
-    out_mu: Vec<f32>,
+    out_mu: Array2<f32>,
     /// `v_out^T` (empty without variance).
-    out_v: Vec<f32>,
+    out_v: Array2<f32>,
+}
+
+impl Default for Forward {
+    fn default() -> Self {
+        Forward {
+            t: 0,
+            b: 0,
+            k: 0,
+            n: 0,
+            a: empty(),
+            a2: empty(),
+            eps: empty(),
+            d: empty(),
+            noise: empty(),
+            eps_o: empty(),
+            d_o: empty(),
+            y: empty(),
+            h: empty(),
+            g: empty(),
+            s2: empty(),
+            so: empty(),
+            w_mu: empty(),
+            w_v: empty(),
+            out_mu: empty(),
+            out_v: empty(),
+        }
+    }
 }
 
 impl Forward {
     /// Rates r_s of trial `j` after `s` steps (`s = 0` is the initial state).
-    pub fn rates(&self, s: usize, j: usize) -> &[f32] {
-        let w = self.k + self.n;
-        &self.a[(s * self.b + j) * w + self.k..][..self.n]
+    pub fn rates(&self, s: usize, j: usize) -> ArrayView1<'_, f32> {
+        self.a.slice(s![s, j, self.k..])
     }
 
     /// Draws all the noise of a pass over `batch` (mean-field mode).
     pub fn draw_noise(&mut self, net: &SasNet, batch: &Batch, rng: &mut Pcg64Mcg) {
         let (t, b, n, o) = (batch.t, batch.b, net.rec.rows, net.out.rows);
         let any_var = net.input.stochastic || net.rec.stochastic;
-        self.eps.clear();
-        self.eps.resize(t * b * n, 0.0);
+        let eps = filled(&mut self.eps, (t, b, n), 0.0);
         if any_var {
-            fill_normal(rng, &mut self.eps);
+            fill_normal(rng, eps);
         }
-        self.noise.clear();
+        clear(&mut self.noise);
         if net.sigma_rec > 0.0 {
-            self.noise.resize(t * b * n, 0.0);
-            fill_normal(rng, &mut self.noise);
+            fill_normal(rng, filled(&mut self.noise, (t, b, n), 0.0));
         }
-        self.eps_o.clear();
-        self.eps_o.resize(t * b * o, 0.0);
+        let eps_o = filled(&mut self.eps_o, (t, b, o), 0.0);
         if net.out.stochastic {
-            fill_normal(rng, &mut self.eps_o);
+            fill_normal(rng, eps_o);
         }
     }
 
     /// No noise at all (deterministic forward, e.g. of a sampled network).
     pub fn zero_noise(&mut self, net: &SasNet, batch: &Batch) {
         let (t, b, n, o) = (batch.t, batch.b, net.rec.rows, net.out.rows);
-        self.eps.clear();
-        self.eps.resize(t * b * n, 0.0);
-        self.noise.clear();
-        self.eps_o.clear();
-        self.eps_o.resize(t * b * o, 0.0);
+        filled(&mut self.eps, (t, b, n), 0.0);
+        clear(&mut self.noise);
+        filled(&mut self.eps_o, (t, b, o), 0.0);
     }
 
     /// The weights of the forward products, transposed so that their rows are contiguous.
-    fn pack(&mut self, m: &NetMoments, k: usize, n: usize, o: usize) {
-        let w = k + n;
-        let has_var = !(m.input.v.is_empty() && m.rec.v.is_empty());
-        transpose_into(&mut self.w_mu, &[(&m.input.mu, k), (&m.rec.mu, n)], n, w);
-        self.w_v.clear();
-        if has_var {
-            let zi = vec![0.0; if m.input.v.is_empty() { n * k } else { 0 }];
-            let zr = vec![0.0; if m.rec.v.is_empty() { n * n } else { 0 }];
-            let vi = if m.input.v.is_empty() {
-                &zi
-            } else {
-                &m.input.v
+    fn pack(&mut self, m: &NetMoments) {
+        let (input, rec) = (&m.input, &m.rec);
+        stack_transposed(&mut self.w_mu, &[input.mu.view(), rec.mu.view()]);
+        if input.v.is_empty() && rec.v.is_empty() {
+            clear(&mut self.w_v);
+        } else {
+            // A layer without variance contributes zeros.
+            let or_zeros = |l: &Moments| {
+                if l.v.is_empty() {
+                    Array2::zeros(l.mu.dim())
+                } else {
+                    l.v.clone()
+                }
             };
-            let vr = if m.rec.v.is_empty() { &zr } else { &m.rec.v };
-            transpose_into(&mut self.w_v, &[(vi, k), (vr, n)], n, w);
+            let (vi, vr) = (or_zeros(input), or_zeros(rec));
+            stack_transposed(&mut self.w_v, &[vi.view(), vr.view()]);
         }
-        transpose_into(&mut self.out_mu, &[(&m.out.mu, n)], o, n);
-        self.out_v.clear();
-        if !m.out.v.is_empty() {
-            transpose_into(&mut self.out_v, &[(&m.out.v, n)], o, n);
+        stack_transposed(&mut self.out_mu, &[m.out.mu.view()]);
+        if m.out.v.is_empty() {
+            clear(&mut self.out_v);
+        } else {
+            stack_transposed(&mut self.out_v, &[m.out.v.view()]);
         }
+    }
+
+    /// Sizes the buffers of a pass and writes the inputs of every step (and their squares)
+    /// and the initial rates into `a` and `a2`.
+    fn prepare(&mut self, batch: &Batch, (n, o): (usize, usize), h0: f32, has_var: bool) {
+        let (t, b, k) = (batch.t, batch.b, batch.n_in);
+        (self.t, self.b, self.k, self.n) = (t, b, k, n);
+        reshape(&mut self.a, (t + 1, b, k + n)); // every entry is written below
+        reshape(&mut self.a2, (t + 1, b, k + n));
+        self.a.slice_mut(s![..t, .., ..k]).assign(&batch.inputs());
+        self.a.slice_mut(s![t, .., ..k]).fill(0.0);
+        let squares = self.a2.slice_mut(s![.., .., ..k]);
+        let inputs = self.a.slice(s![.., .., ..k]);
+        for (q, x) in squares.into_iter().zip(inputs) {
+            *q = x * x;
+        }
+        let r0 = h0.max(0.0);
+        self.a.slice_mut(s![0, .., k..]).fill(r0);
+        self.a2.slice_mut(s![0, .., k..]).fill(r0 * r0);
+        if has_var {
+            reshape(&mut self.d, (t, b, n)); // every entry is written by the pass
+        } else {
+            filled(&mut self.d, (t, b, n), 0.0);
+        }
+        reshape(&mut self.d_o, (t, b, o));
+        filled(&mut self.y, (t, b, o), 0.0);
+        filled(&mut self.h, (b, n), h0);
+        reshape(&mut self.g, (b, n));
+        reshape(&mut self.s2, (b, n));
+        reshape(&mut self.so, (b, o));
     }
 }
 
-/// `dst (w x rows)` = the transpose of the row-major `rows x w` matrix whose columns are the
-/// blocks `(matrix, width)` side by side.
-fn transpose_into(dst: &mut Vec<f32>, blocks: &[(&Vec<f32>, usize)], rows: usize, w: usize) {
-    dst.clear();
-    dst.resize(w * rows, 0.0);
+/// `dst` = the transpose of the matrix whose columns are the `blocks` side by side (all with
+/// the same rows).
+fn stack_transposed(dst: &mut Array2<f32>, blocks: &[ArrayView2<'_, f32>]) {
+    let rows = blocks.first().map_or(0, |b| b.nrows());
+    let width = blocks.iter().map(|b| b.ncols()).sum::<usize>();
+    reshape(dst, (width, rows)); // every entry is written below
     let mut col = 0;
-    for &(mat, width) in blocks {
-        for i in 0..rows {
-            for c in 0..width {
-                dst[(col + c) * rows + i] = mat[i * width + c];
-            }
-        }
-        col += width;
+    for blk in blocks {
+        let cols = col..col + blk.ncols();
+        dst.slice_mut(s![cols, ..]).assign(&blk.t());
+        col += blk.ncols();
     }
 }
 
@@ -201,9 +260,7 @@ fn m_has_var(w: &Weights<'_>) -> bool {
 
 /// Whether any trial of `batch` has a loss at step `s`.
 pub(super) fn step_has_loss(batch: &Batch, s: usize) -> bool {
-    batch.mask[s * batch.b..(s + 1) * batch.b]
-        .iter()
-        .any(|&m| m != 0.0)
+    batch.mask_array().row(s).iter().any(|&m| m != 0.0)
 }
 
 /// Where the weights of a pass come from.
@@ -236,179 +293,137 @@ pub fn forward_train(net: &SasNet, m: &NetMoments, batch: &Batch, f: &mut Forwar
 }
 
 fn run_forward(net: &SasNet, mut wts: Weights<'_>, batch: &Batch, f: &mut Forward, all: bool) {
-    let (t, b, n, k, o) = (batch.t, batch.b, net.rec.rows, net.input.cols, net.out.rows);
+    let (b, n, k, o) = (batch.b, net.rec.rows, net.input.cols, net.out.rows);
     let w = k + n;
-    let (bn, bw) = (b * n, b * w);
-    (f.t, f.b, f.k, f.n) = (t, b, k, n);
-    f.a.resize((t + 1) * bw, 0.0);
-    f.a2.resize((t + 1) * bw, 0.0);
-    let r0 = net.h0.max(0.0);
-    for s in 0..=t {
-        for j in 0..b {
-            let row = (s * b + j) * w;
-            let (x, x2) = (&mut f.a[row..row + k], &mut f.a2[row..row + k]);
-            if s < t {
-                x.copy_from_slice(&batch.x[(s * b + j) * k..(s * b + j + 1) * k]);
-                for (q, &v) in x2.iter_mut().zip(x.iter()) {
-                    *q = v * v;
-                }
-            } else {
-                x.fill(0.0);
-                x2.fill(0.0);
-            }
-        }
-    }
-    for j in 0..b {
-        f.a[j * w + k..(j + 1) * w].fill(r0);
-        f.a2[j * w + k..(j + 1) * w].fill(r0 * r0);
-    }
-    if m_has_var(&wts) {
-        f.d.resize(t * bn, 0.0); // every entry is written below
-    } else {
-        zeros(&mut f.d, t * bn);
-    }
-    f.d_o.resize(t * b * o, 0.0);
-    f.y.clear();
-    f.y.resize(t * b * o, 0.0);
-    f.h.clear();
-    f.h.resize(bn, net.h0);
-    f.g.resize(bn, 0.0);
-    f.s2.resize(bn, 0.0);
-    f.so.resize(b * o, 0.0);
+    f.prepare(batch, (n, o), net.h0, m_has_var(&wts));
     if let Weights::Fixed(m) = &wts {
-        f.pack(m, k, n, o);
+        f.pack(m);
     }
-    let alpha = net.alpha;
-    let noise_scale = (2.0 * alpha).sqrt() * net.sigma_rec;
-    for s in 0..t {
+    for s in 0..batch.t {
         if let Weights::Resample(m, rng) = &mut wts {
             net.sample(rng, m);
-            f.pack(m, k, n, o);
+            f.pack(m);
         }
-        let blk = s * bw..(s + 1) * bw;
+        let a_s = (block(&f.a, s), w, 1);
         gemm_rows(
             b,
             w,
             n,
-            (&f.a[blk.clone()], w, 1),
-            (&f.w_mu, n),
+            a_s,
+            (std_slice(&f.w_mu), n),
             false,
-            &mut f.g,
+            std_mut(&mut f.g),
             n,
         );
-        let has_var = !f.w_v.is_empty();
-        if has_var {
-            gemm_rows(
-                b,
-                w,
-                n,
-                (&f.a2[blk], w, 1),
-                (&f.w_v, n),
-                false,
-                &mut f.s2,
-                n,
-            );
+        if !f.w_v.is_empty() {
+            let a2_s = (block(&f.a2, s), w, 1);
+            let s2 = std_mut(&mut f.s2);
+            gemm_rows(b, w, n, a2_s, (std_slice(&f.w_v), n), false, s2, n);
         }
-        // Element-wise update, row by row, written as zipped slices so that it vectorises.
-        let next = &mut f.a[(s + 1) * bw..];
-        let next2 = &mut f.a2[(s + 1) * bw..];
-        for j in 0..b {
-            let u = j * n..(j + 1) * n;
-            let e = s * bn + j * n..s * bn + (j + 1) * n;
-            let g = &mut f.g[u.clone()];
-            if has_var {
-                let d = &mut f.d[e.clone()];
-                for ((dv, gv), (&v, &ep)) in d
-                    .iter_mut()
-                    .zip(g.iter_mut())
-                    .zip(f.s2[u.clone()].iter().zip(&f.eps[e.clone()]))
-                {
-                    *dv = v.max(0.0).sqrt();
-                    *gv += ep * *dv;
-                }
-            }
-            let h = &mut f.h[u];
-            for (hv, &gv) in h.iter_mut().zip(g.iter()) {
-                *hv = (1.0 - alpha) * *hv + alpha * gv;
-            }
-            if !f.noise.is_empty() {
-                for (hv, &z) in h.iter_mut().zip(&f.noise[e]) {
-                    *hv += noise_scale * z;
-                }
-            }
-            let r = &mut next[j * w + k..(j + 1) * w];
-            let r2 = &mut next2[j * w + k..(j + 1) * w];
-            for ((rv, r2v), &hv) in r.iter_mut().zip(r2.iter_mut()).zip(h.iter()) {
-                *rv = hv.max(0.0);
-                *r2v = *rv * *rv;
-            }
+        step_units(net, f, s);
+        if all || step_has_loss(batch, s) {
+            readout(f, s, (b, n, o));
         }
-        // Read-out of r_t.
-        if !(all || step_has_loss(batch, s)) {
-            continue;
+    }
+}
+
+/// The element-wise part of step `s` (its products `g`, `s2` done): Delta, the potentials and
+/// the rates `r_{s+1}` (with their squares) into the rows of block `s + 1`.
+fn step_units(net: &SasNet, f: &mut Forward, s: usize) {
+    let alpha = net.alpha;
+    // Zipped slices of (trial, unit) blocks: they vectorise (a many-way `Zip` does not).
+    let g = std_mut(&mut f.g);
+    if !f.w_v.is_empty() {
+        let (d, eps) = (block_mut(&mut f.d, s), block(&f.eps, s));
+        for ((dv, gv), (&v, &ep)) in d
+            .iter_mut()
+            .zip(g.iter_mut())
+            .zip(std_slice(&f.s2).iter().zip(eps))
+        {
+            *dv = v.max(0.0).sqrt();
+            *gv += ep * *dv;
         }
-        let nb = (s + 1) * bw + k..(s + 2) * bw;
-        let ys = &mut f.y[s * b * o..(s + 1) * b * o];
-        gemm_rows(
-            b,
-            n,
-            o,
-            (&f.a[nb.clone()], w, 1),
-            (&f.out_mu, o),
-            false,
-            ys,
-            o,
+    }
+    let h = std_mut(&mut f.h);
+    for (hv, &gv) in h.iter_mut().zip(&*g) {
+        *hv = (1.0 - alpha) * *hv + alpha * gv;
+    }
+    if !f.noise.is_empty() {
+        let noise_scale = (2.0 * alpha).sqrt() * net.sigma_rec;
+        for (hv, &z) in h.iter_mut().zip(block(&f.noise, s)) {
+            *hv += noise_scale * z;
+        }
+    }
+    // Row by row, as zipped slices so that it vectorises (the rate part of a row is strided).
+    let k = f.k;
+    let mut rows = f.a.index_axis_mut(Axis(0), s + 1);
+    let mut rows2 = f.a2.index_axis_mut(Axis(0), s + 1);
+    for ((row, row2), h) in rows
+        .outer_iter_mut()
+        .zip(rows2.outer_iter_mut())
+        .zip(f.h.rows())
+    {
+        let (r, r2) = (
+            view_mut(row.slice_move(s![k..])),
+            view_mut(row2.slice_move(s![k..])),
         );
-        if !f.out_v.is_empty() {
-            gemm_rows(
-                b,
-                n,
-                o,
-                (&f.a2[nb], w, 1),
-                (&f.out_v, o),
-                false,
-                &mut f.so,
-                o,
-            );
-            let d_o = &mut f.d_o[s * b * o..(s + 1) * b * o];
-            let e_o = &f.eps_o[s * b * o..(s + 1) * b * o];
-            for (((yv, dv), &v), &ep) in ys.iter_mut().zip(d_o).zip(&f.so).zip(e_o) {
-                *dv = v.max(0.0).sqrt();
-                *yv += ep * *dv;
-            }
+        for ((rv, r2v), &hv) in r.iter_mut().zip(r2.iter_mut()).zip(view_slice(h)) {
+            *rv = hv.max(0.0);
+            *r2v = *rv * *rv;
         }
+    }
+}
+
+/// The read-out `y` of r_{s+1} (rows of block `s + 1`) at step `s`.
+fn readout(f: &mut Forward, s: usize, (b, n, o): (usize, usize, usize)) {
+    let (k, w) = (f.k, f.k + n);
+    let ys = block_mut(&mut f.y, s);
+    let rates = (&block(&f.a, s + 1)[k..], w, 1);
+    gemm_rows(b, n, o, rates, (std_slice(&f.out_mu), o), false, ys, o);
+    if f.out_v.is_empty() {
+        return;
+    }
+    let rates2 = (&block(&f.a2, s + 1)[k..], w, 1);
+    let so = std_mut(&mut f.so);
+    gemm_rows(b, n, o, rates2, (std_slice(&f.out_v), o), false, so, o);
+    let d_o = block_mut(&mut f.d_o, s);
+    let e_o = block(&f.eps_o, s);
+    for (((yv, dv), &v), &ep) in ys.iter_mut().zip(d_o).zip(&*so).zip(e_o) {
+        *dv = v.max(0.0).sqrt();
+        *yv += ep * *dv;
     }
 }
 
 /// Loss of a pass.
 pub fn loss(kind: LossKind, batch: &Batch, f: &Forward) -> f64 {
-    let (t, b, o) = (batch.t, batch.b, batch.n_out);
+    let (t, b) = (batch.t, batch.b);
+    let (mask, targets) = (batch.mask_array(), batch.targets());
     let mut total = 0.0f64;
-    for s in 0..t {
-        for j in 0..b {
-            let mk = batch.mask[s * b + j] as f64;
-            if mk == 0.0 {
-                continue;
+    for ((&mk, y), tg) in mask
+        .iter()
+        .zip(f.y.lanes(Axis(2)))
+        .zip(targets.lanes(Axis(2)))
+    {
+        let mk = mk as f64;
+        if mk == 0.0 {
+            continue;
+        }
+        match kind {
+            LossKind::CrossEntropy => {
+                let mx = y.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+                let lse = mx + y.iter().map(|&v| (v as f64 - mx).exp()).sum::<f64>().ln();
+                total -= mk
+                    * y.iter()
+                        .zip(&tg)
+                        .map(|(&v, &z)| z as f64 * (v as f64 - lse))
+                        .sum::<f64>();
             }
-            let y = &f.y[(s * b + j) * o..(s * b + j + 1) * o];
-            let tg = &batch.y[(s * b + j) * o..(s * b + j + 1) * o];
-            match kind {
-                LossKind::CrossEntropy => {
-                    let mx = y.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
-                    let lse = mx + y.iter().map(|&v| (v as f64 - mx).exp()).sum::<f64>().ln();
-                    total -= mk
-                        * y.iter()
-                            .zip(tg)
-                            .map(|(&v, &z)| z as f64 * (v as f64 - lse))
-                            .sum::<f64>();
-                }
-                LossKind::Mse => {
-                    total += mk
-                        * y.iter()
-                            .zip(tg)
-                            .map(|(&v, &z)| ((v - z) as f64).powi(2))
-                            .sum::<f64>();
-                }
+            LossKind::Mse => {
+                total += mk
+                    * y.iter()
+                        .zip(&tg)
+                        .map(|(&v, &z)| ((v - z) as f64).powi(2))
+                        .sum::<f64>();
             }
         }
     }
@@ -416,12 +431,6 @@ pub fn loss(kind: LossKind, batch: &Batch, f: &Forward) -> f64 {
         LossKind::CrossEntropy => total / b as f64,
         LossKind::Mse => total / (2.0 * b as f64 * t as f64),
     }
-}
-
-/// Clears `v` and fills it with `n` zeros (keeping its allocation).
-pub(super) fn zeros(v: &mut Vec<f32>, n: usize) {
-    v.clear();
-    v.resize(n, 0.0);
 }
 
 #[cfg(test)]
@@ -432,29 +441,32 @@ mod tests {
     use rand::{RngExt, SeedableRng};
 
     fn layer(rows: usize, cols: usize, rng: &mut Pcg64Mcg, stochastic: bool) -> SasLayer {
-        let len = rows * cols;
+        let mut draw = |lo: f32, hi: f32| {
+            Array2::from_shape_simple_fn((rows, cols), || rng.random_range(lo..hi))
+        };
         SasLayer {
             rows,
             cols,
-            pi: (0..len).map(|_| rng.random_range(0.05f32..0.6)).collect(),
-            m: (0..len).map(|_| rng.random_range(-0.6f32..0.6)).collect(),
-            xi: (0..len).map(|_| rng.random_range(0.05f32..0.4)).collect(),
+            pi: draw(0.05, 0.6),
+            m: draw(-0.6, 0.6),
+            xi: draw(0.05, 0.4),
             stochastic,
             mask: None,
         }
     }
 
-    fn group_mut(p: &mut SasNet, li: usize, gi: usize) -> &mut Vec<f32> {
+    /// Parameter group `gi` (pi, m, Xi) of layer `li` (in, rec, out), flat row-major.
+    fn group_mut(p: &mut SasNet, li: usize, gi: usize) -> &mut [f32] {
         let l = match li {
             0 => &mut p.input,
             1 => &mut p.rec,
             _ => &mut p.out,
         };
-        match gi {
+        std_mut(match gi {
             0 => &mut l.pi,
             1 => &mut l.m,
             _ => &mut l.xi,
-        }
+        })
     }
 
     fn setup(
@@ -533,7 +545,7 @@ mod tests {
                     group_mut(&mut p, li, gi)[i] = orig - h;
                     let lm = eval(&p, &mut f);
                     let fd = (lp - lm) / (2.0 * h as f64);
-                    let an = [&g.input, &g.rec, &g.out][li][gi][i] as f64;
+                    let an = std_slice(&[&g.input, &g.rec, &g.out][li][gi])[i] as f64;
                     let err = (fd - an).abs() / (fd.abs() + an.abs() + 1e-3);
                     if err > worst {
                         worst = err;
@@ -573,15 +585,19 @@ mod tests {
             mask: rows(&batch.mask, 1),
             conditions: vec![String::new(); js.len()],
         };
-        let n = f.eps.len() / (t * b);
+        let trials = |a: &Array3<f32>| {
+            a.slice(s![.., js.clone(), ..])
+                .as_standard_layout()
+                .to_owned()
+        };
         let pf = Forward {
-            eps: rows(&f.eps, n),
+            eps: trials(&f.eps),
             noise: if f.noise.is_empty() {
-                Vec::new()
+                f.noise.clone()
             } else {
-                rows(&f.noise, n)
+                trials(&f.noise)
             },
-            eps_o: rows(&f.eps_o, batch.n_out),
+            eps_o: trials(&f.eps_o),
             ..Forward::default()
         };
         (pb, pf)

@@ -15,7 +15,9 @@ use ensweep_core::config::optim::ParamGroup;
 use ensweep_core::config::sas_rnn::{MRecInit, SasRnnConfig, SasTask};
 use ensweep_core::output::{EpochRow, RunOutput, TrainSink, Values};
 use ensweep_core::seed::RunSeed;
+use ensweep_trainkit::arrays::{std_mut, std_slice};
 use ensweep_trainkit::optim::Optimizer;
+use ndarray::Array2;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
@@ -48,57 +50,45 @@ pub fn init_net(cfg: &SasRnnConfig, n_in: usize, n_out: usize, seed: &RunSeed) -
     let mut rng = seed.rng("init");
     let n = cfg.n_hidden;
     let i = &cfg.init;
-    let layer = |rows: usize,
-                 cols: usize,
-                 m: Vec<f32>,
-                 xi_max: f64,
-                 stochastic: bool,
-                 rng: &mut Pcg64Mcg| {
-        let len = rows * cols;
-        SasLayer {
-            rows,
-            cols,
-            pi: if stochastic {
-                uniform_vec(len, i.pi_max, rng)
-            } else {
-                vec![0.0; len]
-            },
-            m,
-            xi: if stochastic {
-                uniform_vec(len, xi_max, rng)
-            } else {
-                vec![0.0; len]
-            },
-            stochastic,
-            mask: None,
-        }
+    let matrix = |(rows, cols): (usize, usize), v: Vec<f32>| {
+        Array2::from_shape_vec((rows, cols), v).expect("rows x cols values")
     };
+    let layer =
+        |dim: (usize, usize), m: Vec<f32>, xi_max: f64, stochastic: bool, rng: &mut Pcg64Mcg| {
+            let len = dim.0 * dim.1;
+            let (pi, xi) = if stochastic {
+                let pi = uniform_vec(len, i.pi_max, rng);
+                (pi, uniform_vec(len, xi_max, rng))
+            } else {
+                (vec![0.0; len], vec![0.0; len])
+            };
+            SasLayer {
+                rows: dim.0,
+                cols: dim.1,
+                pi: matrix(dim, pi),
+                m: matrix(dim, m),
+                xi: matrix(dim, xi),
+                stochastic,
+                mask: None,
+            }
+        };
     let m_in = normal_vec(n * n_in, i.m_in_std, &mut rng);
     let m_rec = match i.m_rec {
-        MRecInit::Identity => (0..n * n)
-            .map(|k| if k / n == k % n { 1.0 } else { 0.0 })
-            .collect(),
+        MRecInit::Identity => Array2::eye(n).into_raw_vec_and_offset().0,
         MRecInit::Normal => normal_vec(n * n, i.m_rec_std, &mut rng),
     };
     let m_out = normal_vec(n_out * n, i.m_out_std, &mut rng);
-    let mut input = layer(n, n_in, m_in, i.xi_in_max, cfg.stochastic.input, &mut rng);
-    let rec = layer(n, n, m_rec, i.xi_rec_max, cfg.stochastic.rec, &mut rng);
-    let out = layer(n_out, n, m_out, i.xi_out_max, cfg.stochastic.out, &mut rng);
+    let mut input = layer((n, n_in), m_in, i.xi_in_max, cfg.stochastic.input, &mut rng);
+    let rec = layer((n, n), m_rec, i.xi_rec_max, cfg.stochastic.rec, &mut rng);
+    let out = layer(
+        (n_out, n),
+        m_out,
+        i.xi_out_max,
+        cfg.stochastic.out,
+        &mut rng,
+    );
     if matches!(cfg.task, SasTask::Msi(_)) {
-        // Thirds: no visual (0, 2) / no auditory (1, 3) / start cue only.
-        let mut mask = vec![1.0f32; n * n_in];
-        for u in 0..n {
-            let group = (u * 3) / n;
-            let blocked: &[usize] = match group {
-                0 => &[0, 2],
-                1 => &[1, 3],
-                _ => &[0, 1, 2, 3],
-            };
-            for &c in blocked {
-                mask[u * n_in + c] = 0.0;
-            }
-        }
-        input.mask = Some(mask);
+        input.mask = Some(msi_input_mask(n, n_in));
         input.project();
     }
     SasNet {
@@ -109,6 +99,23 @@ pub fn init_net(cfg: &SasRnnConfig, n_in: usize, n_out: usize, seed: &RunSeed) -
         h0: cfg.h0 as f32,
         sigma_rec: cfg.sigma_rec as f32,
     }
+}
+
+/// The MSI task's fixed input mask, `n x n_in`: the units in thirds get no visual (channels
+/// 0, 2) / no auditory (1, 3) / only the start cue.
+fn msi_input_mask(n: usize, n_in: usize) -> Array2<f32> {
+    let mut mask = Array2::ones((n, n_in));
+    for (u, mut row) in mask.outer_iter_mut().enumerate() {
+        let blocked: &[usize] = match (u * 3) / n {
+            0 => &[0, 2],
+            1 => &[1, 3],
+            _ => &[0, 1, 2, 3],
+        };
+        for &c in blocked {
+            row[c] = 0.0;
+        }
+    }
+    mask
 }
 
 /// One optimiser per (layer, group), in the order in/rec/out x pi/m/Xi.
@@ -167,19 +174,20 @@ fn update(cfg: &SasRnnConfig, net: &mut SasNet, gr: &mut Grads, opt: &mut Optimi
             };
             let g = &mut lg[gi];
             if cfg.l2 != 0.0 && cfg.l2_on.contains(&GROUPS[gi]) {
-                for (gv, &p) in g.iter_mut().zip(params.iter()) {
-                    *gv += cfg.l2 as f32 * p;
+                let l2 = cfg.l2 as f32;
+                for (gv, &p) in std_mut(g).iter_mut().zip(std_slice(params)) {
+                    *gv += l2 * p;
                 }
             }
             if cfg.clip_spectral > 0.0 {
-                clip_spectral(g, layer.rows, layer.cols, cfg.clip_spectral as f32);
+                clip_spectral(std_mut(g), layer.rows, layer.cols, cfg.clip_spectral as f32);
             }
             let decay = if cfg.optimizer.decays(GROUPS[gi]) {
                 cfg.optimizer.decay
             } else {
                 0.0
             };
-            opt.0[li * 3 + gi].step(params, g, lr as f32, decay as f32);
+            opt.0[li * 3 + gi].step(std_mut(params), std_slice(g), lr as f32, decay as f32);
         }
         layer.project();
     }
@@ -527,11 +535,11 @@ mod tests {
         .unwrap();
         let cfg: SasRnnConfig = table["sas_rnn"].clone().try_into().unwrap();
         let net = init_net(&cfg, msi::N_IN, msi::N_OUT, &RunSeed::from_u64(0));
-        let w = |u: usize, c: usize| net.input.m[u * msi::N_IN + c];
+        let w = |u: usize, c: usize| net.input.m[[u, c]];
         assert!(w(0, 0) == 0.0 && w(0, 2) == 0.0 && w(0, 1) != 0.0 && w(0, 4) != 0.0);
         assert!(w(50, 1) == 0.0 && w(50, 3) == 0.0 && w(50, 0) != 0.0);
         assert!((0..4).all(|c| w(149, c) == 0.0) && w(149, 4) != 0.0);
-        assert_eq!(net.input.pi[0], 1.0);
-        assert_eq!(net.input.pi[1], 0.0);
+        assert_eq!(net.input.pi[[0, 0]], 1.0);
+        assert_eq!(net.input.pi[[0, 1]], 0.0);
     }
 }

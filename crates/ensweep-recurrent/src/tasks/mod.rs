@@ -9,6 +9,7 @@ pub mod msi;
 pub mod path;
 
 use ensweep_core::config::tanh_rnn::TanhTask;
+use ndarray::{ArrayView2, ArrayView3};
 use rand_pcg::Pcg64Mcg;
 
 /// One trial, stored step-major (`[t][channel]`).
@@ -71,6 +72,30 @@ impl Batch {
             mask,
             conditions: trials.iter().map(|t| t.condition.clone()).collect(),
         }
+    }
+
+    /// The inputs as an array, axes (step, trial, channel).
+    pub fn inputs(&self) -> ArrayView3<'_, f32> {
+        ArrayView3::from_shape(
+            (self.t, self.b, self.n_in),
+            &self.x[..self.t * self.b * self.n_in],
+        )
+        .expect("inputs are t x b x n_in")
+    }
+
+    /// The targets as an array, axes (step, trial, output).
+    pub fn targets(&self) -> ArrayView3<'_, f32> {
+        ArrayView3::from_shape(
+            (self.t, self.b, self.n_out),
+            &self.y[..self.t * self.b * self.n_out],
+        )
+        .expect("targets are t x b x n_out")
+    }
+
+    /// The loss mask as an array, axes (step, trial).
+    pub fn mask_array(&self) -> ArrayView2<'_, f32> {
+        ArrayView2::from_shape((self.t, self.b), &self.mask[..self.t * self.b])
+            .expect("mask is t x b")
     }
 }
 

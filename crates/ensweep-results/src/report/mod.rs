@@ -13,6 +13,7 @@ mod matrices;
 mod other;
 pub mod plots;
 mod raster;
+pub use raster::RasterError;
 
 use crate::degradation;
 use crate::diversity;
@@ -42,12 +43,20 @@ pub enum ReportError {
     #[error(transparent)]
     Degradation(#[from] degradation::DegradationError),
     /// Drawing a figure failed.
-    #[error("report figure {name}: {message}")]
+    #[error("report figure {name}: {source}")]
     Plot {
         /// Figure name.
         name: String,
         /// What went wrong.
-        message: String,
+        source: plots::PlotError,
+    },
+    /// Rendering a drawn figure as a PNG failed.
+    #[error("report figure {name}: {source}")]
+    Raster {
+        /// Figure name.
+        name: String,
+        /// What went wrong.
+        source: RasterError,
     },
     /// Writing files failed.
     #[error("{path}: {source}")]
@@ -131,12 +140,12 @@ impl Builder<'_> {
         &mut self,
         section: &mut Section,
         name: &str,
-        figure: Result<Figure, String>,
+        figure: Result<Figure, plots::PlotError>,
         caption: &str,
     ) -> Result<(), ReportError> {
-        let figure = figure.map_err(|message| ReportError::Plot {
+        let figure = figure.map_err(|source| ReportError::Plot {
             name: name.to_string(),
-            message,
+            source,
         })?;
         section.figure(name, &figure.svg, caption);
         self.figures.push(Drawn {
@@ -243,9 +252,9 @@ fn write_figures(fig_dir: &Path, drawn: &[Drawn]) -> Result<Vec<PathBuf>, Report
         let svg = fig_dir.join(format!("{}.svg", d.name));
         std::fs::write(&svg, &d.figure.svg).map_err(io(&svg))?;
         let png_path = fig_dir.join(format!("{}.png", d.name));
-        let png = raster::png(&d.figure.svg).map_err(|message| ReportError::Plot {
+        let png = raster::png(&d.figure.svg).map_err(|source| ReportError::Raster {
             name: d.name.clone(),
-            message,
+            source,
         })?;
         std::fs::write(&png_path, png).map_err(io(&png_path))?;
         let csv = fig_dir.join(format!("{}.csv", d.name));

@@ -23,23 +23,46 @@ fn options() -> &'static usvg::Options<'static> {
     })
 }
 
+/// Why a figure could not be rendered as a PNG.
+#[derive(Debug, thiserror::Error)]
+pub enum RasterError {
+    /// The SVG document does not parse.
+    #[error("svg: {0}")]
+    Svg(#[from] usvg::Error),
+    /// The figure has no pixels.
+    #[error("png: empty figure {width}x{height}")]
+    Empty {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// PNG encoding failed (the encoder's own error type is not public API of the renderer).
+    #[error("png: {0}")]
+    Encode(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// The SVG document rendered as a PNG at twice its size.
-pub fn png(svg: &str) -> Result<Vec<u8>, String> {
-    let tree = usvg::Tree::from_str(svg, options()).map_err(|e| format!("svg: {e}"))?;
+pub fn png(svg: &str) -> Result<Vec<u8>, RasterError> {
+    let tree = usvg::Tree::from_str(svg, options())?;
     let size = tree.size();
     let (w, h) = (
         (size.width() * SCALE).ceil() as u32,
         (size.height() * SCALE).ceil() as u32,
     );
-    let mut pixmap =
-        tiny_skia::Pixmap::new(w, h).ok_or_else(|| format!("png: empty figure {w}x{h}"))?;
+    let mut pixmap = tiny_skia::Pixmap::new(w, h).ok_or(RasterError::Empty {
+        width: w,
+        height: h,
+    })?;
     pixmap.fill(tiny_skia::Color::WHITE);
     resvg::render(
         &tree,
         tiny_skia::Transform::from_scale(SCALE, SCALE),
         &mut pixmap.as_mut(),
     );
-    pixmap.encode_png().map_err(|e| format!("png: {e}"))
+    pixmap
+        .encode_png()
+        .map_err(|e| RasterError::Encode(Box::new(e)))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Applying overrides: to the typed file (validated next, with spans) and to a plain copy of
 //! the document (rendered as the effective text a coordinator stores).
 
-use super::{Target, overlaps};
+use super::{SetKeyError, Target, overlaps};
 use crate::spec::SpecError;
 use crate::spec::expand::set_path;
 use crate::spec::file::{SeedsSpec, SpecFile};
@@ -29,7 +29,7 @@ pub(in crate::spec) fn apply(
     let mut doc: toml::Table = loc.text.parse().map_err(|e| loc.toml_error(&e))?;
     for (i, set) in loc.sets.iter().enumerate() {
         let span = loc.set_span(i);
-        let fail = |message: String| loc.at(span.clone(), message);
+        let fail = |e: SetKeyError| loc.at(span.clone(), e.to_string());
         let value = set.value().clone();
         match set.target(kind, loc.kinds).map_err(fail)? {
             Target::Sweep(field) => {
@@ -101,30 +101,27 @@ fn sweep_field(
     field: &str,
     value: &toml::Value,
     span: std::ops::Range<usize>,
-) -> Result<(), String> {
+) -> Result<(), SetKeyError> {
     let s = &mut file.sweep;
     match field {
         "name" => s.name = Spanned::new(span, typed(field, value)?),
         "seed" => s.seed = typed(field, value)?,
         "seeds" => s.seeds = Some(Spanned::new(span, typed::<SeedsSpec>(field, value)?)),
         "time_limit_s" => s.time_limit_s = Some(Spanned::new(span, typed(field, value)?)),
-        other => {
-            return Err(format!(
-                "[sweep] has no key `{other}` (it has `name`, `seed`, `seeds`, `time_limit_s`)"
-            ));
-        }
+        other => return Err(SetKeyError::NoSweepKey(other.to_owned())),
     }
     Ok(())
 }
 
 /// A `[sweep]` value of the type the file format gives it.
-fn typed<T: DeserializeOwned>(field: &str, value: &toml::Value) -> Result<T, String> {
-    value.clone().try_into().map_err(|e| {
-        format!(
-            "key `sweep.{field}`: {}",
-            crate::spec::keypath::plain(e.message())
-        )
-    })
+fn typed<T: DeserializeOwned>(field: &str, value: &toml::Value) -> Result<T, SetKeyError> {
+    value
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| SetKeyError::SweepValue {
+            field: field.to_owned(),
+            message: crate::spec::keypath::plain(e.message()),
+        })
 }
 
 /// Refuses an override of a trainer key that an axis sweeps (the axis would silently win) and

@@ -63,6 +63,45 @@ pub enum OverrideError {
 }
 
 /// Where an override lands in the document.
+/// Why an override's key cannot be set (the spec error places it at the `--set`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(super) enum SetKeyError {
+    /// The key is a whole section (`grid`, the trainer's).
+    #[error(
+        "`{section}` names the whole [{section}] section; set one key inside it, e.g. `{example}`"
+    )]
+    WholeSection {
+        /// The section.
+        section: String,
+        /// A key that could be set instead.
+        example: String,
+    },
+    /// `sweep` with no key or a nested one.
+    #[error(
+        "the [sweep] keys are `sweep.name`, `sweep.seed`, `sweep.seeds` and `sweep.time_limit_s`"
+    )]
+    SweepKey,
+    /// A key `[sweep]` does not have.
+    #[error("[sweep] has no key `{0}` (it has `name`, `seed`, `seeds`, `time_limit_s`)")]
+    NoSweepKey(String),
+    /// A `[sweep]` value of the wrong type.
+    #[error("key `sweep.{field}`: {message}")]
+    SweepValue {
+        /// The key inside `[sweep]`.
+        field: String,
+        /// The decoder's message.
+        message: String,
+    },
+    /// The section of another trainer than the file's.
+    #[error("this sweep file trains `{kind}`, so it has no [{other}] section")]
+    OtherTrainer {
+        /// The file's trainer.
+        kind: String,
+        /// The section named.
+        other: String,
+    },
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Target {
     /// A key of `[sweep]`.
@@ -124,31 +163,30 @@ impl Override {
 
     /// Where this override lands in a file whose trainer section is `kind` (`kinds`: every
     /// trainer the spec could name).
-    pub(super) fn target(&self, kind: &str, kinds: &[&str]) -> Result<Target, String> {
+    pub(super) fn target(&self, kind: &str, kinds: &[&str]) -> Result<Target, SetKeyError> {
         let (first, rest) = self.key.split_first().expect("a key has a part");
-        let whole = |section: &str, example: &str| {
-            Err(format!(
-                "`{first}` names the whole [{section}] section; set one key inside it, e.g. `{example}`"
-            ))
+        let whole = |section: &str, example: String| {
+            Err(SetKeyError::WholeSection {
+                section: section.to_owned(),
+                example,
+            })
         };
         match first.as_str() {
             "sweep" if rest.len() == 1 => Ok(Target::Sweep(rest[0].clone())),
-            "sweep" => Err(
-                "the [sweep] keys are `sweep.name`, `sweep.seed`, `sweep.seeds` and `sweep.time_limit_s`"
-                    .into(),
-            ),
+            "sweep" => Err(SetKeyError::SweepKey),
             s if AXIS_SECTIONS.contains(&s) && rest.is_empty() => {
-                whole(s, &format!("{s}.KEY=[1, 2]"))
+                whole(s, format!("{s}.KEY=[1, 2]"))
             }
             s if AXIS_SECTIONS.contains(&s) => {
                 let section = AXIS_SECTIONS.into_iter().find(|a| *a == s);
                 Ok(Target::Axis(section.expect("listed"), rest.join(".")))
             }
-            s if s == kind && rest.is_empty() => whole(s, &format!("{s}.epochs=1")),
+            s if s == kind && rest.is_empty() => whole(s, format!("{s}.epochs=1")),
             s if s == kind => Ok(Target::Trainer(rest.to_vec())),
-            s if kinds.contains(&s) => Err(format!(
-                "this sweep file trains `{kind}`, so it has no [{s}] section"
-            )),
+            s if kinds.contains(&s) => Err(SetKeyError::OtherTrainer {
+                kind: kind.to_owned(),
+                other: s.to_owned(),
+            }),
             _ => Ok(Target::Trainer(self.key.clone())),
         }
     }

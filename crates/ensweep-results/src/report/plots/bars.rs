@@ -2,7 +2,7 @@
 
 use super::legend::{self, Swatch};
 use super::style::{self, DESC, FAMILY, Mark, TICK, TITLE, WIDTH};
-use super::{Figure, err};
+use super::{Figure, PlotError};
 use plotters::prelude::*;
 use polars::prelude::*;
 
@@ -12,7 +12,7 @@ pub fn bars(
     y_desc: &str,
     categories: &[String],
     series: &[(String, Vec<f64>)],
-) -> Result<Figure, String> {
+) -> Result<Figure, PlotError> {
     let k = series.len().max(1);
     let (_, y1) = style::range(series.iter().flat_map(|s| s.1.iter().copied()), true);
     let names: Vec<String> = series.iter().map(|s| s.0.clone()).collect();
@@ -21,17 +21,14 @@ pub fn bars(
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 480)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let body = root
-            .titled(title, (FAMILY, TITLE).into_font())
-            .map_err(err)?;
+        root.fill(&WHITE)?;
+        let body = root.titled(title, (FAMILY, TITLE).into_font())?;
         let (plot, legend_area) = body.split_horizontally(WIDTH - legend_w);
         let mut chart = ChartBuilder::on(&plot)
             .margin(10)
             .x_label_area_size(52)
             .y_label_area_size(78)
-            .build_cartesian_2d(0f64..categories.len() as f64, 0f64..y1)
-            .map_err(err)?;
+            .build_cartesian_2d(0f64..categories.len() as f64, 0f64..y1)?;
         let fmt = style::category_format(categories, 0.5);
         let y_fmt = style::tick_format(0.0, y1);
         chart
@@ -45,26 +42,23 @@ pub fn bars(
             .light_line_style(BLACK.mix(0.03))
             .bold_line_style(BLACK.mix(0.10))
             .y_desc(y_desc)
-            .draw()
-            .map_err(err)?;
+            .draw()?;
         let width = 0.8 / k as f64;
         for (si, (_, vals)) in series.iter().enumerate() {
             let colour = style::colour(si);
-            chart
-                .draw_series(vals.iter().enumerate().filter(|(_, v)| v.is_finite()).map(
-                    |(ci, v)| {
-                        let x0 = ci as f64 + 0.1 + si as f64 * width;
-                        Rectangle::new([(x0, 0.0), (x0 + width, *v)], colour.filled())
-                    },
-                ))
-                .map_err(err)?;
+            chart.draw_series(vals.iter().enumerate().filter(|(_, v)| v.is_finite()).map(
+                |(ci, v)| {
+                    let x0 = ci as f64 + 0.1 + si as f64 * width;
+                    Rectangle::new([(x0, 0.0), (x0 + width, *v)], colour.filled())
+                },
+            ))?;
         }
         marks.push(Mark::of("plot", chart.plotting_area()));
         if legend_w > 0 {
             let entries = legend::entries(&names, Swatch::Block);
-            marks.push(legend::draw(&legend_area, 10, &entries).map_err(err)?);
+            marks.push(legend::draw(&legend_area, 10, &entries)?);
         }
-        root.present().map_err(err)?;
+        root.present()?;
     }
     style::annotate(&mut svg, &marks);
     let (mut cat, mut ser, mut val) = (Vec::new(), Vec::new(), Vec::new());
@@ -79,8 +73,7 @@ pub fn bars(
         Column::new("category".into(), cat),
         Column::new("series".into(), ser),
         Column::new("value".into(), val),
-    ])
-    .map_err(err)?;
+    ])?;
     Ok(Figure {
         kind: "bars",
         svg,

@@ -4,7 +4,7 @@
 //! otherwise take the whole scale and leave every real pair one colour.
 
 use super::style::{self, DESC, FAMILY, LEGEND, Mark, TICK, TITLE};
-use super::{Figure, err};
+use super::{Figure, PlotError};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use polars::prelude::*;
@@ -69,7 +69,7 @@ fn scale(panels: &[Matrix]) -> (f64, f64) {
 }
 
 /// Draws the matrices of `metric` on one scale.
-pub fn heatmaps(title: &str, metric: &str, panels: &[Matrix]) -> Result<Figure, String> {
+pub fn heatmaps(title: &str, metric: &str, panels: &[Matrix]) -> Result<Figure, PlotError> {
     let n = panels.len().max(1);
     let (rows, cols) = style::grid(n);
     let (w, h) = (cols as u32 * PANEL.0 + BAR_W, 50 + rows as u32 * PANEL.1);
@@ -79,10 +79,8 @@ pub fn heatmaps(title: &str, metric: &str, panels: &[Matrix]) -> Result<Figure, 
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let body = root
-            .titled(title, (FAMILY, TITLE).into_font())
-            .map_err(err)?;
+        root.fill(&WHITE)?;
+        let body = root.titled(title, (FAMILY, TITLE).into_font())?;
         let (grid, bar) = body.split_horizontally(w - BAR_W);
         for (m, area) in panels.iter().zip(grid.split_evenly((rows, cols))) {
             let k = m.labels.len();
@@ -108,8 +106,7 @@ pub fn heatmaps(title: &str, metric: &str, panels: &[Matrix]) -> Result<Figure, 
                 .margin(8)
                 .x_label_area_size(44)
                 .y_label_area_size(44)
-                .build_cartesian_2d(0f64..k as f64, 0f64..k as f64)
-                .map_err(err)?;
+                .build_cartesian_2d(0f64..k as f64, 0f64..k as f64)?;
             chart
                 .configure_mesh()
                 .disable_mesh()
@@ -121,33 +118,30 @@ pub fn heatmaps(title: &str, metric: &str, panels: &[Matrix]) -> Result<Figure, 
                 .axis_desc_style((FAMILY, DESC))
                 .x_desc("seed")
                 .y_desc("seed")
-                .draw()
-                .map_err(err)?;
+                .draw()?;
             let cells = (0..k).flat_map(|i| (0..k).map(move |j| (i, j)));
-            chart
-                .draw_series(cells.map(|(i, j)| {
-                    let v = m.values.get(i * k + j).copied().unwrap_or(f64::NAN);
-                    let c = if i == j {
-                        DIAGONAL
-                    } else if v.is_finite() {
-                        heat((v - lo) / span)
-                    } else {
-                        MISSING
-                    };
-                    let (x, y) = (j as f64, (k - 1 - i) as f64);
-                    Rectangle::new([(x, y), (x + 1.0, y + 1.0)], c.filled())
-                }))
-                .map_err(err)?;
+            chart.draw_series(cells.map(|(i, j)| {
+                let v = m.values.get(i * k + j).copied().unwrap_or(f64::NAN);
+                let c = if i == j {
+                    DIAGONAL
+                } else if v.is_finite() {
+                    heat((v - lo) / span)
+                } else {
+                    MISSING
+                };
+                let (x, y) = (j as f64, (k - 1 - i) as f64);
+                Rectangle::new([(x, y), (x + 1.0, y + 1.0)], c.filled())
+            }))?;
             marks.push(Mark::of("plot", chart.plotting_area()));
         }
-        marks.push(colour_bar(&bar, metric, lo, hi).map_err(err)?);
-        root.present().map_err(err)?;
+        marks.push(colour_bar(&bar, metric, lo, hi)?);
+        root.present()?;
     }
     style::annotate(&mut svg, &marks);
     Ok(Figure {
         kind: "heatmap",
         svg,
-        data: frame(panels).map_err(err)?,
+        data: frame(panels)?,
     })
 }
 

@@ -3,7 +3,7 @@
 
 use super::legend::{self, Swatch};
 use super::style::{self, DESC, FAMILY, Mark, TICK, TITLE, WIDTH};
-use super::{Figure, err};
+use super::{Figure, PlotError};
 use plotters::prelude::*;
 use polars::prelude::*;
 
@@ -138,7 +138,7 @@ pub fn jitter(i: usize) -> f64 {
 }
 
 /// Draws the figure.
-pub fn lines(fig: &LineFigure) -> Result<Figure, String> {
+pub fn lines(fig: &LineFigure) -> Result<Figure, PlotError> {
     let names = fig.series_names();
     let labelled: Vec<String> = names.iter().filter(|n| !n.is_empty()).cloned().collect();
     let legend_w = legend::width(&labelled);
@@ -151,10 +151,8 @@ pub fn lines(fig: &LineFigure) -> Result<Figure, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let body = root
-            .titled(&fig.title, (FAMILY, TITLE).into_font())
-            .map_err(err)?;
+        root.fill(&WHITE)?;
+        let body = root.titled(&fig.title, (FAMILY, TITLE).into_font())?;
         let (plots, legend_area) = body.split_horizontally(WIDTH - legend_w);
         let x_fmt = |x: &f64| match &fig.categories {
             Some(c) => style::category_format(c, 0.0)(x),
@@ -167,8 +165,7 @@ pub fn lines(fig: &LineFigure) -> Result<Figure, String> {
                 .margin(10)
                 .x_label_area_size(52)
                 .y_label_area_size(78)
-                .build_cartesian_2d(x0..x1, y0..y1)
-                .map_err(err)?;
+                .build_cartesian_2d(x0..x1, y0..y1)?;
             let mut mesh = chart.configure_mesh();
             mesh.x_desc(&fig.x_desc)
                 .y_desc(&fig.y_desc)
@@ -181,7 +178,7 @@ pub fn lines(fig: &LineFigure) -> Result<Figure, String> {
             if let Some(c) = &fig.categories {
                 mesh.x_labels(c.len() + 1).disable_x_mesh();
             }
-            mesh.draw().map_err(err)?;
+            mesh.draw()?;
             for line in &panel.lines {
                 let i = names.iter().position(|n| *n == line.name).unwrap_or(0);
                 draw_line(&mut chart, line, style::colour(i), fig.connected())?;
@@ -191,15 +188,15 @@ pub fn lines(fig: &LineFigure) -> Result<Figure, String> {
         if legend_w > 0 {
             let entries = legend::entries(&names, Swatch::Line);
             let top = if n == 1 { 10 } else { 40 };
-            marks.push(legend::draw(&legend_area, top, &entries).map_err(err)?);
+            marks.push(legend::draw(&legend_area, top, &entries)?);
         }
-        root.present().map_err(err)?;
+        root.present()?;
     }
     style::annotate(&mut svg, &marks);
     Ok(Figure {
         kind: if fig.connected() { "lines" } else { "strip" },
         svg,
-        data: fig.frame().map_err(err)?,
+        data: fig.frame()?,
     })
 }
 
@@ -216,7 +213,7 @@ fn draw_line(
     line: &Line,
     colour: plotters::style::RGBAColor,
     connect: bool,
-) -> Result<(), String> {
+) -> Result<(), PlotError> {
     let band: Vec<&(f64, f64, f64)> = line
         .band
         .iter()
@@ -231,45 +228,32 @@ fn draw_line(
     if connect && band.len() >= 2 {
         let mut poly: Vec<(f64, f64)> = band.iter().map(|b| (b.0, b.2)).collect();
         poly.extend(band.iter().rev().map(|b| (b.0, b.1)));
-        chart
-            .draw_series(std::iter::once(Polygon::new(
-                poly,
-                colour.mix(0.18).filled(),
-            )))
-            .map_err(err)?;
+        chart.draw_series(std::iter::once(Polygon::new(
+            poly,
+            colour.mix(0.18).filled(),
+        )))?;
     } else {
-        chart
-            .draw_series(
-                band.iter().map(|b| {
-                    PathElement::new(vec![(b.0, b.1), (b.0, b.2)], colour.stroke_width(3))
-                }),
-            )
-            .map_err(err)?;
+        chart.draw_series(
+            band.iter()
+                .map(|b| PathElement::new(vec![(b.0, b.1), (b.0, b.2)], colour.stroke_width(3))),
+        )?;
     }
     if connect {
-        chart
-            .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
-            .map_err(err)?;
-        chart
-            .draw_series(pts.iter().map(|p| Circle::new(*p, 3, colour.filled())))
-            .map_err(err)?;
+        chart.draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))?;
+        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
     } else {
-        chart
-            .draw_series(pts.iter().map(|p| {
-                PathElement::new(
-                    vec![(p.0 - 0.22, p.1), (p.0 + 0.22, p.1)],
-                    colour.stroke_width(3),
-                )
-            }))
-            .map_err(err)?;
+        chart.draw_series(pts.iter().map(|p| {
+            PathElement::new(
+                vec![(p.0 - 0.22, p.1), (p.0 + 0.22, p.1)],
+                colour.stroke_width(3),
+            )
+        }))?;
     }
-    chart
-        .draw_series(
-            line.runs
-                .iter()
-                .filter(|p| p.1.is_finite())
-                .map(|p| Circle::new(*p, 4, colour.mix(0.55).filled())),
-        )
-        .map_err(err)?;
+    chart.draw_series(
+        line.runs
+            .iter()
+            .filter(|p| p.1.is_finite())
+            .map(|p| Circle::new(*p, 4, colour.mix(0.55).filled())),
+    )?;
     Ok(())
 }

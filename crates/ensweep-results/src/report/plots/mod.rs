@@ -14,7 +14,8 @@ pub use heatmap::{Matrix, heatmaps};
 pub use lines::{Line, LineFigure, Panel, jitter, lines};
 pub use spectrum::eigenvalues;
 
-use polars::prelude::DataFrame;
+use plotters::drawing::DrawingAreaErrorKind;
+use polars::prelude::{DataFrame, PolarsError};
 
 /// A drawn figure and the data behind it.
 #[derive(Clone, Debug)]
@@ -27,8 +28,15 @@ pub struct Figure {
     pub data: DataFrame,
 }
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("plot: {e:?}")
+/// Why a figure could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// The SVG backend failed to draw (plotters' error, with the backend's I/O error inside).
+    #[error("plot: {0}")]
+    Draw(#[from] DrawingAreaErrorKind<std::io::Error>),
+    /// The table of the drawn values could not be built.
+    #[error("plot data: {0}")]
+    Data(#[from] PolarsError),
 }
 
 #[cfg(test)]

@@ -2,12 +2,12 @@
 //! the region just outside the circle (the modes that sustain activity) stays visible.
 
 use super::style::{self, DESC, FAMILY, Mark, TICK, TITLE};
-use super::{Figure, err};
+use super::{Figure, PlotError};
 use plotters::prelude::*;
 use polars::prelude::*;
 
 /// Draws `(group, eigenvalues)` panels.
-pub fn eigenvalues(title: &str, groups: &[(String, Vec<(f64, f64)>)]) -> Result<Figure, String> {
+pub fn eigenvalues(title: &str, groups: &[(String, Vec<(f64, f64)>)]) -> Result<Figure, PlotError> {
     let m = groups
         .iter()
         .flat_map(|g| g.1.iter().flat_map(|p| [p.0.abs(), p.1.abs()]))
@@ -22,10 +22,8 @@ pub fn eigenvalues(title: &str, groups: &[(String, Vec<(f64, f64)>)]) -> Result<
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let body = root
-            .titled(title, (FAMILY, TITLE).into_font())
-            .map_err(err)?;
+        root.fill(&WHITE)?;
+        let body = root.titled(title, (FAMILY, TITLE).into_font())?;
         let fmt = style::tick_format(-m, m);
         let circle: Vec<(f64, f64)> = (0..=200)
             .map(|k| {
@@ -44,8 +42,7 @@ pub fn eigenvalues(title: &str, groups: &[(String, Vec<(f64, f64)>)]) -> Result<
                 .margin(10)
                 .x_label_area_size(48)
                 .y_label_area_size(60)
-                .build_cartesian_2d(-m..m, -m..m)
-                .map_err(err)?;
+                .build_cartesian_2d(-m..m, -m..m)?;
             chart
                 .configure_mesh()
                 .x_desc("Re")
@@ -56,21 +53,16 @@ pub fn eigenvalues(title: &str, groups: &[(String, Vec<(f64, f64)>)]) -> Result<
                 .bold_line_style(BLACK.mix(0.10))
                 .x_label_formatter(&fmt)
                 .y_label_formatter(&fmt)
-                .draw()
-                .map_err(err)?;
-            chart
-                .draw_series(LineSeries::new(circle.clone(), BLACK.mix(0.6)))
-                .map_err(err)?;
-            chart
-                .draw_series(
-                    pts.iter()
-                        .filter(|p| p.0.is_finite() && p.1.is_finite())
-                        .map(|p| Circle::new(*p, 3, colour.mix(0.6).filled())),
-                )
-                .map_err(err)?;
+                .draw()?;
+            chart.draw_series(LineSeries::new(circle.clone(), BLACK.mix(0.6)))?;
+            chart.draw_series(
+                pts.iter()
+                    .filter(|p| p.0.is_finite() && p.1.is_finite())
+                    .map(|p| Circle::new(*p, 3, colour.mix(0.6).filled())),
+            )?;
             marks.push(Mark::of("plot", chart.plotting_area()));
         }
-        root.present().map_err(err)?;
+        root.present()?;
     }
     style::annotate(&mut svg, &marks);
     let (mut group, mut re, mut im) = (Vec::new(), Vec::new(), Vec::new());
@@ -85,8 +77,7 @@ pub fn eigenvalues(title: &str, groups: &[(String, Vec<(f64, f64)>)]) -> Result<
         Column::new("panel".into(), group),
         Column::new("re".into(), re),
         Column::new("im".into(), im),
-    ])
-    .map_err(err)?;
+    ])?;
     Ok(Figure {
         kind: "eigenvalues",
         svg,
