@@ -45,6 +45,7 @@ mod tests {
         cfg.eval.removal_fractions = vec![0.0, 1.0];
         cfg.eval.damage_fractions = vec![0.1];
         cfg.eval.probe_trials = 3;
+        cfg.eval.analysis_dt_ms = None; // the 0.5 ms analysis step has its own test
         let out = train_sas_rnn(&cfg, &RunSeed::from_u64(3), &mut NullSink).unwrap();
         let first = out.epochs[0].values["train_loss"];
         let s = &out.scalars;
