@@ -89,6 +89,8 @@ mod tests {
         cfg.eval.removal_fractions = vec![0.0];
         cfg.eval.damage_fractions = vec![];
         cfg.eval.probe_trials = 2;
+        cfg.eval.analysis_dt_ms = None;
+        cfg.eval.sampled_private_noise = false;
         let seed = RunSeed::from_u64(5);
         let base = train_sas_rnn(&cfg, &seed, &mut NullSink).unwrap();
         cfg.eval.analysis_dt_ms = Some(5.0);
