@@ -227,6 +227,18 @@ pub struct SasRnnEval {
     /// Probe trials whose hidden trajectories are stored.
     #[serde(default = "probes")]
     pub probe_trials: usize,
+    /// MSI only: simulation step (ms) of the important-set removal and damage curves, when it
+    /// differs from the training `task.dt_ms`. The reference's analysis script runs the trained
+    /// network at 0.5 ms (alpha = 0.005), where the per-step ensemble noise nearly averages
+    /// out; absent, the curves run at the training step. Omitted from the canonical config
+    /// while absent, so existing cells keep their keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis_dt_ms: Option<f64>,
+    /// Keep the private recurrent noise (`sigma_rec`) in the sampled-network test, as the
+    /// reference's sampled MSI test does; off, a sampled network runs without any noise.
+    /// Omitted from the canonical config while off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sampled_private_noise: bool,
 }
 
 impl Default for SasRnnEval {
@@ -242,6 +254,8 @@ impl Default for SasRnnEval {
             removal_fractions: removal_fractions(),
             removal_repeats: 3,
             probe_trials: probes(),
+            analysis_dt_ms: None,
+            sampled_private_noise: false,
         }
     }
 }

@@ -58,12 +58,17 @@ fn evaluation_modes(
             &mut seed.rng_indexed("eval_mf", d as u64),
         ));
     }
+    let sampled_mode = if ev.sampled_private_noise {
+        Mode::SampledNetPrivateNoise
+    } else {
+        Mode::SampledNet
+    };
     let sampled: Vec<f64> = (0..ev.sampled_nets)
         .map(|d| {
             eval::score(
                 net,
                 data,
-                Mode::SampledNet,
+                sampled_mode,
                 &mut seed.rng_indexed("eval_net", d as u64),
             )
             .accuracy
@@ -163,6 +168,18 @@ fn important_removal(
     let others: Vec<usize> = {
         let set: std::collections::HashSet<usize> = imp.iter().copied().collect();
         (0..total).filter(|i| !set.contains(i)).collect()
+    };
+    // At the reference's analysis step when one is set (MSI): the same network, simulated at
+    // a finer step; the curves' rows are the same either way.
+    let fine = ev
+        .analysis_dt_ms
+        .and_then(|dt| TaskData::msi_at_dt(cfg, net, dt));
+    if let Some(dt) = ev.analysis_dt_ms {
+        s.insert("analysis_dt_ms".into(), dt);
+    }
+    let (net, data) = match &fine {
+        Some((d, n)) => (n, d),
+        None => (net, data),
     };
     out.pruning.extend(eval::removal_curve(
         net,

@@ -3,10 +3,11 @@
 //! built from MNIST images.
 
 use super::model::LossKind;
+use super::model::SasNet;
 use crate::RnnError;
 use crate::tasks::Batch;
 use crate::tasks::msi::{self, Msi};
-use ensweep_core::config::sas_rnn::{SasRnnConfig, SasTask};
+use ensweep_core::config::sas_rnn::{MsiTask, SasRnnConfig, SasTask};
 use ensweep_trainkit::mnist::{self, Split as Mnist};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,26 @@ impl TaskData {
                 test: Msi::new(m, true),
             },
         })
+    }
+
+    /// The MSI task simulated at another step `dt_ms` (the reference's analysis step), with
+    /// the leak rate of `net` scaled to match: the same network in continuous time, sampled
+    /// more finely. `None` for MNIST.
+    pub fn msi_at_dt(cfg: &SasRnnConfig, net: &SasNet, dt_ms: f64) -> Option<(TaskData, SasNet)> {
+        let SasTask::Msi(task) = &cfg.task else {
+            return None;
+        };
+        let fine = MsiTask {
+            dt_ms,
+            ..task.clone()
+        };
+        let mut net = net.clone();
+        net.alpha = (cfg.alpha * dt_ms / task.dt_ms) as f32;
+        let data = TaskData::Msi {
+            train: Msi::new(&fine, false),
+            test: Msi::new(&fine, true),
+        };
+        Some((data, net))
     }
 
     /// (inputs, outputs).

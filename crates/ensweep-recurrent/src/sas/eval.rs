@@ -26,6 +26,9 @@ pub enum Mode {
     SampledNet,
     /// Weights re-sampled at every time step (the reference's "sampling" test).
     PerStep,
+    /// As `SampledNet`, but the private recurrent noise (`sigma_rec`) stays on, as in the
+    /// reference's sampled MSI test (`eval.sampled_private_noise`).
+    SampledNetPrivateNoise,
 }
 
 /// Result of one evaluation pass.
@@ -85,13 +88,17 @@ fn run(
             f.zero_noise(net, batch);
             forward(net, mom, batch, f, Some(rng));
         }
+        Mode::SampledNetPrivateNoise => {
+            f.private_noise_only(net, batch, rng);
+            forward(net, mom, batch, f, None);
+        }
     }
 }
 
 /// One evaluation pass over the test data.
 pub fn score(net: &SasNet, data: &TaskData, mode: Mode, rng: &mut Pcg64Mcg) -> Score {
     let mut mom = NetMoments::default();
-    if mode == Mode::SampledNet {
+    if matches!(mode, Mode::SampledNet | Mode::SampledNetPrivateNoise) {
         net.sample(rng, &mut mom);
     }
     let mut f = Forward::default();

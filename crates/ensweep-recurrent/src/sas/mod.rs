@@ -45,6 +45,7 @@ mod tests {
         cfg.eval.removal_fractions = vec![0.0, 1.0];
         cfg.eval.damage_fractions = vec![0.1];
         cfg.eval.probe_trials = 3;
+        cfg.eval.analysis_dt_ms = None; // the 0.5 ms analysis step has its own test
         let out = train_sas_rnn(&cfg, &RunSeed::from_u64(3), &mut NullSink).unwrap();
         let first = out.epochs[0].values["train_loss"];
         let s = &out.scalars;
@@ -69,6 +70,62 @@ mod tests {
         assert_eq!(out.spectra.len(), 2 * 60);
         assert_eq!(out.trajectories.len(), 3);
         assert_eq!(out.trajectories[0].states.len(), 90 * 60);
+    }
+
+    /// `eval.analysis_dt_ms` runs the removal curves on the same trained network at a finer
+    /// step (4x finer here; the reference's 0.5 ms is 40x, too slow for a unit test) and
+    /// leaves training untouched; `sampled_private_noise` changes only the sampled test.
+    #[test]
+    fn msi_analysis_step_and_sampled_private_noise() {
+        use super::data::TaskData;
+        use crate::tasks::TaskGen;
+        let mut cfg = experiment("pre2023_msi.toml");
+        cfg.epochs = 20;
+        cfg.n_hidden = 30;
+        cfg.eval.mean_field_draws = 1;
+        cfg.eval.sampled_nets = 1;
+        cfg.eval.per_step_draws = 0;
+        cfg.eval.removal_repeats = 1;
+        cfg.eval.removal_fractions = vec![0.0];
+        cfg.eval.damage_fractions = vec![];
+        cfg.eval.probe_trials = 2;
+        cfg.eval.analysis_dt_ms = None;
+        cfg.eval.sampled_private_noise = false;
+        let seed = RunSeed::from_u64(5);
+        let base = train_sas_rnn(&cfg, &seed, &mut NullSink).unwrap();
+        cfg.eval.analysis_dt_ms = Some(5.0);
+        cfg.eval.sampled_private_noise = true;
+        let fine = train_sas_rnn(&cfg, &seed, &mut NullSink).unwrap();
+        let (a, b) = (&base.scalars, &fine.scalars);
+        assert_eq!(a["train_loss"], b["train_loss"], "training must not change");
+        assert_eq!(a["acc_mf_mean"], b["acc_mf_mean"]);
+        assert_eq!(b["analysis_dt_ms"], 5.0);
+        assert!(!a.contains_key("analysis_dt_ms"));
+        let removal = |o: &ensweep_core::output::RunOutput| {
+            o.pruning
+                .iter()
+                .find(|r| r.criterion == "important" && r.fraction == 0.0)
+                .map(|r| r.values["acc"])
+                .expect("removal row")
+        };
+        assert!((0.0..=1.0).contains(&removal(&fine)));
+        // The finer step simulates 4x as many steps of the same test.
+        if let ensweep_core::config::sas_rnn::SasTask::Msi(t) = &cfg.task {
+            let coarse = crate::tasks::msi::Msi::new(t, true);
+            let (n_in, n_out) = (crate::tasks::msi::N_IN, crate::tasks::msi::N_OUT);
+            let net = super::train::init_net(&cfg, n_in, n_out, &seed);
+            let (data, net) = TaskData::msi_at_dt(&cfg, &net, 5.0).unwrap();
+            let TaskData::Msi { test, .. } = &data else {
+                unreachable!()
+            };
+            assert_eq!(test.steps(), 4 * coarse.steps());
+            assert!((net.alpha - 0.05).abs() < 1e-7, "alpha {}", net.alpha);
+        }
+        // An MNIST task has no analysis step.
+        let mut row = experiment("pre2023_smnist_row.toml");
+        row.eval.analysis_dt_ms = Some(0.5);
+        let err = train_sas_rnn(&row, &seed, &mut NullSink).unwrap_err();
+        assert!(err.to_string().contains("analysis_dt_ms"), "{err}");
     }
 
     #[test]

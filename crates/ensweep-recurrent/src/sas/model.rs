@@ -171,6 +171,16 @@ impl Forward {
         }
     }
 
+    /// Only the private recurrent noise (`sigma_rec`), no ensemble noise: a sampled network
+    /// run as the reference's sampled MSI test runs it.
+    pub fn private_noise_only(&mut self, net: &SasNet, batch: &Batch, rng: &mut Pcg64Mcg) {
+        self.zero_noise(net, batch);
+        if net.sigma_rec > 0.0 {
+            let (t, b, n) = (batch.t, batch.b, net.rec.rows);
+            fill_normal(rng, filled(&mut self.noise, (t, b, n), 0.0));
+        }
+    }
+
     /// No noise at all (deterministic forward, e.g. of a sampled network).
     pub fn zero_noise(&mut self, net: &SasNet, batch: &Batch) {
         let (t, b, n, o) = (batch.t, batch.b, net.rec.rows, net.out.rows);
@@ -511,6 +521,35 @@ mod tests {
         let refs: Vec<&Trial> = trials.iter().collect();
         let batch = Batch::from_trials(&refs, t, k, o);
         (net, batch, rng)
+    }
+
+    /// A sampled network with its private noise kept moves off the noise-free run exactly
+    /// when there is private noise, and never draws ensemble noise.
+    #[test]
+    fn private_noise_only_keeps_sigma_rec_and_nothing_else() {
+        for (sigma_rec, differs) in [(0.15f32, true), (0.0, false)] {
+            let (net, batch, mut rng) = setup(LossKind::Mse, true, sigma_rec, 3);
+            let mut m = NetMoments::default();
+            net.sample(&mut rng, &mut m);
+            let run = |f: &mut Forward, m: &mut NetMoments| {
+                forward(&net, m, &batch, f, None);
+                f.y.clone()
+            };
+            let mut quiet = Forward::default();
+            quiet.zero_noise(&net, &batch);
+            let y0 = run(&mut quiet, &mut m);
+            let mut noisy = Forward::default();
+            noisy.private_noise_only(&net, &batch, &mut rng);
+            assert!(
+                noisy
+                    .eps
+                    .iter()
+                    .chain(noisy.eps_o.iter())
+                    .all(|&e| e == 0.0)
+            );
+            let y1 = run(&mut noisy, &mut m);
+            assert_eq!(y1 != y0, differs, "sigma_rec {sigma_rec}");
+        }
     }
 
     fn check(kind: LossKind, input_stochastic: bool, sigma_rec: f32) {

@@ -199,6 +199,7 @@ pub fn train_sas_rnn(
     seed: &RunSeed,
     sink: &mut dyn TrainSink,
 ) -> Result<RunOutput, RnnError> {
+    check_analysis_dt(cfg)?; // before loading data a wrong setting could not use
     let data = TaskData::load(cfg)?;
     train_sas_rnn_on(cfg, &data, seed, sink)
 }
@@ -255,6 +256,27 @@ fn run_parts(parts: &mut [Part], threads: usize, job: &(dyn Fn(usize, &mut Part)
     });
 }
 
+/// `eval.analysis_dt_ms` is an MSI setting, positive, and keeps the analysis leak rate
+/// alpha * analysis_dt / dt in (0, 1].
+fn check_analysis_dt(cfg: &SasRnnConfig) -> Result<(), RnnError> {
+    let Some(dt) = cfg.eval.analysis_dt_ms else {
+        return Ok(());
+    };
+    let SasTask::Msi(task) = &cfg.task else {
+        return Err(RnnError::Config(
+            "eval.analysis_dt_ms applies to the msi task only".into(),
+        ));
+    };
+    let alpha = cfg.alpha * dt / task.dt_ms;
+    if !(dt > 0.0 && alpha > 0.0 && alpha <= 1.0) {
+        return Err(RnnError::Config(format!(
+            "eval.analysis_dt_ms = {dt} must be > 0 and give a leak rate alpha * {dt} / {} in (0, 1]",
+            task.dt_ms
+        )));
+    }
+    Ok(())
+}
+
 /// As [`train_sas_rnn_on`], running the parts of every mini-batch (see [`PART`]) on up to
 /// `threads` threads. The results do not depend on `threads`.
 pub fn train_sas_rnn_threads(
@@ -269,6 +291,7 @@ pub fn train_sas_rnn_threads(
             "n_hidden > 0 and 0 < alpha <= 1 required".into(),
         ));
     }
+    check_analysis_dt(cfg)?;
     let (n_in, n_out) = data.dims();
     let net = init_net(cfg, n_in, n_out, seed);
     let net0 = net.clone();
