@@ -4,7 +4,7 @@ use crate::{RnnError, cost};
 use ensweep_core::config::{SasRnnConfig, TanhRnnConfig, sas_rnn, tanh_rnn};
 use ensweep_core::output::{RunOutput, TrainSink};
 use ensweep_core::spec::Cell;
-use ensweep_core::trainer::{TrainError, Trainer};
+use ensweep_core::trainer::{InvalidConfig, TrainError, Trainer};
 
 /// Sustained FLOP/s of one `sas_rnn` cell on one core (row-MNIST epochs of 101 GFLOP in
 /// 2.35 s single-threaded on the 2-core host, docs/PERFORMANCE.md).
@@ -47,7 +47,7 @@ impl Trainer for TanhRnn {
     const DEFAULT_METRIC: &'static str = "distance_mean";
     type Config = TanhRnnConfig;
 
-    fn validate(&self, config: &TanhRnnConfig) -> Result<(), String> {
+    fn validate(&self, config: &TanhRnnConfig) -> Result<(), InvalidConfig> {
         config.validate()
     }
 

@@ -5,6 +5,7 @@
 //! key meant for another task is an error rather than a silently ignored setting.
 
 use super::OptimizerConfig;
+use crate::trainer::InvalidConfig;
 use serde::{Deserialize, Serialize};
 
 /// Trainer version of the tanh RNN. Bump when its numbers change (3: the deterministic
@@ -130,42 +131,54 @@ impl Parametrization {
 
 impl TanhRnnConfig {
     /// Checks what the types cannot express; the message names the key.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.n_hidden == 0 || self.batch_size == 0 || self.train_trials == 0 {
-            return Err("n_hidden, batch_size and train_trials must be > 0".into());
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        for (key, value) in [
+            ("n_hidden", self.n_hidden),
+            ("batch_size", self.batch_size),
+            ("train_trials", self.train_trials),
+        ] {
+            if value == 0 {
+                return Err(InvalidConfig::new(key, "must be > 0"));
+            }
         }
         self.task.validate()?;
         let r = &self.regularization;
         if !(r.lambda.is_finite() && r.lambda >= 0.0) {
-            return Err(format!(
-                "regularization.lambda must be finite and >= 0, got {}",
-                r.lambda
+            return Err(InvalidConfig::new(
+                "regularization.lambda",
+                format!("must be finite and >= 0, got {}", r.lambda),
             ));
         }
         if r.kind == RegKind::None && r.lambda != 0.0 {
-            return Err(
-                "regularization.lambda is set but regularization.kind is \"none\": \
-                 choose \"l1\" or \"nuclear\""
-                    .into(),
-            );
+            return Err(InvalidConfig::new(
+                "regularization.lambda",
+                "is set but regularization.kind is \"none\": choose \"l1\" or \"nuclear\"",
+            ));
         }
         if r.kind != RegKind::None && r.lambda == 0.0 {
-            return Err(
-                "regularization.kind is set but regularization.lambda is 0: give it a \
-                 strength > 0"
-                    .into(),
-            );
+            return Err(InvalidConfig::new(
+                "regularization.kind",
+                "is set but regularization.lambda is 0: give it a strength > 0",
+            ));
         }
         match self.parametrization {
-            Parametrization::Standard if self.gamma != 1.0 || self.tau != 1.0 => {
-                Err("gamma and tau apply only to parametrization = \"mup\"".into())
-            }
+            Parametrization::Standard if self.gamma != 1.0 => Err(InvalidConfig::new(
+                "gamma",
+                "applies only to parametrization = \"mup\"",
+            )),
+            Parametrization::Standard if self.tau != 1.0 => Err(InvalidConfig::new(
+                "tau",
+                "applies only to parametrization = \"mup\"",
+            )),
             Parametrization::Mup if !(self.gamma.is_finite() && self.gamma > 0.0) => {
-                Err(format!("gamma must be finite and > 0, got {}", self.gamma))
+                Err(InvalidConfig::new(
+                    "gamma",
+                    format!("must be finite and > 0, got {}", self.gamma),
+                ))
             }
-            Parametrization::Mup if !(self.tau > 0.0 && self.tau <= 1.0) => {
-                Err(format!("tau must be in (0, 1], got {}", self.tau))
-            }
+            Parametrization::Mup if !(self.tau > 0.0 && self.tau <= 1.0) => Err(
+                InvalidConfig::new("tau", format!("must be in (0, 1], got {}", self.tau)),
+            ),
             _ => Ok(()),
         }
     }
@@ -173,28 +186,33 @@ impl TanhRnnConfig {
 
 impl TanhTask {
     /// Range checks of the task's knobs.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         match self {
             TanhTask::PathIntegration(p) => p.validate(),
             TanhTask::DelayedDiscrimination(d) => {
                 if d.channels == 0 || d.channels > MAX_CHANNELS {
-                    return Err(format!(
-                        "task.channels must be in 1..={MAX_CHANNELS}, got {}",
-                        d.channels
+                    return Err(InvalidConfig::new(
+                        "task.channels",
+                        format!("must be in 1..={MAX_CHANNELS}, got {}", d.channels),
                     ));
                 }
                 if d.delay_min == 0 || d.delay_max < d.delay_min {
-                    return Err(format!(
-                        "task.delay_min must be >= 1 and <= task.delay_max, got {} and {}",
-                        d.delay_min, d.delay_max
+                    return Err(InvalidConfig::new(
+                        "task.delay_min",
+                        format!(
+                            "must be >= 1 and <= task.delay_max, got {} and {}",
+                            d.delay_min, d.delay_max
+                        ),
                     ));
                 }
                 Ok(())
             }
-            TanhTask::Sine(s) if s.channels == 0 || s.channels > MAX_CHANNELS => Err(format!(
-                "task.channels must be in 1..={MAX_CHANNELS}, got {}",
-                s.channels
-            )),
+            TanhTask::Sine(s) if s.channels == 0 || s.channels > MAX_CHANNELS => {
+                Err(InvalidConfig::new(
+                    "task.channels",
+                    format!("must be in 1..={MAX_CHANNELS}, got {}", s.channels),
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -375,22 +393,31 @@ pub struct PathIntegrationTask {
 }
 
 impl PathIntegrationTask {
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), InvalidConfig> {
         if self.steps == 0 {
-            return Err("task.steps must be > 0".into());
+            return Err(InvalidConfig::new("task.steps", "must be > 0"));
         }
         if !(self.arena.is_finite() && self.arena > 0.0) {
-            return Err(format!("task.arena must be > 0, got {}", self.arena));
+            return Err(InvalidConfig::new(
+                "task.arena",
+                format!("must be > 0, got {}", self.arena),
+            ));
         }
         if !(self.speed_max > 0.0 && self.speed_max <= self.arena) {
-            return Err(format!(
-                "task.speed_max must be in (0, task.arena = {}], got {} (a faster step could \
-                 cross the arena in one step, and the wall could not keep it inside)",
-                self.arena, self.speed_max
+            return Err(InvalidConfig::new(
+                "task.speed_max",
+                format!(
+                    "must be in (0, task.arena = {}], got {} (a faster step could cross the \
+                     arena in one step, and the wall could not keep it inside)",
+                    self.arena, self.speed_max
+                ),
             ));
         }
         if !(self.turn_std.is_finite() && self.turn_std >= 0.0) {
-            return Err(format!("task.turn_std must be >= 0, got {}", self.turn_std));
+            return Err(InvalidConfig::new(
+                "task.turn_std",
+                format!("must be >= 0, got {}", self.turn_std),
+            ));
         }
         Ok(())
     }
@@ -581,7 +608,7 @@ mod tests {
 
     #[test]
     fn bad_knobs_are_rejected_with_the_key_named() {
-        let err = |extra: &str, task: &str| parse(extra, task).validate().unwrap_err();
+        let err = |extra: &str, task: &str| parse(extra, task).validate().unwrap_err().to_string();
         let pi = "name = \"path_integration\"";
         assert!(err("regularization = { kind = \"l1\" }", pi).contains("regularization.lambda"));
         assert!(err("regularization = { lambda = 0.1 }", pi).contains("regularization.kind"));

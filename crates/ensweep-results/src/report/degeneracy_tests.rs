@@ -59,6 +59,10 @@ fn real_sweep_dir(dir: &Path) {
                 config_json: config_json.clone(),
                 axes_json: format!(r#"{{"n_hidden":{n_hidden}}}"#),
                 output,
+                wall_seconds: 1.0,
+                worker: "test".into(),
+                attempt: 1,
+                trainer_version: ensweep_core::config::tanh_rnn::TRAINER_VERSION.into(),
             });
         }
         write_part(dir, part as u64, &runs).unwrap();
