@@ -222,12 +222,25 @@ impl Forward {
         (self.t, self.b, self.k, self.n) = (t, b, k, n);
         reshape(&mut self.a, (t + 1, b, k + n)); // every entry is written below
         reshape(&mut self.a2, (t + 1, b, k + n));
-        self.a.slice_mut(s![..t, .., ..k]).assign(&batch.inputs());
-        self.a.slice_mut(s![t, .., ..k]).fill(0.0);
-        let squares = self.a2.slice_mut(s![.., .., ..k]);
-        let inputs = self.a.slice(s![.., .., ..k]);
-        for (q, x) in squares.into_iter().zip(inputs) {
-            *q = x * x;
+        // Row by row over slices: the inputs and their squares fill the first k columns of
+        // every (step, trial) row. (Strided 3-D `assign` and a zipped ndarray iterator cost the
+        // evaluation 15 % more instructions than these copies; docs/PERFORMANCE.md.)
+        let width = k + n;
+        let rows_a = std_mut(&mut self.a).chunks_exact_mut(width);
+        let rows_a2 = std_mut(&mut self.a2).chunks_exact_mut(width);
+        let xs = batch
+            .x
+            .chunks_exact(k.max(1))
+            .map(Some)
+            .chain(std::iter::repeat(None));
+        for ((ra, ra2), x) in rows_a.zip(rows_a2).zip(xs).take((t + 1) * b) {
+            match x {
+                Some(x) if k > 0 => ra[..k].copy_from_slice(x),
+                _ => ra[..k].fill(0.0),
+            }
+            for (q, &v) in ra2[..k].iter_mut().zip(&ra[..k]) {
+                *q = v * v;
+            }
         }
         let r0 = h0.max(0.0);
         self.a.slice_mut(s![0, .., k..]).fill(r0);
@@ -255,7 +268,19 @@ fn stack_transposed(dst: &mut Array2<f32>, blocks: &[ArrayView2<'_, f32>]) {
     let mut col = 0;
     for blk in blocks {
         let cols = col..col + blk.ncols();
-        dst.slice_mut(s![cols, ..]).assign(&blk.t());
+        match blk.as_slice() {
+            // A plain scalar transpose of a standard-layout block (`assign` of a transposed
+            // view walks it through ndarray's strided iterator, several times slower here).
+            Some(src) => {
+                let out = &mut std_mut(dst)[cols.start * rows..cols.end * rows];
+                for (r, row) in src.chunks_exact(blk.ncols().max(1)).enumerate() {
+                    for (c, &v) in row.iter().enumerate() {
+                        out[c * rows + r] = v;
+                    }
+                }
+            }
+            None => dst.slice_mut(s![cols, ..]).assign(&blk.t()),
+        }
         col += blk.ncols();
     }
 }

@@ -138,7 +138,8 @@ pub fn train_tanh_rnn(
     seed: &RunSeed,
     sink: &mut dyn TrainSink,
 ) -> Result<RunOutput, RnnError> {
-    cfg.validate().map_err(|e| RnnError::Config(e.to_string()))?;
+    cfg.validate()
+        .map_err(|e| RnnError::Config(e.to_string()))?;
     let param = Param::of(cfg);
     let task = tanh_task(&cfg.task, false);
     let l = Layout {
