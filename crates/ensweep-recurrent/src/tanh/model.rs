@@ -286,17 +286,28 @@ pub fn backward_dy(
         let x_s = &batch.x[s * b * l.n_in..(s + 1) * b * l.n_in];
         mul_acc(l.n_in, b, n, Strided::t(x_s, l.n_in), &cur, &mut ws.g_in_t);
         if learn.rec {
-            let gb = &mut g[l.b()];
-            for row in cur.chunks_exact(n) {
-                for (a, &v) in gb.iter_mut().zip(row) {
-                    *a += v;
-                }
-            }
+            add_rows(&mut g[l.b()], &cur);
         }
         std::mem::swap(&mut cur, &mut next);
     }
     (ws.dpre, ws.dpre_next) = (cur, next);
-    for (j, row) in ws.g_in_t.chunks_exact(n).enumerate() {
+    scatter_input_gradient(l, &ws.g_in_t, g);
+}
+
+/// `acc += ` the sum of the rows of `rows` (each `acc.len()` long), in row order: a bias
+/// gradient summed over the trials of a step.
+pub(super) fn add_rows(acc: &mut [f32], rows: &[f32]) {
+    for row in rows.chunks_exact(acc.len()) {
+        for (a, &v) in acc.iter_mut().zip(row) {
+            *a += v;
+        }
+    }
+}
+
+/// Writes the accumulated `gW_in^T` (`n_in x n`, the layout the product kernel builds) into
+/// W_in's place of the gradient (`n x n_in`).
+pub(super) fn scatter_input_gradient(l: Layout, g_in_t: &[f32], g: &mut [f32]) {
+    for (j, row) in g_in_t.chunks_exact(l.n).enumerate() {
         for (i, &v) in row.iter().enumerate() {
             g[l.w_in().start + i * l.n_in + j] = v;
         }

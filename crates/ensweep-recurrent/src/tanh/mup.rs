@@ -251,23 +251,14 @@ fn backward_dy(
             &mut ws.g_in_t,
         );
         if learn.rec {
-            let gb = &mut g[l.b()];
-            for row in e_cur.chunks_exact(n) {
-                for (a, &v) in gb.iter_mut().zip(row) {
-                    *a += v;
-                }
-            }
+            model::add_rows(&mut g[l.b()], &e_cur);
         }
         std::mem::swap(&mut e_cur, &mut e_next);
         std::mem::swap(&mut d_cur, &mut d_next);
     }
     (ws.dpre, ws.dpre_next, ws.delta, ws.delta_next) = (e_cur, e_next, d_cur, d_next);
     g[l.w_rec()].iter_mut().for_each(|v| *v *= rs);
-    for (j, row) in ws.g_in_t.chunks_exact(n).enumerate() {
-        for (i, &v) in row.iter().enumerate() {
-            g[l.w_in().start + i * l.n_in + j] = v;
-        }
-    }
+    model::scatter_input_gradient(l, &ws.g_in_t, g);
 }
 
 #[cfg(test)]
