@@ -108,6 +108,15 @@ pub(super) fn reuse(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
     &mut v[..len]
 }
 
+/// `row` repeated `b` times in the scratch buffer `buf`: a bias block for the `b` trials of a step.
+pub(super) fn repeat_rows<'a>(buf: &'a mut Vec<f32>, row: &[f32], b: usize) -> &'a [f32] {
+    let rows = reuse(buf, b * row.len());
+    for r in rows.chunks_exact_mut(row.len().max(1)) {
+        r.copy_from_slice(row);
+    }
+    rows
+}
+
 /// Runs the network on a batch.
 ///
 /// Each step's pre-activation is built in place as bias, then the input terms, then the
@@ -123,14 +132,8 @@ pub fn forward(p: &[f32], l: Layout, batch: &Batch, out: &mut Forward) {
     let y = reshape3(&mut out.y, (t, b, l.n_out));
     // The bias and the read-out bias repeated for every trial of a step: one block copy per
     // step instead of one small copy per row.
-    let bias_rows = reuse(&mut out.bias_rows, b * n);
-    for row in bias_rows.chunks_exact_mut(n) {
-        row.copy_from_slice(&p[l.b()]);
-    }
-    let c_rows = reuse(&mut out.c_rows, b * l.n_out);
-    for row in c_rows.chunks_exact_mut(l.n_out) {
-        row.copy_from_slice(&p[l.c()]);
-    }
+    let bias_rows = repeat_rows(&mut out.bias_rows, &p[l.b()], b);
+    let c_rows = repeat_rows(&mut out.c_rows, &p[l.c()], b);
     for s in 0..t {
         let (prev, cur) = h.split_at_mut((s + 1) * b * n);
         let prev = &prev[s * b * n..];

@@ -147,14 +147,8 @@ fn forward(p: &[f32], l: Layout, gamma: f32, tau: f32, batch: &Batch, out: &mut 
     let h = reshape3(&mut out.pre, (t + 1, b, n));
     h[..b * n].fill(0.0);
     let y = reshape3(&mut out.y, (t, b, l.n_out));
-    let bias_rows = reuse(&mut out.bias_rows, b * n);
-    for row in bias_rows.chunks_exact_mut(n) {
-        row.copy_from_slice(&p[l.b()]);
-    }
-    let c_rows = reuse(&mut out.c_rows, b * l.n_out);
-    for row in c_rows.chunks_exact_mut(l.n_out) {
-        row.copy_from_slice(&p[l.c()]);
-    }
+    let bias_rows = model::repeat_rows(&mut out.bias_rows, &p[l.b()], b);
+    let c_rows = model::repeat_rows(&mut out.c_rows, &p[l.c()], b);
     for s in 0..t {
         let (h_prev, h_cur) = h.split_at_mut((s + 1) * b * n);
         let (h_prev, h_cur) = (&h_prev[s * b * n..], &mut h_cur[..b * n]);
