@@ -9,7 +9,7 @@ use crate::pool::for_each;
 use ensweep_core::config::sas_mlp::SasMlpConfig;
 use ensweep_core::output::{LayerRow, PruningRow, RunOutput, Values, WeightMatrix};
 use ensweep_core::seed::RunSeed;
-use ensweep_trainkit::arrays::{reshape, view_mut, view_slice};
+use ensweep_trainkit::arrays::{reshape, std_mut, std_slice, view_mut, view_slice};
 use ensweep_trainkit::stats::mean_std;
 use ndarray::{Array2, ArrayView2, s};
 use rand::RngExt;
@@ -96,7 +96,10 @@ pub fn sample_net(net: &Net<f32>, rng: &mut impl rand::Rng) -> Net<f32> {
         .iter()
         .map(|l| {
             // Row-major order, one connection after the other.
-            let w: Vec<f32> = (l.pi.iter().zip(l.m.iter()).zip(l.xi.iter()))
+            // Slices, not `ndarray` iterators: their `zip` does not fold (callgrind: +5 M).
+            let w: Vec<f32> = (std_slice(&l.pi).iter())
+                .zip(std_slice(&l.m))
+                .zip(std_slice(&l.xi))
                 .map(|((&pi, &m), &xi)| {
                     let keep = rng.random::<f64>() > pi as f64;
                     let val = if xi == 0.0 {
@@ -170,9 +173,14 @@ pub fn layer_stats(
         Category::Uip => 1,
         Category::Variable => 2,
     };
-    for (j, (pis, xis)) in layer.pi.rows().into_iter().zip(layer.xi.rows()).enumerate() {
+    // Row slices: `ndarray`'s row iterators do not fold (callgrind: +28 % in this function).
+    let n_out = layer.n_out.max(1);
+    let rows = std_slice(&layer.pi)
+        .chunks(n_out)
+        .zip(std_slice(&layer.xi).chunks(n_out));
+    for (j, (pis, xis)) in rows.enumerate() {
         let act = active.is_none_or(|a| a[j]);
-        for (&p, &x) in pis.iter().zip(&xis) {
+        for (&p, &x) in pis.iter().zip(xis) {
             let ce = slot(category(p, x));
             let ct = slot(category_tol(p, x, tol_pi, tol_xi));
             counts[0][0][ce] += 1;
@@ -201,7 +209,9 @@ pub fn layer_stats(
     }
     v.insert("n_connections".into(), n);
     v.insert("n_active_connections".into(), n_active as f64);
-    let mean = |x: &Array2<f32>, f: fn(f32) -> f32| x.iter().map(|&a| f(a) as f64).sum::<f64>() / n;
+    let mean = |x: &Array2<f32>, f: fn(f32) -> f32| {
+        std_slice(x).iter().map(|&a| f(a) as f64).sum::<f64>() / n
+    };
     v.insert("mean_pi".into(), mean(&layer.pi, |a| a));
     v.insert("mean_xi".into(), mean(&layer.xi, |a| a));
     v.insert("mean_abs_m".into(), mean(&layer.m, f32::abs));
@@ -431,13 +441,20 @@ impl<'a> PerturbPlan<'a> {
             .iter()
             .map(|l| {
                 let mut c: [Vec<[usize; 2]>; 3] = Default::default();
-                for (((j, o), &pi), &xi) in l.pi.indexed_iter().zip(l.xi.iter()) {
-                    let k = match category(pi, xi) {
-                        Category::Vip => 0,
-                        Category::Variable => 1,
-                        Category::Uip => 2,
-                    };
-                    c[k].push([j, o]);
+                // Row slices (`indexed_iter` is `ndarray`'s generic iterator: +5.9 M per run).
+                let n_out = l.n_out.max(1);
+                let rows = std_slice(&l.pi)
+                    .chunks(n_out)
+                    .zip(std_slice(&l.xi).chunks(n_out));
+                for (j, (pis, xis)) in rows.enumerate() {
+                    for (o, (&pi, &xi)) in pis.iter().zip(xis).enumerate() {
+                        let k = match category(pi, xi) {
+                            Category::Vip => 0,
+                            Category::Variable => 1,
+                            Category::Uip => 2,
+                        };
+                        c[k].push([j, o]);
+                    }
                 }
                 c
             })
@@ -539,7 +556,7 @@ fn perturb_repeat(
                 })
                 .collect();
             reshape(&mut zl, zt.dim());
-            zl.assign(&zt);
+            std_mut(&mut zl).copy_from_slice(std_slice(&zt));
             let perturbed = Perturbed {
                 layer,
                 scale: sampled.scale(l),
@@ -577,7 +594,14 @@ fn hidden_inputs(z_prev: &Array2<f32>) -> SparseCols<f32> {
 
 /// A layer's pre-activations (`n x n_out`) unit-major: `n_out x n`, standard layout.
 fn unit_major(z: &Array2<f32>) -> Array2<f32> {
-    z.t().as_standard_layout().into_owned()
+    // A plain transpose of the slice (`as_standard_layout` of the transposed view iterates
+    // element by element through `ndarray`'s generic iterator: callgrind +0.8 M per run).
+    let (n, w) = z.dim();
+    let src = std_slice(z);
+    let out = (0..w)
+        .flat_map(|o| (0..n).map(move |i| src[i * w + o]))
+        .collect();
+    Array2::from_shape_vec((w, n), out).expect("n_out x n values")
 }
 
 /// One criterion's perturbation order in one layer of a sampled net: connection `order[t]` gets

@@ -99,18 +99,17 @@ pub fn interleave_rows<F: Float>(a: ArrayView2<'_, F>, b: ArrayView2<'_, F>, out
 /// Like [`interleave_rows`] for the transposes: row `c` of `out` is column `c` of `a`, then
 /// column `c` of `b` (`a`, `b`: `rows x cols`; `out`: `cols x 2 padded_width(rows)`).
 pub fn interleave_transposed<F: Float>(a: ArrayView2<'_, F>, b: ArrayView2<'_, F>, out: &mut [F]) {
-    let rows = a.nrows();
+    let (rows, cols) = a.dim();
     let p = padded_width(rows);
-    for ((o, ac), bc) in out
-        .chunks_exact_mut(2 * p)
-        .zip(a.columns())
-        .zip(b.columns())
-    {
-        for (d, &x) in o[..rows].iter_mut().zip(ac) {
-            *d = x;
-        }
-        for (d, &x) in o[p..p + rows].iter_mut().zip(bc) {
-            *d = x;
+    // Indexing of the row-major slices (borrowed, not copied, for standard layouts): the
+    // column iterators of `ndarray` ran 5x the instructions of this loop (callgrind).
+    let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
+    let a = a.as_slice().expect("standard layout");
+    let b = b.as_slice().expect("standard layout");
+    for (c, o) in out.chunks_exact_mut(2 * p).enumerate().take(cols) {
+        for r in 0..rows {
+            o[r] = a[r * cols + c];
+            o[p + r] = b[r * cols + c];
         }
     }
 }

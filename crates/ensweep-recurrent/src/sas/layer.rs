@@ -77,12 +77,10 @@ impl SasLayer {
             return;
         }
         clear(&mut out.v);
-        reshape(&mut out.mu, self.m.dim());
-        for (w, (&p, (&m, &x))) in out
-            .mu
-            .iter_mut()
-            .zip(self.pi.iter().zip(self.m.iter().zip(&self.xi)))
-        {
+        let params =
+            (std_slice(&self.pi).iter()).zip(std_slice(&self.m).iter().zip(std_slice(&self.xi)));
+        // Slices, not `ndarray` iterators, which do not fold (callgrind: +51 % here).
+        for (w, (&p, (&m, &x))) in reshape(&mut out.mu, self.m.dim()).iter_mut().zip(params) {
             let keep = rng.random::<f32>() >= p;
             *w = if keep {
                 let e: f32 = StandardNormal.sample(rng);
