@@ -56,6 +56,11 @@ pub struct TanhRnnConfig {
     /// Clip each gradient matrix to this Frobenius norm (0 disables).
     #[serde(default)]
     pub clip_norm: f64,
+    /// Reduce-on-plateau learning rate (Huang et al.'s recipe: PyTorch's `ReduceLROnPlateau`,
+    /// factor 0.5, patience 40, on the epoch's training loss). Off by default, and then omitted
+    /// from the canonical JSON, so existing cell keys are unchanged.
+    #[serde(default, skip_serializing_if = "LrPlateau::is_off")]
+    pub lr_plateau: LrPlateau,
     /// What to measure after training.
     #[serde(default)]
     pub eval: TanhEval,
@@ -76,6 +81,28 @@ pub struct TanhRnnConfig {
     /// `parametrization = "mup"`.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub tau: f64,
+}
+
+/// PyTorch's `ReduceLROnPlateau` in mode `min` with its default relative threshold (1e-4),
+/// no cooldown and no floor: an epoch improves when its mean training loss is below
+/// `best * (1 - 1e-4)`; after more than `patience` epochs in a row without improvement the
+/// learning rate is multiplied by `factor` and the count restarts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LrPlateau {
+    /// Multiplier in (0, 1) (0: off, the default).
+    #[serde(default)]
+    pub factor: f64,
+    /// Epochs without improvement tolerated before a reduction.
+    #[serde(default)]
+    pub patience: u32,
+}
+
+impl LrPlateau {
+    /// Off (the default).
+    pub fn is_off(&self) -> bool {
+        self.factor == 0.0 && self.patience == 0
+    }
 }
 
 /// Structural regularisation of the recurrent matrix W_h.
@@ -142,6 +169,13 @@ impl TanhRnnConfig {
             }
         }
         self.task.validate()?;
+        let pl = &self.lr_plateau;
+        if !pl.is_off() && !(pl.factor > 0.0 && pl.factor < 1.0) {
+            return Err(InvalidConfig::new(
+                "lr_plateau.factor",
+                format!("must be in (0, 1), got {}", pl.factor),
+            ));
+        }
         let r = &self.regularization;
         if !(r.lambda.is_finite() && r.lambda >= 0.0) {
             return Err(InvalidConfig::new(
@@ -583,12 +617,13 @@ mod tests {
             "tau",
             "channels",
             "aux_output",
+            "lr_plateau",
         ] {
             assert!(!json.contains(key), "{key} in {json}");
         }
         assert!(c.validate().is_ok());
         let set = parse(
-            "parametrization = \"mup\"\ngamma = 0.5\nregularization = { kind = \"l1\", lambda = 0.01 }",
+            "parametrization = \"mup\"\ngamma = 0.5\nregularization = { kind = \"l1\", lambda = 0.01 }\nlr_plateau = { factor = 0.5, patience = 40 }",
             "name = \"delayed_discrimination\"\nchannels = 2\naux_output = true",
         );
         let json = serde_json::to_string(&set).unwrap();
@@ -598,6 +633,7 @@ mod tests {
             "\"gamma\"",
             "\"channels\"",
             "\"aux_output\"",
+            "\"lr_plateau\"",
         ] {
             assert!(json.contains(key), "{key} missing from {json}");
         }
@@ -617,6 +653,10 @@ mod tests {
                 .contains("regularization.lambda")
         );
         assert!(err("gamma = 2.0", pi).contains("mup"));
+        assert!(
+            err("lr_plateau = { factor = 1.5, patience = 4 }", pi).contains("lr_plateau.factor")
+        );
+        assert!(err("lr_plateau = { patience = 4 }", pi).contains("lr_plateau.factor"));
         assert!(err("parametrization = \"mup\"\ngamma = 0.0", pi).contains("gamma"));
         assert!(err("parametrization = \"mup\"\ntau = 1.5", pi).contains("tau"));
         assert!(err("", "name = \"path_integration\"\nspeed_max = 6.0").contains("task.speed_max"));

@@ -125,6 +125,76 @@ mod tests {
         assert!(init.contains(&"rec.init") && init.contains(&"in.init"));
     }
 
+    #[test]
+    fn plateau_schedule_matches_pytorch() {
+        use crate::tanh::train::Plateau;
+        use ensweep_core::config::tanh_rnn::LrPlateau;
+        // Learning-rate multipliers printed by torch 2.15's `ReduceLROnPlateau(factor=0.5,
+        // patience=2)` stepped with these losses (near-ties test the 1e-4 relative threshold,
+        // the NaN counts as no improvement).
+        let losses = [
+            1.0,
+            0.9,
+            0.9,
+            0.95,
+            0.89999,
+            0.9,
+            0.5,
+            0.5,
+            0.49996,
+            0.5,
+            0.6,
+            0.7,
+            f64::NAN,
+            0.4,
+            0.4,
+            0.4,
+            0.4,
+        ];
+        let torch = [
+            1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125, 0.125, 0.125,
+            0.125, 0.0625,
+        ];
+        let mut p = Plateau::new(LrPlateau {
+            factor: 0.5,
+            patience: 2,
+        });
+        let got: Vec<f64> = losses
+            .iter()
+            .map(|&l| {
+                p.observe(l);
+                p.scale()
+            })
+            .collect();
+        assert_eq!(got, torch);
+        // Off: the multiplier stays exactly 1.
+        let mut off = Plateau::new(LrPlateau::default());
+        losses.iter().for_each(|&l| off.observe(l));
+        assert_eq!(off.scale(), 1.0);
+    }
+
+    #[test]
+    fn plateau_sets_each_epochs_learning_rate_from_the_losses_so_far() {
+        use crate::tanh::train::Plateau;
+        use ensweep_core::config::tanh_rnn::LrPlateau;
+        let pl = LrPlateau {
+            factor: 0.5,
+            patience: 0,
+        };
+        let c = cfg("lr_plateau = { factor = 0.5, patience = 0 }");
+        let out = train_tanh_rnn(&c, &RunSeed::from_u64(3), &mut NullSink).unwrap();
+        // The recorded `lr` of an epoch is the rate of the next one: 1e-3 times the schedule's
+        // multiplier after this epoch's loss.
+        let mut want = Plateau::new(pl);
+        for e in &out.epochs {
+            want.observe(e.values["train_loss"]);
+            assert_eq!(e.values["lr"], 0.001 * want.scale(), "epoch {}", e.epoch);
+        }
+        // Off by default: the same seed without the key trains at a constant rate.
+        let plain = train_tanh_rnn(&cfg(""), &RunSeed::from_u64(3), &mut NullSink).unwrap();
+        assert!(plain.epochs.iter().all(|e| e.values["lr"] == 0.001));
+    }
+
     /// Mean output over the first 40 (pre-stimulus) steps of every probe, rebuilt from the stored
     /// trajectories, read-out weights and read-out bias.
     fn pre_stimulus_outputs(readout_bias: bool) -> Vec<f32> {

@@ -11,7 +11,7 @@ use crate::RnnError;
 use crate::linalg::orthogonal;
 use crate::metrics::{self, Prune};
 use crate::tasks::{Batch, TaskGen, Trial, tanh_task};
-use ensweep_core::config::tanh_rnn::{Parametrization, RecInit, TanhRnnConfig};
+use ensweep_core::config::tanh_rnn::{LrPlateau, Parametrization, RecInit, TanhRnnConfig};
 use ensweep_core::output::TrainSink;
 use ensweep_core::output::{
     EpochRow, LayerRow, PruningRow, RunOutput, TrajectoryRow, Values, WeightMatrix,
@@ -132,6 +132,53 @@ impl StopRule {
     }
 }
 
+/// PyTorch's `ReduceLROnPlateau` (mode `min`, relative threshold 1e-4, no cooldown, no floor)
+/// on the epoch's mean training loss: the factor the learning rate is multiplied by.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Plateau {
+    cfg: LrPlateau,
+    best: f64,
+    bad_epochs: u32,
+    scale: f64,
+}
+
+impl Plateau {
+    /// PyTorch's default `threshold` in its default `rel` mode.
+    const THRESHOLD: f64 = 1e-4;
+
+    /// A schedule at scale 1.
+    pub fn new(cfg: LrPlateau) -> Self {
+        Plateau {
+            cfg,
+            best: f64::INFINITY,
+            bad_epochs: 0,
+            scale: 1.0,
+        }
+    }
+
+    /// Records an epoch's loss (a NaN never improves, as in PyTorch's comparison).
+    pub fn observe(&mut self, loss: f64) {
+        if self.cfg.is_off() {
+            return;
+        }
+        if loss < self.best * (1.0 - Self::THRESHOLD) {
+            self.best = loss;
+            self.bad_epochs = 0;
+        } else {
+            self.bad_epochs += 1;
+        }
+        if self.bad_epochs > self.cfg.patience {
+            self.scale *= self.cfg.factor;
+            self.bad_epochs = 0;
+        }
+    }
+
+    /// The current multiplier of the learning rate.
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+}
+
 /// Trains one tanh RNN and measures it.
 pub fn train_tanh_rnn(
     cfg: &TanhRnnConfig,
@@ -160,13 +207,17 @@ pub fn train_tanh_rnn(
     let mut stop = StopRule::new(cfg.loss_threshold, cfg.patience);
     let mut stopped_early = false;
     let mut diverged_at: Option<u32> = None;
+    let mut plateau = Plateau::new(cfg.lr_plateau);
     let learn = LearnBias {
         rec: cfg.bias,
         readout: cfg.readout_bias,
     };
-    // muP trains at gamma x the configured rate (x 1, exact, in the standard model).
-    let lr_at = |epoch: u32, k: u64| {
-        keras_time_decay(cfg.optimizer.lr_at(epoch), cfg.lr_time_decay, k) * param.lr_scale()
+    // muP trains at gamma x the configured rate (x 1, exact, in the standard model), and the
+    // plateau schedule scales it again (x 1, exact, while off).
+    let lr_at = |epoch: u32, k: u64, plateau: f64| {
+        keras_time_decay(cfg.optimizer.lr_at(epoch), cfg.lr_time_decay, k)
+            * param.lr_scale()
+            * plateau
     };
     let rec_scale = param.rec_scale(l.n);
     let regularized = !cfg.regularization.is_off();
@@ -197,7 +248,7 @@ pub fn train_tanh_rnn(
                     clip(&mut g[r], cfg.clip_norm as f32);
                 }
             }
-            let lr = lr_at(epoch, k_updates);
+            let lr = lr_at(epoch, k_updates, plateau.scale());
             opt.step(&mut p, &g, lr as f32, cfg.optimizer.decay as f32);
             k_updates += 1;
         }
@@ -211,7 +262,8 @@ pub fn train_tanh_rnn(
             let updates = train.len().div_ceil(cfg.batch_size);
             values.insert("reg_penalty".into(), penalty / updates as f64);
         }
-        values.insert("lr".into(), lr_at(epoch, k_updates));
+        plateau.observe(last_loss);
+        values.insert("lr".into(), lr_at(epoch, k_updates, plateau.scale()));
         values.insert("seconds".into(), start.elapsed().as_secs_f64());
         let row = EpochRow { epoch, values };
         sink.on_epoch(&row, cfg.epochs);
