@@ -170,7 +170,8 @@ impl TanhRnnConfig {
         }
         self.task.validate()?;
         let pl = &self.lr_plateau;
-        if !pl.is_off() && !(pl.factor > 0.0 && pl.factor < 1.0) {
+        let factor_ok = pl.factor > 0.0 && pl.factor < 1.0;
+        if !(pl.is_off() || factor_ok) {
             return Err(InvalidConfig::new(
                 "lr_plateau.factor",
                 format!("must be in (0, 1), got {}", pl.factor),
