@@ -56,7 +56,7 @@ def sort_key(value):
 def fmt(row):
     if row is None:
         return "n/a"
-    return f"{row['mean']:.3f} [{row['low']:.3f}, {row['high']:.3f}]"
+    return f"{row['mean']:.4g} [{row['low']:.4g}, {row['high']:.4g}]"
 
 
 def direction(lo, hi):
