@@ -98,8 +98,23 @@ pub fn mul_acc(m: usize, k: usize, n: usize, a: Strided<'_>, b: &[f32], c: &mut 
     #[cfg(target_arch = "x86_64")]
     {
         if simd() == Simd::Avx512 {
-            // SAFETY: the features were detected; `check` validated the shapes.
-            return unsafe { x86::mul_acc_avx512(m, k, n, a, b, c) };
+            // A read-out onto one output: lanes over rows (see `column_avx512`), the rest of
+            // the rows by the general tiles.
+            let done = if n == 1 && a.cs == 1 {
+                // SAFETY: the features were detected; `check` validated the shapes.
+                unsafe { x86::column_avx512(m, k, a, b, c) }
+            } else {
+                0
+            };
+            if done == m {
+                return;
+            }
+            let rest = Strided {
+                data: &a.data[done * a.rs..],
+                ..a
+            };
+            // SAFETY: as above; rows done.. of A and C are the same rows, shifted.
+            return unsafe { x86::mul_acc_avx512(m - done, k, n, rest, b, &mut c[done * n..]) };
         }
         if simd() == Simd::Avx2 {
             // SAFETY: the features were detected; `check` validated the shapes.
@@ -231,6 +246,11 @@ mod tests {
             (1, 1, 1),
             (13, 7, 130),
             (5, 3, 64),
+            (64, 128, 1),
+            (37, 45, 1),
+            (16, 16, 1),
+            (33, 7, 1),
+            (16, 300, 1),
         ] {
             let a = random(m * k, 1);
             let at: Vec<f32> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();

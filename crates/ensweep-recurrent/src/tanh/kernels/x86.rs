@@ -142,6 +142,92 @@ pub(super) unsafe fn mul_acc_avx512(
     }
 }
 
+/// Transposes a 16 x 16 block held as 16 row vectors: afterwards `r[j]` holds column j. Pairs
+/// of floats, then pairs of pairs, are interleaved within 128-bit lanes; two rounds of lane
+/// shuffles finish it (64 shuffles; data movement only, no arithmetic).
+///
+/// # Safety
+/// AVX-512F must be available.
+#[inline(always)]
+unsafe fn transpose16(r: &mut [__m512; 16]) {
+    // SAFETY: register operations only; the caller runs with AVX-512F enabled.
+    unsafe {
+        let mut t = [_mm512_setzero_ps(); 16];
+        for i in 0..8 {
+            t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        // Now u[4g + c], lane L, holds column 4L + c of rows 4g..4g + 4.
+        let pd = _mm512_castps_pd;
+        let ps = _mm512_castpd_ps;
+        let mut u = [_mm512_setzero_ps(); 16];
+        for g in 0..4 {
+            let (a, b, c, d) = (t[4 * g], t[4 * g + 1], t[4 * g + 2], t[4 * g + 3]);
+            u[4 * g] = ps(_mm512_unpacklo_pd(pd(a), pd(c)));
+            u[4 * g + 1] = ps(_mm512_unpackhi_pd(pd(a), pd(c)));
+            u[4 * g + 2] = ps(_mm512_unpacklo_pd(pd(b), pd(d)));
+            u[4 * g + 3] = ps(_mm512_unpackhi_pd(pd(b), pd(d)));
+        }
+        // Column 4L + c gathers lane L of u[c], u[4 + c], u[8 + c], u[12 + c]: a 4 x 4
+        // transpose of 128-bit lanes.
+        for c in 0..4 {
+            let (a, b, cc, d) = (u[c], u[4 + c], u[8 + c], u[12 + c]);
+            let p = _mm512_shuffle_f32x4::<0x44>(a, b);
+            let q = _mm512_shuffle_f32x4::<0xEE>(a, b);
+            let rr = _mm512_shuffle_f32x4::<0x44>(cc, d);
+            let s = _mm512_shuffle_f32x4::<0xEE>(cc, d);
+            r[c] = _mm512_shuffle_f32x4::<0x88>(p, rr);
+            r[4 + c] = _mm512_shuffle_f32x4::<0xDD>(p, rr);
+            r[8 + c] = _mm512_shuffle_f32x4::<0x88>(q, s);
+            r[12 + c] = _mm512_shuffle_f32x4::<0xDD>(q, s);
+        }
+    }
+}
+
+/// `C (m x 1) += A (m x k) B (k x 1)` for A with contiguous rows (`a.cs == 1`), the read-out
+/// onto one output: lanes run over 16 rows of C, each 16 x 16 block of A is transposed in
+/// registers, and every lane runs its row's chain `fma(A[i,kk], B[kk], acc)` over kk in order,
+/// as every other path does. The general tiles would give each row a vector of one live lane
+/// (16 multiply-adds per useful one). Returns how many leading rows it did (a multiple of 16).
+///
+/// # Safety
+/// AVX-512F and FMA must be available; shapes checked by `super::check`, with `a.cs == 1`.
+#[target_feature(enable = "avx512f,fma")]
+pub(super) unsafe fn column_avx512(
+    m: usize,
+    k: usize,
+    a: Strided<'_>,
+    b: &[f32],
+    c: &mut [f32],
+) -> usize {
+    debug_assert_eq!(a.cs, 1);
+    let (ap, bp, cp) = (a.data.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    let mut i = 0;
+    // SAFETY: rows i..i + 16 < m and terms kk..kk + w <= k are in bounds (`check`); lanes
+    // beyond w are masked out of the loads.
+    unsafe {
+        while i + 16 <= m {
+            let mut acc = _mm512_loadu_ps(cp.add(i));
+            let mut kk = 0;
+            while kk < k {
+                let w = (k - kk).min(16);
+                let mask = if w == 16 { u16::MAX } else { (1u16 << w) - 1 };
+                let mut r: [__m512; 16] = std::array::from_fn(|row| {
+                    _mm512_maskz_loadu_ps(mask, ap.add((i + row) * a.rs + kk))
+                });
+                transpose16(&mut r);
+                for (j, col) in r.iter().take(w).enumerate() {
+                    acc = _mm512_fmadd_ps(*col, _mm512_set1_ps(*bp.add(kk + j)), acc);
+                }
+                kk += 16;
+            }
+            _mm512_storeu_ps(cp.add(i), acc);
+            i += 16;
+        }
+    }
+    i
+}
+
 /// An AVX2 mask with the first `lanes` of 8 lanes on.
 #[inline(always)]
 fn mask256(lanes: usize) -> __m256i {
