@@ -54,13 +54,16 @@ def sort_key(value):
 
 
 def fmt(row):
-    if row is None:
+    if row is None or row.get("mean") is None:
         return "n/a"
+    if row.get("low") is None or row.get("high") is None:
+        return f"{row['mean']:.4g} [n/a]"
     return f"{row['mean']:.4g} [{row['low']:.4g}, {row['high']:.4g}]"
 
 
 def direction(lo, hi):
-    if lo is None or hi is None:
+    bounds = ("low", "high")
+    if lo is None or hi is None or any(r.get(b) is None for r in (lo, hi) for b in bounds):
         return "n/a"
     if hi["low"] > lo["high"]:
         return "up"
@@ -110,12 +113,17 @@ def main():
             if base:
                 cells.append(fmt(by.get((lvl, base))))
         print("| " + " | ".join(cells) + " |")
-    lo, hi = levels[0], levels[-1]
-    arrows = [
-        f"{name}: {direction(by.get((lo, m)), by.get((hi, m)))}" for m, name, _ in MEASURES
-    ]
-    print(f"\n{a.knob} {lo} -> {hi}: " + ", ".join(arrows))
-
+    # Lowest against highest level among those with an interval (a level with fewer than two
+    # included nets has none).
+    arrows = []
+    for m, name, _ in MEASURES:
+        ok = [lvl for lvl in levels if direction(by.get((lvl, m)), by.get((lvl, m))) != "n/a"]
+        if len(ok) < 2:
+            arrows.append(f"{name}: n/a")
+            continue
+        lo, hi = ok[0], ok[-1]
+        arrows.append(f"{name} {lo} -> {hi}: {direction(by.get((lo, m)), by.get((hi, m)))}")
+    print(f"\n{a.knob}: " + "; ".join(arrows))
 
 if __name__ == "__main__":
     main()
