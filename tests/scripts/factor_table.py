@@ -17,6 +17,7 @@ Only the standard library; `ensweep` does the reading.
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 
@@ -38,8 +39,9 @@ def query(binary, sweep, sql):
 
 
 def level_of(group, knob):
-    """The knob's value in a group label such as `task.channels=2, n_hidden=64`."""
-    for part in group.split(","):
+    """The knob's value in a group label such as `task.channels=2, n_hidden=64` (a value may
+    be an inline table written as JSON, with commas of its own but no ", ")."""
+    for part in re.split(r", (?=[A-Za-z_][A-Za-z0-9_.]*=)", group):
         key, _, value = part.strip().partition("=")
         if key == knob:
             return value
@@ -47,10 +49,29 @@ def level_of(group, knob):
 
 
 def sort_key(value):
+    """Numbers in order; a table (a regularisation) by its numeric entries (its lambda)."""
     try:
-        return (0, float(value), value)
+        return (0, float(value), str(value))
     except ValueError:
-        return (1, 0.0, value)
+        pass
+    try:
+        table = json.loads(value)
+        if isinstance(table, dict):
+            nums = [v for v in table.values() if isinstance(v, (int, float))]
+            return (0, float(sum(nums)), str(value))
+    except ValueError:
+        pass
+    return (1, 0.0, str(value))
+
+
+def same_level(a, b):
+    """Whether a `runs` value and a group label's value name the same level."""
+    if sort_key(a)[:2] != sort_key(b)[:2]:
+        return False
+    try:
+        return json.loads(a) == json.loads(b)
+    except ValueError:
+        return sort_key(a)[0] == 0 or a == b
 
 
 def fmt(row):
@@ -94,6 +115,9 @@ def main():
     levels = sorted({lvl for lvl, _ in by}, key=sort_key)
     if not levels:
         sys.exit(f"{a.sweep}: no diversity summaries (run `ensweep report` first)")
+    # Levels where no net was included have no summaries: list them from `runs`.
+    levels += [v for v in totals if not any(same_level(v, lvl) for lvl in levels)]
+    levels.sort(key=sort_key)
     head = ["level", "nets in / out"]
     for _, name, base in MEASURES:
         head.append(name)
@@ -102,8 +126,8 @@ def main():
     print("| " + " | ".join(head) + " |")
     print("|" + " --- |" * len(head))
     for lvl in levels:
-        inc = by.get((lvl, "dsa_angular"), {}).get("n_seeds")
-        tot = next((n for v, n in totals.items() if sort_key(v) == sort_key(lvl)), None)
+        inc = by.get((lvl, "dsa_angular"), {}).get("n_seeds", 0)
+        tot = next((n for v, n in totals.items() if same_level(v, lvl)), None)
         cells = [
             f"{a.knob} = {lvl}",
             f"{inc} / {tot - inc}" if inc is not None and tot is not None else "?",
