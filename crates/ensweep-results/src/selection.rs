@@ -22,6 +22,7 @@
 
 use crate::frames::{self, Group};
 use polars::prelude::*;
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 /// Which nets enter an analysis.
@@ -67,9 +68,11 @@ pub fn failures(runs: &DataFrame) -> PolarsResult<BTreeMap<String, &'static str>
             if reached.get(&key) != Some(&1.0) {
                 Some(NOT_REACHED)
             } else {
-                // NaN at stop (a blown-up net) fails too: `!(NaN < t)`.
+                // NaN at stop (a blown-up net) fails too: it is not below anything.
                 match (at_stop.get(&key), threshold.get(&key)) {
-                    (Some(&loss), Some(&t)) if !(loss < t) => Some(LOST_AFTER_REACHING),
+                    (Some(&loss), Some(&t)) if loss.partial_cmp(&t) != Some(Ordering::Less) => {
+                        Some(LOST_AFTER_REACHING)
+                    }
                     _ => None,
                 }
             }
