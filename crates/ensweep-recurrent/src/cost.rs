@@ -106,10 +106,15 @@ pub fn sas_rnn_flops(cfg: &SasRnnConfig) -> f64 {
     let passes = during
         + f64::from(ev.mean_field_draws.max(1))
         + f64::from(ev.sampled_nets)
-        + f64::from(ev.per_step_draws)
-        + removal
-        + ev.damage_fractions.len() as f64;
-    train + passes * pass
+        + f64::from(ev.per_step_draws);
+    // The removal and damage curves run at `eval.analysis_dt_ms` when it is set (MSI): the
+    // same trials over dt / analysis_dt times the steps (0.5 ms: 40x).
+    let fine = match (&cfg.task, ev.analysis_dt_ms) {
+        (SasTask::Msi(m), Some(dt)) if dt > 0.0 => m.dt_ms / dt,
+        _ => 1.0,
+    };
+    let curves = removal + ev.damage_fractions.len() as f64;
+    train + (passes + fine * curves) * pass
 }
 
 /// Training and evaluation of one `tanh_rnn` cell, all epochs run (no early stop).
@@ -156,6 +161,15 @@ mod tests {
         let epoch = SasShape::of(&cfg).epoch_flops();
         assert!((epoch / 1e9 - 101.0).abs() < 1.0, "{epoch}");
         assert!(sas_rnn_flops(&cfg) > f64::from(cfg.epochs) * epoch);
+
+        // MSI's removal curves at the reference's 0.5 ms cost 40x their 20 ms passes.
+        let msi = SasRnn
+            .config_of(&first_cell("experiments/pre2023_msi.toml"))
+            .expect("sas_rnn");
+        assert_eq!(msi.eval.analysis_dt_ms, Some(0.5));
+        let mut coarse = msi.clone();
+        coarse.eval.analysis_dt_ms = None;
+        assert!(sas_rnn_flops(&msi) > 5.0 * sas_rnn_flops(&coarse));
 
         let cfg = TanhRnn
             .config_of(&first_cell("experiments/jarne_laje_and_damage.toml"))
