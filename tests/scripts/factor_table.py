@@ -82,9 +82,12 @@ def fmt(row):
     return f"{row['mean']:.4g} [{row['low']:.4g}, {row['high']:.4g}]"
 
 
+def has_interval(row):
+    return row is not None and row.get("low") is not None and row.get("high") is not None
+
+
 def direction(lo, hi):
-    bounds = ("low", "high")
-    if lo is None or hi is None or any(r.get(b) is None for r in (lo, hi) for b in bounds):
+    if not (has_interval(lo) and has_interval(hi)):
         return "n/a"
     if hi["low"] > lo["high"]:
         return "up"
@@ -141,7 +144,7 @@ def main():
     # included nets has none).
     arrows = []
     for m, name, _ in MEASURES:
-        ok = [lvl for lvl in levels if direction(by.get((lvl, m)), by.get((lvl, m))) != "n/a"]
+        ok = [lvl for lvl in levels if has_interval(by.get((lvl, m)))]
         if len(ok) < 2:
             arrows.append(f"{name}: n/a")
             continue

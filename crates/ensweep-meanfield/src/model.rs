@@ -135,6 +135,14 @@ impl<F: Float> Layer<F> {
         padded::interleave_transposed(self.mu.view(), self.v.view(), out);
     }
 
+    /// The (pi, Xi) rows of the layer, one per input unit, as slices: loops over every
+    /// connection use these rather than `ndarray`'s row or indexed iterators, which do not
+    /// fold (callgrind: +28 % in `layer_stats`, +5.9 M per run in the perturbation plan).
+    pub fn pi_xi_rows(&self) -> impl Iterator<Item = (&[F], &[F])> {
+        let n_out = self.n_out.max(1);
+        (std_slice(&self.pi).chunks(n_out)).zip(std_slice(&self.xi).chunks(n_out))
+    }
+
     /// Number of connections.
     pub fn len(&self) -> usize {
         self.pi.len()
