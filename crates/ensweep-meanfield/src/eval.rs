@@ -459,15 +459,16 @@ impl<'a> PerturbPlan<'a> {
     }
 
     /// Connections that criterion `crit` perturbs in layer `l` at fraction `f`: a fraction of
-    /// the VIP count for `vip` and `variable` (capped by the variable ones there), of the UIP
-    /// count for `uip_on`.
+    /// the VIP count for `vip` and `variable` (capped by the variable ones there: the reference
+    /// would loop forever drawing more distinct connections than exist), of the UIP count for
+    /// `uip_on`. Floored, as the reference's `int(f * len(...))`; see [`floor_count`].
     fn count(&self, l: usize, crit: usize, f: f64) -> usize {
         let lists = &self.lists[l];
-        let n_vip = lists[0].len() as f64;
+        let n_vip = lists[0].len();
         match crit {
-            0 => (f * n_vip).round() as usize,
-            1 => ((f * n_vip).round() as usize).min(lists[1].len()),
-            _ => (f * lists[2].len() as f64).round() as usize,
+            0 => floor_count(f, n_vip),
+            1 => floor_count(f, n_vip).min(lists[1].len()),
+            _ => floor_count(f, lists[2].len()),
         }
     }
 
@@ -493,6 +494,15 @@ impl<'a> PerturbPlan<'a> {
         }
         rows
     }
+}
+
+/// `floor(f * n)`, the reference's `int(f * len(...))` (docs/PAPERS.md 1.8). The reference
+/// generates its fractions as `0.1 * i`, we read them as written (`0.7`); the two differ in the
+/// last bit, enough for `0.7 * 90` to give 62.999... and so 62 where the reference counts 63.
+/// The 1e-9 guard absorbs that: for every `i` in 0..=10 and `n` up to 200,000 it gives the
+/// reference's count (checked exhaustively in the test below).
+fn floor_count(f: f64, n: usize) -> usize {
+    (f * n as f64 + 1e-9).floor() as usize
 }
 
 /// Repeat `r` of [`perturbation`]: samples a network and returns its test errors
@@ -708,6 +718,21 @@ pub fn weight_matrices(net: &Net<f32>) -> Vec<WeightMatrix> {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn perturbation_counts_are_the_references_floored_counts() {
+        // The reference: `for i in range(11): f = 0.1 * i`, then `int(f * len(VIP_loc))`.
+        let written = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+        for (i, &f) in written.iter().enumerate() {
+            for n in 0..=200_000usize {
+                let reference = (0.1 * i as f64 * n as f64) as usize;
+                assert_eq!(floor_count(f, n), reference, "f = {f}, n = {n}");
+            }
+        }
+        // Floored, not rounded: 0.25 of 10 VIP is 2 (rounding gave 3), 0.7 of 90 is 63.
+        assert_eq!(floor_count(0.25, 10), 2);
+        assert_eq!(floor_count(0.7, 90), 63);
+    }
 
     #[test]
     fn blocked_error_matches_a_full_forward_pass() {

@@ -567,6 +567,7 @@ mod tests {
         for (file, train_size, epochs) in [
             ("experiments/prl2020_mnist.toml", 10_000, 200),
             ("experiments/prl2022_mnist60k.toml", 60_000, 100),
+            ("experiments/prl2022_mnist10k.toml", 10_000, 100),
         ] {
             let text = std::fs::read_to_string(root.join(file)).unwrap();
             let doc: toml::Table = toml::from_str(&text).unwrap();

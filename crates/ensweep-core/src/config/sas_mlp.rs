@@ -4,8 +4,9 @@ use super::OptimizerConfig;
 use serde::{Deserialize, Serialize};
 
 /// Trainer version of the spike-and-slab MLP. Bump when its numbers change (5: the `*_std`
-/// columns became population std, the convention of every trainer).
-pub const TRAINER_VERSION: &str = "sas_mlp/5";
+/// columns became population std, the convention of every trainer; 6: perturbation counts
+/// floored as the reference's `int(f * n)`, where they were rounded).
+pub const TRAINER_VERSION: &str = "sas_mlp/6";
 
 /// Everything that defines one spike-and-slab MLP run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
