@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use ensweep_results::report::{ReportOptions, write_report};
+use ensweep_results::report::{ReferenceCurve, ReportOptions, write_report};
 use ensweep_results::selection::Include;
 use ensweep_results::tables::read_table;
 use ensweep_worker::TRAINERS;
@@ -31,6 +31,12 @@ pub struct ReportArgs {
     /// their training criterion (`reached_threshold` / `success`).
     #[arg(long)]
     pub all_nets: bool,
+    /// A published curve to draw beside the sweep's in the "vs swept hyperparameters" figure of
+    /// its axis (repeatable): CSV with a header `<axis>,<metric>` and one `value,value` line
+    /// per point; `#` lines are comments, `# label: ...` names it in the legend. Drawn where the
+    /// metric is the report's. The curves of the studies are in `experiments/reference/`.
+    #[arg(long, value_name = "FILE")]
+    pub reference: Vec<PathBuf>,
 }
 
 /// The default metric of the trainer that produced the sweep's runs (a sweep trains one kind).
@@ -48,6 +54,15 @@ fn default_metric(dir: &Path) -> anyhow::Result<String> {
 
 /// Runs `ensweep report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    let references = args
+        .reference
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the reference curve {}", path.display()))?;
+            Ok(ReferenceCurve::parse(&text, &path.display().to_string())?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut opts = ReportOptions {
         metric: match args.metric {
             Some(m) => m,
@@ -59,6 +74,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         } else {
             Include::Criterion
         },
+        references,
         ..ReportOptions::default()
     };
     opts.bootstrap.resamples = args.resamples;

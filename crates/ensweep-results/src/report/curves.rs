@@ -2,7 +2,7 @@
 
 use super::plots::{self, Line, LineFigure, Panel};
 use super::{Builder, ReportError, band, html, optional, selection_sentence, selection_table};
-use super::{html::Section, value_columns};
+use super::{ReferenceCurve, html::Section, value_columns};
 use crate::degradation::{self, DegradationOptions};
 use crate::frames;
 use polars::prelude::*;
@@ -137,8 +137,19 @@ pub(super) fn hyperparameters(b: &mut Builder, runs: &DataFrame) -> Result<(), R
                     .map(move |(k, v)| (i as f64 + plots::jitter(k), *v))
             })
             .collect();
+        let name = &axis["axis.".len()..];
+        let refs: Vec<&ReferenceCurve> = b
+            .opts
+            .references
+            .iter()
+            .filter(|r| r.axis == name && r.metric == b.opts.metric)
+            .collect();
         let line = Line {
-            name: String::new(),
+            name: if refs.is_empty() {
+                String::new()
+            } else {
+                "ensweep: mean, 95% CI".into()
+            },
             points: stats
                 .iter()
                 .enumerate()
@@ -151,22 +162,38 @@ pub(super) fn hyperparameters(b: &mut Builder, runs: &DataFrame) -> Result<(), R
                 .collect(),
             runs: runs_drawn,
         };
-        let name = &axis["axis.".len()..];
+        let mut lines = vec![line];
+        let mut ref_notes = Vec::new();
+        for r in &refs {
+            let points = r.at_categories(&cats);
+            ref_notes.push(format!(
+                " {} (line without band): {} of its {} points, those at swept values.",
+                r.label,
+                points.len(),
+                r.points.len()
+            ));
+            lines.push(Line {
+                name: r.label.clone(),
+                points,
+                ..Line::default()
+            });
+        }
         let fig = LineFigure {
             title: format!("{} vs {name}", b.opts.metric),
             x_desc: name.to_string(),
             y_desc: b.opts.metric.clone(),
             panels: vec![Panel {
                 title: String::new(),
-                lines: vec![line],
+                lines,
             }],
             categories: Some(cats),
             ordered: numeric,
         };
         let caption = format!(
-            "Every run's {} (dots) at each value of {name}, other axes pooled; mean with 95% bootstrap interval{}.",
+            "Every run's {} (dots) at each value of {name}, other axes pooled; mean with 95% bootstrap interval{}.{}",
             b.opts.metric,
-            if numeric { " joined in axis order" } else { "" }
+            if numeric { " joined in axis order" } else { "" },
+            ref_notes.concat()
         );
         b.figure(
             &mut sec,

@@ -13,7 +13,9 @@ mod matrices;
 mod other;
 pub mod plots;
 mod raster;
+mod reference;
 pub use raster::RasterError;
+pub use reference::{ReferenceCurve, ReferenceError};
 
 use crate::degradation;
 use crate::diversity;
@@ -82,6 +84,9 @@ pub struct ReportOptions {
     /// Which nets the diversity and degradation analyses use (default: those that met their
     /// training criterion, see [`crate::selection`]).
     pub include: Include,
+    /// Published curves drawn beside the sweep's in the hyperparameter figures whose axis and
+    /// metric they match (`ensweep report --reference FILE`).
+    pub references: Vec<ReferenceCurve>,
 }
 
 impl Default for ReportOptions {
@@ -92,6 +97,7 @@ impl Default for ReportOptions {
             bootstrap: Bootstrap::percentile_bands(),
             max_heatmaps: 24,
             include: Include::Criterion,
+            references: Vec::new(),
         }
     }
 }

@@ -111,3 +111,41 @@ fn report_figures_pass_the_geometry_checker() {
     );
     assert!(report.contains("\"heatmap\": 8"), "{report}");
 }
+
+/// `--reference`: a published curve on the same axis and metric is drawn beside the sweep's in
+/// the hyperparameter figure, at the swept values it has; its points are in the figure's CSV
+/// and the caption says how many of them could be placed.
+#[test]
+fn a_reference_curve_joins_the_hyperparameter_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = crate::synthetic::sweep("and_task", &[("0.6", 0.6), ("1.4", 1.4)], 3, 6);
+    let completed: Vec<_> = runs.iter().map(|(r, _)| r.clone()).collect();
+    write_part(dir.path(), 0, &completed).unwrap();
+    let text = "# label: Paper 2023\ninit,test_acc\n0.6,0.71\n1.0,0.8\n1.4,0.93\n";
+    let opts = ReportOptions {
+        references: vec![ReferenceCurve::parse(text, "paper.csv").unwrap()],
+        ..ReportOptions::default()
+    };
+    let out = write_report(dir.path(), &opts).unwrap();
+    let fig = out.html.parent().unwrap().join("figures");
+    let csv = std::fs::read_to_string(fig.join("hyper_0_init.csv")).unwrap();
+    let reference: Vec<&str> = csv.lines().filter(|l| l.contains("Paper 2023")).collect();
+    assert_eq!(reference.len(), 2, "{csv}");
+    assert!(reference[0].contains(",0.6,0.71,"), "{csv}");
+    assert!(reference[1].contains(",1.4,0.93,"), "{csv}");
+    let manifest = std::fs::read_to_string(fig.join("manifest.json")).unwrap();
+    assert!(
+        manifest.contains("Paper 2023 (line without band): 2 of its 3 points"),
+        "{manifest}"
+    );
+    // A reference on another metric is not drawn.
+    let other = ReferenceCurve::parse("init,distance_mean\n0.6,1\n", "x.csv").unwrap();
+    let opts = ReportOptions {
+        references: vec![other],
+        ..ReportOptions::default()
+    };
+    let out = write_report(dir.path(), &opts).unwrap();
+    let csv = std::fs::read_to_string(out.html.parent().unwrap().join("figures/hyper_0_init.csv"))
+        .unwrap();
+    assert!(!csv.lines().any(|l| l.starts_with(",x,")), "{csv}");
+}
