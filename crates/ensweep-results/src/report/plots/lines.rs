@@ -137,6 +137,22 @@ pub fn jitter(i: usize) -> f64 {
     ((i as f64 * 0.618_034) % 1.0 - 0.5) * 0.36
 }
 
+/// Every how many categories a tick is labelled so that the labels do not run into each other
+/// in a panel `panel_w` pixels wide (23 interval values of up to 3 digits need every second).
+fn label_stride(categories: &[String], panel_w: u32) -> usize {
+    // The plotting area is the panel less the y-label area and margins; a digit of the tick
+    // font is about 0.6 of its size wide, and labels want a gap of about two digits.
+    let plot_w = panel_w.saturating_sub(78 + 20).max(1) as f64;
+    let widest = categories
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(1) as f64;
+    let label_w = (widest + 2.0) * 0.6 * TICK;
+    let per_category = plot_w / categories.len().max(1) as f64;
+    ((label_w / per_category).ceil() as usize).max(1)
+}
+
 /// Draws the figure.
 pub fn lines(fig: &LineFigure) -> Result<Figure, PlotError> {
     let names = fig.series_names();
@@ -154,8 +170,15 @@ pub fn lines(fig: &LineFigure) -> Result<Figure, PlotError> {
         root.fill(&WHITE)?;
         let body = root.titled(&fig.title, (FAMILY, TITLE).into_font())?;
         let (plots, legend_area) = body.split_horizontally(WIDTH - legend_w);
+        let stride = fig
+            .categories
+            .as_deref()
+            .map_or(1, |c| label_stride(c, (WIDTH - legend_w) / cols as u32));
         let x_fmt = |x: &f64| match &fig.categories {
-            Some(c) => style::category_format(c, 0.0)(x),
+            Some(c) if (x.round() as usize).is_multiple_of(stride) => {
+                style::category_format(c, 0.0)(x)
+            }
+            Some(_) => String::new(),
             None => style::tick_format(x0, x1)(x),
         };
         let y_fmt = style::tick_format(y0, y1);
@@ -256,4 +279,26 @@ fn draw_line(
             .map(|p| Circle::new(*p, 4, colour.mix(0.55).filled())),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label_stride;
+
+    #[test]
+    fn crowded_category_labels_are_thinned_and_sparse_ones_kept() {
+        let cats = |v: &[u32]| -> Vec<String> { v.iter().map(u32::to_string).collect() };
+        // The interval sweep: 23 values up to 170 beside a legend.
+        let intervals = cats(&[
+            25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 100, 110, 120, 130, 140,
+            150, 160, 170,
+        ]);
+        let stride = label_stride(&intervals, 670);
+        assert!(stride >= 2, "{stride}");
+        // Labels that remain are at least as far apart as a label is wide.
+        let per_category = (670.0 - 98.0) / 23.0;
+        assert!(stride as f64 * per_category >= 5.0 * 0.6 * super::TICK);
+        assert_eq!(label_stride(&cats(&[50, 100, 200, 300, 500]), 670), 1);
+        assert_eq!(label_stride(&cats(&[1, 2]), 900), 1);
+    }
 }
