@@ -137,12 +137,19 @@ pub fn jitter(i: usize) -> f64 {
     ((i as f64 * 0.618_034) % 1.0 - 0.5) * 0.36
 }
 
+/// Width of the y tick-label area and the margin around each panel (pixels): what
+/// [`label_stride`] subtracts from a panel to get its plotting width.
+const Y_LABEL_AREA: u32 = 78;
+const PANEL_MARGIN: u32 = 10;
+
 /// Every how many categories a tick is labelled so that the labels do not run into each other
 /// in a panel `panel_w` pixels wide (23 interval values of up to 3 digits need every second).
 fn label_stride(categories: &[String], panel_w: u32) -> usize {
     // The plotting area is the panel less the y-label area and margins; a digit of the tick
     // font is about 0.6 of its size wide, and labels want a gap of about two digits.
-    let plot_w = panel_w.saturating_sub(78 + 20).max(1) as f64;
+    let plot_w = panel_w
+        .saturating_sub(Y_LABEL_AREA + 2 * PANEL_MARGIN)
+        .max(1) as f64;
     let widest = categories
         .iter()
         .map(|c| c.chars().count())
@@ -185,9 +192,9 @@ pub fn lines(fig: &LineFigure) -> Result<Figure, PlotError> {
         for (panel, area) in fig.panels.iter().zip(plots.split_evenly((rows, cols))) {
             let mut chart = ChartBuilder::on(&area)
                 .caption(&panel.title, (FAMILY, DESC).into_font())
-                .margin(10)
+                .margin(PANEL_MARGIN)
                 .x_label_area_size(52)
-                .y_label_area_size(78)
+                .y_label_area_size(Y_LABEL_AREA)
                 .build_cartesian_2d(x0..x1, y0..y1)?;
             let mut mesh = chart.configure_mesh();
             mesh.x_desc(&fig.x_desc)
