@@ -49,6 +49,12 @@ pub struct RunArgs {
     pub progress_every: f64,
     #[command(flatten)]
     pub tuning: Tuning,
+    /// Directory for checkpoints of long cells, so an interrupted cell resumes where it was
+    /// (default: `<dir>/checkpoints`; docs/CHECKPOINTS.md).
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub checkpoint: crate::cmd_worker::CheckpointEvery,
 }
 
 /// How an embedded sweep is run.
@@ -65,6 +71,8 @@ pub struct EmbeddedOptions {
     pub prefetch: usize,
     /// How progress is shown.
     pub progress: progress::Settings,
+    /// Checkpoints of the local workers' long cells.
+    pub checkpoints: Option<ensweep_worker::CheckpointPolicy>,
 }
 
 /// What an embedded sweep did.
@@ -193,6 +201,7 @@ fn spawn_workers(
                 prefetch: opts.prefetch,
                 lease_wait_ms: 1_000,
                 trainers: TRAINERS,
+                checkpoints: opts.checkpoints.clone(),
             };
             let mut stop = stop.subscribe();
             tokio::spawn(ensweep_worker::run(config, async move {
@@ -269,6 +278,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             every: Duration::try_from_secs_f64(args.progress_every)
                 .context("--progress-every must be a number of seconds >= 0")?,
         },
+        checkpoints: Some(args.checkpoint.policy(
+            (args.checkpoint_dir.clone()).unwrap_or_else(|| args.dir.join("checkpoints")),
+        )?),
     };
     let out = run_embedded(spec, text, &opts)?;
     let s = &out.status;
@@ -345,6 +357,7 @@ pub mod bench {
             slots,
             prefetch,
             progress: crate::progress::Settings::OFF,
+            checkpoints: None,
         };
         let out = run_embedded(spec, text, &opts);
         let _ = std::fs::remove_dir_all(&dir);

@@ -3,6 +3,8 @@
 use anyhow::Context;
 use clap::Args;
 use ensweep_worker::WorkerConfig;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Arguments of `ensweep worker`.
 #[derive(Args)]
@@ -18,6 +20,30 @@ pub struct WorkerArgs {
     /// Name stored with every result; default: `<host>-<pid>`.
     #[arg(long)]
     pub name: Option<String>,
+    /// Directory for checkpoints of long cells, so a cell cut off here resumes on the worker
+    /// that leases it next: give every worker the same directory on a shared filesystem.
+    /// Default: no checkpoints (docs/CHECKPOINTS.md).
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub checkpoint: CheckpointEvery,
+}
+
+/// How often a long cell saves its checkpoint (`ensweep worker`, `ensweep run`).
+#[derive(Args, Clone, Copy)]
+pub struct CheckpointEvery {
+    /// Least seconds between two checkpoints of one cell (0: after every epoch).
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub checkpoint_every: f64,
+}
+
+impl CheckpointEvery {
+    /// The checkpoint policy for `dir`.
+    pub fn policy(self, dir: PathBuf) -> anyhow::Result<ensweep_worker::CheckpointPolicy> {
+        let every = Duration::try_from_secs_f64(self.checkpoint_every)
+            .context("--checkpoint-every must be a number of seconds >= 0")?;
+        Ok(ensweep_worker::CheckpointPolicy { dir, every })
+    }
 }
 
 /// The machine's cores (the default number of slots).
@@ -76,6 +102,10 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         prefetch: args.prefetch.unwrap_or(slots),
         lease_wait_ms: 5_000,
         trainers: ensweep_worker::TRAINERS,
+        checkpoints: args
+            .checkpoint_dir
+            .map(|dir| args.checkpoint.policy(dir))
+            .transpose()?,
     };
     let rt = runtime(slots)?;
     let report = rt.block_on(ensweep_worker::run(config, shutdown_signal()))?;

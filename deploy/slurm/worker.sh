@@ -8,7 +8,9 @@ run_worker() {
     local -a auth
     mapfile -t auth < <(worker_auth)
     say "worker $name ($slots slots) pulling from $url"
-    "$BIN" worker --coordinator "$url" --slots "$slots" --name "$name" "${auth[@]}" &
+    # Checkpoints on the shared directory: a cell cut off here resumes on the next worker.
+    "$BIN" worker --coordinator "$url" --slots "$slots" --name "$name" "${auth[@]}" \
+        --checkpoint-dir "$SHARED/checkpoints" &
     worker=$!
     say "worker pid $worker"
     trap 'say "SIGTERM: releasing cells"; kill -TERM $worker 2> /dev/null; wait $worker; exit 0' TERM

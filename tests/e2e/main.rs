@@ -8,6 +8,7 @@ mod harness;
 
 mod auth;
 mod chaos;
+mod checkpoint;
 mod diskfull;
 mod distributed;
 mod embedded;

@@ -133,6 +133,24 @@ pub trait TrainSink {
     fn cancelled(&self) -> bool {
         false
     }
+    /// The state a previous attempt at this cell saved with [`TrainSink::save_checkpoint`], to
+    /// resume from; `None` starts from the beginning. Asked once, before the first epoch, by
+    /// the trainers that can resume (docs/CHECKPOINTS.md); the bytes are the trainer's own.
+    fn resume_state(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+    /// The trainer accepted the state of [`TrainSink::resume_state`] and goes on after
+    /// `epochs_done` epochs (a state it cannot use, it ignores, and starts afresh).
+    fn resumed(&mut self, _epochs_done: u32) {}
+    /// Whether the trainer should hand its state to [`TrainSink::save_checkpoint`] now; asked
+    /// after every epoch. Serialising costs a copy of the parameters, so the sink decides how
+    /// often (the worker: once a minute at most).
+    fn checkpoint_due(&mut self) -> bool {
+        false
+    }
+    /// The trainer's state after `epochs_done` epochs. A run resumed from it gives the same
+    /// numbers as one that never stopped (every random stream is drawn per epoch).
+    fn save_checkpoint(&mut self, _epochs_done: u32, _state: Vec<u8>) {}
 }
 
 /// A sink that ignores everything.

@@ -6,6 +6,7 @@
 //! spike-and-slab papers exactly (docs/PAPERS.md 1.5, 2.2, 2.4), including where the guards sit.
 
 use ensweep_core::config::optim::{OptimizerConfig, OptimizerKind};
+use serde::{Deserialize, Serialize};
 
 /// Moment state of one parameter vector.
 #[derive(Clone, Debug)]
@@ -48,6 +49,33 @@ impl Optimizer {
         self.m.fill(0.0);
         self.v.fill(0.0);
         self.t = 0;
+    }
+
+    /// What training has changed: the moments and the step counter (a checkpoint keeps these;
+    /// the rule's constants come from the config again).
+    pub fn state(&self) -> OptimizerState {
+        OptimizerState {
+            m: self.m.clone(),
+            v: self.v.clone(),
+            t: self.t,
+        }
+    }
+
+    /// Whether `state` has this optimiser's lengths (what [`Optimizer::restore`] requires).
+    pub fn fits(&self, state: &OptimizerState) -> bool {
+        state.m.len() == self.m.len() && state.v.len() == self.v.len()
+    }
+
+    /// Puts back a [`Optimizer::state`] of an optimiser built from the same config and size.
+    /// Refuses (and keeps its own state) if the moment vectors have other lengths.
+    pub fn restore(&mut self, state: OptimizerState) -> Result<(), StateMismatch> {
+        if !self.fits(&state) {
+            return Err(StateMismatch);
+        }
+        self.m = state.m;
+        self.v = state.v;
+        self.t = state.t;
+        Ok(())
     }
 
     /// Number of parameters this state was built for (0 for SGD, which keeps none).
@@ -96,6 +124,22 @@ impl Optimizer {
         (&mut self.m, &mut self.v)
     }
 }
+
+/// The moments and step counter of an [`Optimizer`], as a checkpoint stores them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerState {
+    /// First moment (empty unless Adam).
+    pub m: Vec<f32>,
+    /// Second moment (empty for SGD).
+    pub v: Vec<f32>,
+    /// Steps since the last reset.
+    pub t: i32,
+}
+
+/// An [`OptimizerState`] that does not fit the optimiser it was offered to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the optimiser state has other lengths than the optimiser")]
+pub struct StateMismatch;
 
 /// The update rule of one step, with its bias corrections fixed.
 #[derive(Clone, Copy, Debug)]

@@ -2,6 +2,7 @@
 //! time limit, and turn how it ended into the outcome the sender task reports.
 
 use super::{Outcome, Shared};
+use crate::checkpoint::CellCheckpoint;
 use ensweep_core::output::{EpochRow, TrainSink};
 use ensweep_core::spec::Cell;
 use ensweep_core::trainer::TrainError;
@@ -12,10 +13,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Cancels a trainer when its lease is revoked, the worker stops, or the cell's time limit
-/// (a monotonic deadline) has passed.
+/// (a monotonic deadline) has passed; keeps the cell's checkpoint where the worker has a
+/// checkpoint directory.
 struct FlagSink {
     flag: Arc<AtomicBool>,
     deadline: Option<Instant>,
+    checkpoint: Option<CellCheckpoint>,
+    cell_key: String,
 }
 
 impl FlagSink {
@@ -28,6 +32,20 @@ impl TrainSink for FlagSink {
     fn on_epoch(&mut self, _row: &EpochRow, _epochs_total: u32) {}
     fn cancelled(&self) -> bool {
         self.flag.load(Ordering::Relaxed) || self.timed_out()
+    }
+    fn resume_state(&mut self) -> Option<Vec<u8>> {
+        self.checkpoint.as_ref()?.load()
+    }
+    fn resumed(&mut self, epochs_done: u32) {
+        tracing::info!(cell = %self.cell_key, epochs_done, "resuming from checkpoint");
+    }
+    fn checkpoint_due(&mut self) -> bool {
+        self.checkpoint.as_ref().is_some_and(CellCheckpoint::due)
+    }
+    fn save_checkpoint(&mut self, epochs_done: u32, state: Vec<u8>) {
+        if let Some(c) = &mut self.checkpoint {
+            c.save(epochs_done, &state);
+        }
     }
 }
 
@@ -77,15 +95,27 @@ async fn attempt(shared: &Shared, lease: pb::Lease, flag: Arc<AtomicBool>) -> Ou
         replicate: lease.replicate,
         axes,
     };
+    let checkpoints = shared.config.checkpoints.clone();
     let joined = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let started = Instant::now();
         let mut sink = FlagSink {
             flag,
             deadline: limit.map(|l| started + l),
+            checkpoint: checkpoints.and_then(|p| CellCheckpoint::new(&p, &cell)),
+            cell_key: cell.key.clone(),
         };
         let res = trainers.train(&cell, &mut sink);
         let wall = started.elapsed().as_secs_f64();
+        // A result, or a failure that a retry repeats: the checkpoint has served. Otherwise
+        // (cancelled, timed out, crashed) the next attempt resumes from it.
+        let settled = match &res {
+            Ok(_) => true,
+            Err(e) => e.is_user_error(),
+        };
+        if let (true, Some(c)) = (settled, &sink.checkpoint) {
+            c.remove();
+        }
         match res {
             Ok(o) => RunEnd::Done(ensweep_core::wire::to_wire(&o), wall),
             Err(TrainError::Cancelled) if sink.timed_out() && !sink.flag.load(Ordering::SeqCst) => {

@@ -13,11 +13,13 @@
 #![warn(missing_docs)]
 
 mod attempt;
+mod checkpoint;
 mod report;
 pub mod rpc;
 mod session;
 mod trainers;
 
+pub use checkpoint::CheckpointPolicy;
 pub use trainers::{SYNTHETIC_LOG_ENV, Synthetic, TRAINERS};
 
 use attempt::run_cell;
@@ -51,6 +53,9 @@ pub struct WorkerConfig {
     /// The trainers it can run ([`TRAINERS`] outside tests); it declares their versions when
     /// it registers and refuses cells of any other kind or version.
     pub trainers: Registry,
+    /// Where cells of trainers that can resume save their checkpoints, and how often; `None`
+    /// keeps none (a cut-off cell starts over).
+    pub checkpoints: Option<CheckpointPolicy>,
 }
 
 /// What a worker did before it stopped.

@@ -272,6 +272,7 @@ async fn random_requests_neither_crash_nor_wedge_nor_break_the_ledger() {
             prefetch: 2,
             lease_wait_ms: 200,
             trainers: ensweep_worker::TRAINERS,
+            checkpoints: None,
         },
         async {
             let _ = wrx.await;

@@ -267,6 +267,7 @@ async fn a_cell_past_its_time_limit_is_reported_timed_out() {
             prefetch: 0,
             lease_wait_ms: 1_000,
             trainers: ensweep_worker::TRAINERS,
+            checkpoints: None,
         },
         async {
             let _ = rx.await;

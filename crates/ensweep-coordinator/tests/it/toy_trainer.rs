@@ -168,6 +168,7 @@ async fn a_coordinator_and_a_worker_given_the_toy_registry_run_its_sweep() {
             prefetch: 2,
             lease_wait_ms: 200,
             trainers: TOYS,
+            checkpoints: None,
         },
         async {
             let _ = stopped.await;

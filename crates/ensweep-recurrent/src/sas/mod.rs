@@ -4,6 +4,7 @@
 
 mod analyse;
 pub mod backward;
+mod checkpoint;
 pub mod data;
 pub mod eval;
 pub mod layer;
@@ -11,7 +12,7 @@ pub mod model;
 pub mod train;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::train::train_sas_rnn;
     use ensweep_core::config::SasRnnConfig;
     use ensweep_core::output::NullSink;
@@ -26,7 +27,8 @@ mod tests {
             .to_string()
     }
 
-    fn experiment(file: &str) -> SasRnnConfig {
+    /// The `[sas_rnn]` section of a committed experiment file.
+    pub(crate) fn experiment(file: &str) -> SasRnnConfig {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../experiments")
             .join(file);
@@ -34,18 +36,27 @@ mod tests {
         table["sas_rnn"].clone().try_into().unwrap()
     }
 
-    #[test]
-    fn msi_protocol_learns_and_fills_every_analysis() {
+    /// The MSI file's recipe with `epochs`, `n_hidden` units and the smallest evaluation that
+    /// still fills every analysis (one draw, one repeat, two removal fractions, one damage
+    /// fraction, `probe_trials` probes, the training step for the removal curves: the 0.5 ms
+    /// analysis step has its own test).
+    pub(crate) fn small_msi(epochs: u32, n_hidden: usize, probe_trials: usize) -> SasRnnConfig {
         let mut cfg = experiment("pre2023_msi.toml");
-        cfg.epochs = 60;
-        cfg.n_hidden = 60;
+        cfg.epochs = epochs;
+        cfg.n_hidden = n_hidden;
         cfg.eval.mean_field_draws = 1;
         cfg.eval.sampled_nets = 1;
         cfg.eval.removal_repeats = 1;
         cfg.eval.removal_fractions = vec![0.0, 1.0];
         cfg.eval.damage_fractions = vec![0.1];
-        cfg.eval.probe_trials = 3;
-        cfg.eval.analysis_dt_ms = None; // the 0.5 ms analysis step has its own test
+        cfg.eval.probe_trials = probe_trials;
+        cfg.eval.analysis_dt_ms = None;
+        cfg
+    }
+
+    #[test]
+    fn msi_protocol_learns_and_fills_every_analysis() {
+        let cfg = small_msi(60, 60, 3);
         let out = train_sas_rnn(&cfg, &RunSeed::from_u64(3), &mut NullSink).unwrap();
         let first = out.epochs[0].values["train_loss"];
         let s = &out.scalars;

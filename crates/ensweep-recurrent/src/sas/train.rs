@@ -3,6 +3,7 @@
 //! the analyses that follow are in [`super::analyse`].
 
 use super::backward::{Grads, backward_moments};
+use super::checkpoint::Checkpoint;
 use super::data::{TaskData, mnist_batch, mnist_batch_into};
 use super::eval::{self, Mode};
 use super::layer::SasLayer;
@@ -317,11 +318,22 @@ pub fn train_sas_rnn_threads(
     };
     let mut out = RunOutput::default();
     let start = Instant::now();
-    let mut last_loss = f64::NAN;
-    let mut epochs_run = 0;
+    // Training seconds of earlier attempts (a resumed checkpoint's).
+    let mut earlier_secs = 0.0;
+    let mut first_epoch = 0;
+    if let Some(ckpt) = sink.resume_state().and_then(|b| Checkpoint::decode(&b)) {
+        let (epochs_done, secs, rows) = (ckpt.epochs_done, ckpt.seconds, ckpt.rows.clone());
+        if epochs_done <= cfg.epochs && ckpt.restore(&mut run.net, &mut run.opt.0) {
+            (first_epoch, earlier_secs, out.epochs) = (epochs_done, secs, rows);
+            sink.resumed(epochs_done);
+        }
+    }
+    let last_loss = out.epochs.last().and_then(|r| r.values.get("train_loss"));
+    let mut last_loss = last_loss.copied().unwrap_or(f64::NAN);
+    let mut epochs_run = first_epoch;
     let mut stop_reason = 0.0;
     let mut diverged_at = None;
-    for epoch in 0..cfg.epochs {
+    for epoch in first_epoch..cfg.epochs {
         if sink.cancelled() {
             return Err(RnnError::Cancelled);
         }
@@ -329,7 +341,7 @@ pub fn train_sas_rnn_threads(
         let sums = run.epoch(epoch);
         last_loss = sums.loss / sums.trials.max(1) as f64;
         epochs_run = epoch + 1;
-        let row = run.epoch_row(epoch, &sums, ep_start, start);
+        let row = run.epoch_row(epoch, &sums, ep_start, earlier_secs + secs_since(start));
         sink.on_epoch(&row, cfg.epochs);
         out.epochs.push(row);
         if !last_loss.is_finite() {
@@ -341,8 +353,14 @@ pub fn train_sas_rnn_threads(
             stop_reason = 1.0;
             break;
         }
+        // Also after the last epoch: the analysis that follows can take minutes.
+        if sink.checkpoint_due() {
+            let secs = earlier_secs + secs_since(start);
+            let ckpt = Checkpoint::capture(&run.net, &run.opt.0, epochs_run, secs, &out.epochs);
+            sink.save_checkpoint(epochs_run, ckpt.encode());
+        }
     }
-    let secs = start.elapsed().as_secs_f64();
+    let secs = earlier_secs + secs_since(start);
     let s = &mut out.scalars;
     s.insert("train_loss".into(), last_loss);
     s.insert("epochs_run".into(), epochs_run as f64);
@@ -483,7 +501,7 @@ impl Run<'_> {
 
     /// The epoch's row: training loss and accuracy, timings, and the mean-field test accuracy
     /// every `test_every` epochs (stream `test_noise/<epoch>`).
-    fn epoch_row(&self, epoch: u32, sums: &Sums, ep_start: Instant, start: Instant) -> EpochRow {
+    fn epoch_row(&self, epoch: u32, sums: &Sums, ep_start: Instant, seconds: f64) -> EpochRow {
         let mut v = Values::new();
         v.insert("train_loss".into(), sums.loss / sums.trials.max(1) as f64);
         if self.kind == LossKind::CrossEntropy {
@@ -493,7 +511,7 @@ impl Run<'_> {
             );
         }
         v.insert("epoch_seconds".into(), ep_start.elapsed().as_secs_f64());
-        v.insert("seconds".into(), start.elapsed().as_secs_f64());
+        v.insert("seconds".into(), seconds);
         let test_every = match &self.cfg.task {
             SasTask::RowMnist(t) | SasTask::PixelMnist(t) => t.test_every,
             SasTask::Msi(_) => 0,
@@ -507,6 +525,10 @@ impl Run<'_> {
         }
         EpochRow { epoch, values: v }
     }
+}
+
+fn secs_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64()
 }
 
 /// The epoch's mini-batches, from the batch stream: MNIST image indices in shuffled order

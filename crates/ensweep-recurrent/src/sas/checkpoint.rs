@@ -1,0 +1,258 @@
+//! A spike-and-slab RNN run's state between two epochs, so that a cell that was cut off (a
+//! killed worker, a revoked lease, a wall-time limit) resumes at its last checkpoint instead of
+//! at epoch 0: pixel-by-pixel MNIST trains for hours in one cell (docs/CHECKPOINTS.md).
+//!
+//! Every random stream of training is drawn per epoch (`batches/<epoch>`,
+//! `noise/<epoch>/<batch>/<part>`, `test_noise/<epoch>`), and the initial network is
+//! recomputed from its own stream, so the parameters, the optimisers' moments and the epochs'
+//! rows are all a resumed run needs to give the numbers of a run that never stopped.
+
+use super::layer::SasLayer;
+use super::model::SasNet;
+use ensweep_core::output::EpochRow;
+use ensweep_trainkit::arrays::{std_mut, std_slice};
+use ensweep_trainkit::optim::{Optimizer, OptimizerState};
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever [`Checkpoint`]'s layout changes: a checkpoint of another format is ignored
+/// (the cell starts afresh), never misread.
+const FORMAT: u32 = 1;
+
+/// Largest checkpoint decoded (bytes): far above the largest net a config can ask for that
+/// trains in reasonable time, far below what would exhaust a worker's memory.
+const DECODE_LIMIT: usize = 1 << 30;
+
+/// What a run has after `epochs_done` epochs.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+pub(super) struct Checkpoint {
+    format: u32,
+    /// Epochs finished; the run goes on with epoch `epochs_done`.
+    pub epochs_done: u32,
+    /// Training seconds spent before the checkpoint, so `train_seconds` and the epochs'
+    /// `seconds` keep counting the whole run's training time.
+    pub seconds: f64,
+    /// The learning-curve rows of the finished epochs.
+    pub rows: Vec<EpochRow>,
+    /// `in`, `rec`, `out`: (pi, m, Xi) of each, row-major.
+    layers: Vec<[Vec<f32>; 3]>,
+    /// The optimisers, in the trainer's order.
+    optimisers: Vec<OptimizerState>,
+}
+
+impl Checkpoint {
+    /// The state of `net` and `optimisers` after `epochs_done` epochs.
+    pub fn capture(
+        net: &SasNet,
+        optimisers: &[Optimizer],
+        epochs_done: u32,
+        seconds: f64,
+        rows: &[EpochRow],
+    ) -> Self {
+        let layer = |l: &SasLayer| {
+            [
+                std_slice(&l.pi).to_vec(),
+                std_slice(&l.m).to_vec(),
+                std_slice(&l.xi).to_vec(),
+            ]
+        };
+        Checkpoint {
+            format: FORMAT,
+            epochs_done,
+            seconds,
+            rows: rows.to_vec(),
+            layers: vec![layer(&net.input), layer(&net.rec), layer(&net.out)],
+            optimisers: optimisers.iter().map(Optimizer::state).collect(),
+        }
+    }
+
+    /// The checkpoint as bytes (bincode; f32 and f64 values bit for bit, NaN included).
+    pub fn encode(&self) -> Vec<u8> {
+        bincode::serde::encode_to_vec(self, bincode::config::standard())
+            .expect("plain data encodes")
+    }
+
+    /// A checkpoint read back, or `None` for bytes that are not one of this format.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
+        let (ckpt, read): (Checkpoint, usize) =
+            bincode::serde::decode_from_slice(bytes, config).ok()?;
+        (ckpt.format == FORMAT && read == bytes.len()).then_some(ckpt)
+    }
+
+    /// Puts the parameters and moments into a freshly initialised `net` and `optimisers` of the
+    /// same config. Checks every length first and changes nothing (returning `false`) if one
+    /// differs: a checkpoint of another shape is ignored, not half applied.
+    pub fn restore(self, net: &mut SasNet, optimisers: &mut [Optimizer]) -> bool {
+        let fits_layer =
+            |l: &SasLayer, saved: &[Vec<f32>; 3]| saved.iter().all(|v| v.len() == l.rows * l.cols);
+        let fits = self.layers.len() == 3
+            && fits_layer(&net.input, &self.layers[0])
+            && fits_layer(&net.rec, &self.layers[1])
+            && fits_layer(&net.out, &self.layers[2])
+            && self.optimisers.len() == optimisers.len()
+            && self
+                .optimisers
+                .iter()
+                .zip(optimisers.iter())
+                .all(|(s, o)| o.fits(s))
+            && self.rows.len() == self.epochs_done as usize;
+        if !fits {
+            return false;
+        }
+        let layers = [&mut net.input, &mut net.rec, &mut net.out];
+        for (layer, [pi, m, xi]) in layers.into_iter().zip(self.layers) {
+            std_mut(&mut layer.pi).copy_from_slice(&pi);
+            std_mut(&mut layer.m).copy_from_slice(&m);
+            std_mut(&mut layer.xi).copy_from_slice(&xi);
+        }
+        for (o, s) in optimisers.iter_mut().zip(self.optimisers) {
+            o.restore(s).expect("lengths checked above");
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sas::train::train_sas_rnn;
+    use ensweep_core::config::SasRnnConfig;
+    use ensweep_core::output::{RunOutput, TrainSink};
+    use ensweep_core::seed::RunSeed;
+
+    /// Saves a checkpoint after every epoch, stops after `stop_after` epochs, offers `resume`.
+    #[derive(Default)]
+    struct Recorder {
+        saved: Vec<(u32, Vec<u8>)>,
+        epochs_seen: usize,
+        stop_after: Option<usize>,
+        resume: Option<Vec<u8>>,
+        resumed_at: Option<u32>,
+    }
+
+    impl TrainSink for Recorder {
+        fn on_epoch(&mut self, _row: &EpochRow, _epochs_total: u32) {
+            self.epochs_seen += 1;
+        }
+        fn cancelled(&self) -> bool {
+            self.stop_after.is_some_and(|n| self.epochs_seen >= n)
+        }
+        fn resume_state(&mut self) -> Option<Vec<u8>> {
+            self.resume.take()
+        }
+        fn resumed(&mut self, epochs_done: u32) {
+            self.resumed_at = Some(epochs_done);
+        }
+        fn checkpoint_due(&mut self) -> bool {
+            true
+        }
+        fn save_checkpoint(&mut self, epochs_done: u32, state: Vec<u8>) {
+            self.saved.push((epochs_done, state));
+        }
+    }
+
+    /// A small MSI net: no data files, a second to train.
+    fn small_msi() -> SasRnnConfig {
+        crate::sas::tests::small_msi(4, 24, 2)
+    }
+
+    /// The output without its wall-clock values, the only ones a resumed run may change.
+    fn without_timings(mut out: RunOutput) -> RunOutput {
+        out.scalars.retain(|k, _| !k.contains("seconds"));
+        for row in &mut out.epochs {
+            row.values.retain(|k, _| !k.contains("seconds"));
+        }
+        out
+    }
+
+    fn train(cfg: &SasRnnConfig, sink: &mut Recorder) -> Result<RunOutput, crate::RnnError> {
+        train_sas_rnn(cfg, &RunSeed::from_u64(11), sink)
+    }
+
+    #[test]
+    fn a_resumed_run_gives_the_numbers_of_one_that_never_stopped() {
+        let cfg = small_msi();
+        let mut straight = Recorder::default();
+        let whole = without_timings(train(&cfg, &mut straight).unwrap());
+        let epochs: Vec<u32> = straight.saved.iter().map(|(e, _)| *e).collect();
+        assert_eq!(epochs, [1, 2, 3, 4], "one checkpoint after every epoch");
+
+        let mut cut = Recorder {
+            stop_after: Some(2),
+            ..Recorder::default()
+        };
+        assert!(matches!(
+            train(&cfg, &mut cut),
+            Err(crate::RnnError::Cancelled)
+        ));
+        let (epochs_done, state) = cut.saved.pop().expect("a checkpoint before the cut");
+        assert_eq!(epochs_done, 2);
+
+        let mut again = Recorder {
+            resume: Some(state),
+            ..Recorder::default()
+        };
+        let resumed = without_timings(train(&cfg, &mut again).unwrap());
+        assert_eq!(again.resumed_at, Some(2));
+        assert_eq!(
+            again.epochs_seen, 2,
+            "only the epochs after the checkpoint ran"
+        );
+        assert_eq!(resumed, whole);
+
+        // From the checkpoint after the last epoch only the analysis runs.
+        let mut last = Recorder {
+            resume: Some(straight.saved.pop().unwrap().1),
+            ..Recorder::default()
+        };
+        let analysed = without_timings(train(&cfg, &mut last).unwrap());
+        assert_eq!((last.resumed_at, last.epochs_seen), (Some(4), 0));
+        assert_eq!(analysed, whole);
+    }
+
+    #[test]
+    fn a_checkpoint_that_does_not_fit_is_ignored() {
+        let cfg = small_msi();
+        let mut fresh = Recorder::default();
+        let whole = without_timings(train(&cfg, &mut fresh).unwrap());
+        let state = fresh.saved[1].1.clone();
+
+        let mut wider = cfg.clone();
+        wider.n_hidden += 1;
+        let mut other_shape = Recorder {
+            resume: Some(state.clone()),
+            ..Recorder::default()
+        };
+        train(&wider, &mut other_shape).unwrap();
+        assert_eq!(other_shape.resumed_at, None, "another shape starts afresh");
+
+        for bytes in [
+            Vec::new(),
+            b"not a checkpoint".to_vec(),
+            state[..state.len() / 2].to_vec(),
+        ] {
+            let mut garbage = Recorder {
+                resume: Some(bytes),
+                ..Recorder::default()
+            };
+            let out = without_timings(train(&cfg, &mut garbage).unwrap());
+            assert_eq!(garbage.resumed_at, None);
+            assert_eq!(out, whole, "an unreadable checkpoint changes nothing");
+        }
+    }
+
+    #[test]
+    fn encoding_keeps_every_bit() {
+        let cfg = small_msi();
+        let net = crate::sas::train::init_net(&cfg, 5, 3, &RunSeed::from_u64(2));
+        let mut row = EpochRow::default();
+        row.values.insert("train_loss".into(), f64::NAN);
+        let opt = Optimizer::new(&cfg.optimizer, 4);
+        let ckpt = Checkpoint::capture(&net, &[opt], 1, 2.5, &[row]);
+        let back = Checkpoint::decode(&ckpt.encode()).unwrap();
+        assert!(back.rows[0].values["train_loss"].is_nan());
+        assert_eq!(back.layers, ckpt.layers);
+        assert_eq!(back.optimisers, ckpt.optimisers);
+        assert_eq!((back.epochs_done, back.seconds), (1, 2.5));
+    }
+}

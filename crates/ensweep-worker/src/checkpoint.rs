@@ -1,0 +1,213 @@
+//! Checkpoints of long cells on disk: a cell cut off (worker killed, lease revoked, time limit)
+//! resumes at its last checkpoint on whichever worker leases it next, provided that worker
+//! sees the same directory (`ensweep run`: the sweep directory; a cluster: a shared
+//! filesystem). docs/CHECKPOINTS.md.
+//!
+//! One file per cell, `<dir>/<cell key>.ckpt`: a header line naming the cell key, kind and
+//! trainer version, then the trainer's bytes. A file is written whole to a temporary name and
+//! renamed, so a reader sees the previous checkpoint or the new one, never half of one. A file
+//! that does not name this very cell (a copy, a leftover of another trainer version) or cannot
+//! be read is ignored and the cell starts afresh: a checkpoint can save time, never change a
+//! result or fail a cell.
+
+use ensweep_core::spec::Cell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// First bytes of every checkpoint file (and of its format: bump with the header's layout).
+const MAGIC: &[u8] = b"ensweep-checkpoint 1\n";
+
+/// Largest checkpoint file read back (bytes). The trainers' own limit is higher; this one keeps
+/// a stray huge file in the directory from being read into memory.
+const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Where checkpoints go and how often: a worker's setting.
+#[derive(Clone, Debug)]
+pub struct CheckpointPolicy {
+    /// The directory of the checkpoint files (created on the first save).
+    pub dir: PathBuf,
+    /// Least time between two saves of one cell. A save after every epoch of a row-MNIST
+    /// cell (seconds per epoch) would cost more than it saves; once a minute loses at most a
+    /// minute and an epoch.
+    pub every: Duration,
+}
+
+/// The checkpoint file of one cell, and when it was last written.
+pub(crate) struct CellCheckpoint {
+    path: PathBuf,
+    header: Vec<u8>,
+    every: Duration,
+    last_save: Instant,
+}
+
+impl CellCheckpoint {
+    /// The checkpoint of `cell` under `policy`; `None` if its key is not a plain hex digest (a
+    /// key is a file name here, so nothing else may become one).
+    pub(crate) fn new(policy: &CheckpointPolicy, cell: &Cell) -> Option<Self> {
+        let key = &cell.key;
+        let plain =
+            !key.is_empty() && key.len() <= 128 && key.bytes().all(|b| b.is_ascii_hexdigit());
+        if !plain {
+            return None;
+        }
+        let header = format!("{key} {} {}\n", cell.kind, cell.trainer_version);
+        Some(CellCheckpoint {
+            path: policy.dir.join(format!("{key}.ckpt")),
+            header: [MAGIC, header.as_bytes()].concat(),
+            every: policy.every,
+            last_save: Instant::now(),
+        })
+    }
+
+    /// The trainer's bytes of this cell's checkpoint, if there is a readable one.
+    pub(crate) fn load(&self) -> Option<Vec<u8>> {
+        let meta = std::fs::metadata(&self.path).ok()?;
+        if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
+            tracing::warn!(path = %self.path.display(), "ignoring checkpoint: not a file or too large");
+            return None;
+        }
+        let bytes = std::fs::read(&self.path).ok()?;
+        match bytes.strip_prefix(self.header.as_slice()) {
+            Some(state) => Some(state.to_vec()),
+            None => {
+                tracing::warn!(path = %self.path.display(), "ignoring checkpoint of another cell or format");
+                None
+            }
+        }
+    }
+
+    /// Whether `every` has passed since the cell started or was last saved.
+    pub(crate) fn due(&self) -> bool {
+        self.last_save.elapsed() >= self.every
+    }
+
+    /// Writes `state` as this cell's checkpoint (atomically). A failure is logged, not raised:
+    /// the cell goes on without a checkpoint.
+    pub(crate) fn save(&mut self, epochs_done: u32, state: &[u8]) {
+        self.last_save = Instant::now();
+        match write_atomic(&self.path, &self.header, state) {
+            Ok(()) => tracing::debug!(path = %self.path.display(), epochs_done, "checkpoint saved"),
+            Err(err) => {
+                tracing::warn!(path = %self.path.display(), %err, "could not save checkpoint")
+            }
+        }
+    }
+
+    /// Deletes the checkpoint once the cell has a result (or failed for good).
+    pub(crate) fn remove(&self) {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                tracing::warn!(path = %self.path.display(), %err, "could not remove checkpoint")
+            }
+        }
+    }
+}
+
+/// Writes `header` + `state` to a temporary file beside `path`, syncs it and renames it over
+/// `path`.
+fn write_atomic(path: &Path, header: &[u8], state: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(header)?;
+        f.write_all(state)?;
+        f.sync_all()
+    })();
+    match written.and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(err) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(key: &str) -> Cell {
+        Cell {
+            key: key.into(),
+            sweep: "s".into(),
+            kind: "sas_rnn".into(),
+            trainer_version: "sas_rnn/9".into(),
+            config_json: "{}".into(),
+            sweep_seed: 1,
+            replicate: 0,
+            axes: Default::default(),
+        }
+    }
+
+    fn policy(dir: &Path) -> CheckpointPolicy {
+        CheckpointPolicy {
+            dir: dir.join("ckpt"),
+            every: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn saved_state_is_loaded_back_and_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = CellCheckpoint::new(&policy(tmp.path()), &cell("ab12")).unwrap();
+        assert_eq!(c.load(), None, "nothing saved yet");
+        c.save(3, b"state three");
+        c.save(4, b"state four");
+        assert_eq!(c.load().as_deref(), Some(&b"state four"[..]));
+        let names: Vec<_> = std::fs::read_dir(tmp.path().join("ckpt"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["ab12.ckpt"], "no temporary file left behind");
+        c.remove();
+        assert_eq!(c.load(), None);
+        c.remove(); // removing twice is fine
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_cell_or_version_is_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = policy(tmp.path());
+        let mut a = CellCheckpoint::new(&p, &cell("ab12")).unwrap();
+        a.save(1, b"x");
+        // Another cell's file copied over this one's name.
+        std::fs::copy(p.dir.join("ab12.ckpt"), p.dir.join("cd34.ckpt")).unwrap();
+        assert_eq!(CellCheckpoint::new(&p, &cell("cd34")).unwrap().load(), None);
+        // The same key under another trainer version.
+        let mut newer = cell("ab12");
+        newer.trainer_version = "sas_rnn/10".into();
+        assert_eq!(CellCheckpoint::new(&p, &newer).unwrap().load(), None);
+        // A truncated file.
+        std::fs::write(p.dir.join("ab12.ckpt"), &MAGIC[..5]).unwrap();
+        assert_eq!(a.load(), None);
+    }
+
+    #[test]
+    fn only_hex_keys_become_file_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = policy(tmp.path());
+        for key in ["", "../x", "a/b", "ab.ckpt", "..", &"a".repeat(129)] {
+            assert!(CellCheckpoint::new(&p, &cell(key)).is_none(), "{key:?}");
+        }
+        assert!(CellCheckpoint::new(&p, &cell("0123456789abcdef")).is_some());
+    }
+
+    #[test]
+    fn saves_are_spaced_by_the_policy() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut p = policy(tmp.path());
+        p.every = Duration::from_secs(3600);
+        let mut c = CellCheckpoint::new(&p, &cell("ab12")).unwrap();
+        assert!(!c.due(), "not due right after the cell started");
+        p.every = Duration::ZERO;
+        c = CellCheckpoint::new(&p, &cell("ab12")).unwrap();
+        assert!(c.due());
+    }
+}

@@ -1,0 +1,123 @@
+//! A long cell killed mid-training resumes from its checkpoint in the next `ensweep run`, and
+//! gives the numbers of a run that was never killed.
+
+use crate::harness::{DEADLINE, Proc, bin, ensweep, ensweep_ok};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+
+/// A small MSI net (no data files) with enough epochs that the kill lands mid-training.
+const SETS: &[&str] = &[
+    "sweep.seeds=1",
+    "epochs=60",
+    "n_hidden=24",
+    "task.test_repeats=1",
+    "eval.analysis_dt_ms=10.0",
+    "eval.mean_field_draws=1",
+    "eval.sampled_nets=1",
+    "eval.removal_repeats=1",
+    "eval.removal_fractions=[0.0, 1.0]",
+    "eval.probe_trials=2",
+];
+
+fn run_args(dir: &Path) -> Vec<String> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/pre2023_msi.toml");
+    let mut args: Vec<String> = vec!["run".into(), file.display().to_string()];
+    for s in SETS {
+        args.extend(["--set".into(), (*s).into()]);
+    }
+    args.extend([
+        "--dir".into(),
+        dir.display().to_string(),
+        "--no-progress".into(),
+        "--slots".into(),
+        "1".into(),
+        "--checkpoint-every".into(),
+        "0".into(),
+    ]);
+    args
+}
+
+/// The metrics (no timings) of the sweep's one run, and (rows, distinct epochs, loss sum) of
+/// its learning curve, as JSON text.
+fn numbers(dir: &Path) -> (String, String) {
+    let sweep = dir.join("pre2023_msi");
+    let sweep = sweep.to_str().unwrap();
+    let q = |sql: &str| ensweep_ok(&["query", sweep, sql, "--format", "json"], &[]);
+    (
+        q(
+            "SELECT train_loss, acc_va, acc_v, acc_a, acc_mf_mean, important_frac, \
+           spectral_radius, w_change_fro, epochs_run FROM runs",
+        ),
+        q("SELECT count(*) AS n, count(DISTINCT epoch) AS e, sum(train_loss) AS s FROM epochs"),
+    )
+}
+
+#[test]
+fn a_killed_cell_resumes_from_its_checkpoint_with_the_same_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (killed, whole) = (tmp.path().join("killed"), tmp.path().join("whole"));
+
+    // Kill the first run (SIGKILL, as a crash) once it logged its first checkpoint.
+    let log = tmp.path().join("first.log");
+    let mut child = Command::new(bin())
+        .args(run_args(&killed))
+        .env("RUST_LOG", "ensweep_worker=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ensweep run");
+    let stderr = child.stderr.take().unwrap();
+    let mut first = Proc { child, log };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("checkpoint saved") {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    let saved = rx
+        .recv_timeout(DEADLINE)
+        .expect("a checkpoint within the deadline");
+    first.kill();
+    assert!(saved.contains("epochs_done"), "{saved}");
+    let ckpts: Vec<_> = std::fs::read_dir(killed.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(ckpts.len() == 1 && ckpts[0].ends_with(".ckpt"), "{ckpts:?}");
+
+    // The second run resumes the leased cell from there and finishes it.
+    let args = run_args(&killed);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ensweep(&args, &[("RUST_LOG", Path::new("ensweep_worker=info"))]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("resuming from checkpoint"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(killed.join("checkpoints"))
+        .unwrap()
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the checkpoint is removed once the cell has its result"
+    );
+
+    let args = run_args(&whole);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ensweep(&args, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (resumed, straight) = (numbers(&killed), numbers(&whole));
+    assert!(
+        resumed.1.contains("\"n\":60") && resumed.1.contains("\"e\":60"),
+        "{resumed:?}"
+    );
+    assert_eq!(resumed, straight);
+}
