@@ -13,7 +13,7 @@ pub mod train;
 mod tests {
     use super::train::{StopRule, keras_time_decay, train_tanh_rnn};
     use ensweep_core::config::TanhRnnConfig;
-    use ensweep_core::output::NullSink;
+    use ensweep_core::output::{NullSink, RunOutput};
     use ensweep_core::seed::RunSeed;
 
     fn cfg(extra: &str) -> TanhRnnConfig {
@@ -197,7 +197,8 @@ mod tests {
 
     /// Mean output over the first 40 (pre-stimulus) steps of every probe, rebuilt from the stored
     /// trajectories, read-out weights and read-out bias.
-    fn pre_stimulus_outputs(readout_bias: bool) -> Vec<f32> {
+    /// A small time-pulse net, `task_extra` added to its `[task]` table.
+    fn pulse_net(readout_bias: bool, task_extra: &str) -> RunOutput {
         let c: TanhRnnConfig = toml::from_str(&format!(
             r#"
             n_hidden = 16
@@ -210,6 +211,7 @@ mod tests {
             name = "time_pulse"
             mem_gap = 5
             length = 100
+            {task_extra}
             [optimizer]
             kind = "adam"
             lr = 0.01
@@ -220,7 +222,11 @@ mod tests {
             "#
         ))
         .unwrap();
-        let out = train_tanh_rnn(&c, &RunSeed::from_u64(4), &mut NullSink).unwrap();
+        train_tanh_rnn(&c, &RunSeed::from_u64(4), &mut NullSink).unwrap()
+    }
+
+    /// Mean read-out of each probe trial over its first 40 steps (before the stimulus).
+    fn pre_stimulus_outputs(out: &RunOutput) -> Vec<f32> {
         let w = |name: &str| &out.weights.iter().find(|w| w.layer == name).unwrap().values;
         let (w_out, bias) = (w("out"), w("out.bias")[0]);
         out.trajectories
@@ -241,12 +247,32 @@ mod tests {
     /// before the stimulus, where h stays near 0; without the bias no weight can produce it.
     #[test]
     fn time_pulse_net_holds_the_baseline_before_the_stimulus() {
-        for mean in pre_stimulus_outputs(true) {
+        for mean in pre_stimulus_outputs(&pulse_net(true, "")) {
             assert!((mean - 0.045).abs() < 0.01, "pre-stimulus output {mean}");
         }
-        for mean in pre_stimulus_outputs(false) {
+        for mean in pre_stimulus_outputs(&pulse_net(false, "")) {
             assert!(mean.abs() < 0.02, "without the read-out bias: {mean}");
         }
+    }
+
+    /// `task.baseline` is the level the net learns to hold; `task.test_baseline` changes only
+    /// what the evaluation scores against (the same net, a larger distance).
+    #[test]
+    fn time_pulse_baseline_is_learnt_and_test_baseline_only_scores() {
+        let low = pulse_net(true, "baseline = 0.01");
+        for mean in pre_stimulus_outputs(&low) {
+            assert!((mean - 0.01).abs() < 0.01, "pre-stimulus output {mean}");
+        }
+        let scored_high = pulse_net(true, "baseline = 0.01\ntest_baseline = 0.045");
+        assert_eq!(low.weights, scored_high.weights, "training is the same");
+        let d = |o: &RunOutput| o.scalars["distance_mean"];
+        // 0.035 over the ~80 baseline steps adds about sqrt(80) * 0.035 = 0.31 in quadrature.
+        assert!(
+            d(&scored_high) > d(&low) + 0.05,
+            "{} vs {}",
+            d(&scored_high),
+            d(&low)
+        );
     }
 
     /// The same cell trained with the AVX-512, AVX2 and portable kernels gives the same bits

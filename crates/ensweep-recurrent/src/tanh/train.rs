@@ -311,7 +311,8 @@ pub fn train_tanh_rnn(
         s.insert("success".into(), 0.0);
         return Ok(out);
     }
-    evaluate(cfg, seed, task.as_ref(), l, &p0, &p, &mut out);
+    let test_task = tanh_task(&cfg.task.for_test(), false);
+    evaluate(cfg, seed, test_task.as_ref(), l, &p0, &p, &mut out);
     if regularized {
         let mut scratch = vec![0.0f32; l.n * l.n];
         let pen = reg::add_penalty(
@@ -391,7 +392,7 @@ fn evaluate(
             s.insert(format!("distance_cond_{c}"), v);
         }
     }
-    let ood_task = tanh_task(&cfg.task, true);
+    let ood_task = tanh_task(&cfg.task.for_test(), true);
     let ood = batch_of(
         ood_task.as_ref(),
         &ood_task.trials(&mut seed.rng("ood"), ev.test_trials.max(1)),

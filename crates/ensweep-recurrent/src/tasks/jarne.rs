@@ -252,12 +252,14 @@ impl TaskGen for Oscillator {
 }
 
 /// Time pulse: a smoothed 20 ms pulse at 50-70 ms (amplitude 0 or 1); target a 20 ms bump
-/// starting `mem_gap` ms after the stimulus end; baseline 0.045; noise on input and target.
+/// starting `mem_gap` ms after the stimulus end; baseline 0.045 by default; noise on input and
+/// target.
 #[derive(Clone, Debug)]
 pub struct TimePulse {
     mem_gap: usize,
     steps: usize,
     noise: f64,
+    baseline: f32,
 }
 
 const TP_FIRST: usize = 50;
@@ -272,6 +274,7 @@ impl TimePulse {
             mem_gap,
             steps: (cfg.length as usize).max(need),
             noise: cfg.noise,
+            baseline: cfg.baseline as f32,
         }
     }
 
@@ -306,7 +309,7 @@ impl TaskGen for TimePulse {
         for (i, v) in convolve_same(&[amp; TP_STIM], &win).iter().enumerate() {
             x[TP_FIRST + i] = (v / wsum) as f32;
         }
-        let mut y = vec![0.045f32; self.steps];
+        let mut y = vec![self.baseline; self.steps];
         let g: Vec<f64> = gaussian(TP_STIM, 12.0).iter().map(|v| 0.055 * v).collect();
         for (i, v) in convolve_same(&[amp; TP_STIM], &g).iter().enumerate() {
             y[self.onset() + i] = *v as f32;
@@ -444,6 +447,8 @@ mod tests {
                 mem_gap: 100,
                 noise: 0.0,
                 length: 300,
+                baseline: 0.045,
+                test_baseline: None,
             },
             false,
         );
@@ -459,10 +464,14 @@ mod tests {
                 mem_gap: 170,
                 noise: 0.0,
                 length: 300,
+                baseline: 0.01,
+                test_baseline: None,
             },
             true,
         );
         assert_eq!(ood.onset(), 410);
         assert!(ood.steps() >= 440);
+        let t = ood.trial(&mut rng(), Some(1));
+        assert!((t.y[409] - 0.01).abs() < 1e-6 && (t.y[435] - 0.01).abs() < 1e-6);
     }
 }
