@@ -10,7 +10,7 @@ use std::sync::mpsc;
 /// A small MSI net (no data files) with enough epochs that the kill lands mid-training.
 const SETS: &[&str] = &[
     "sweep.seeds=1",
-    "epochs=60",
+    "epochs=150",
     "n_hidden=24",
     "task.test_repeats=1",
     "eval.analysis_dt_ms=10.0",
@@ -116,7 +116,7 @@ fn a_killed_cell_resumes_from_its_checkpoint_with_the_same_numbers() {
 
     let (resumed, straight) = (numbers(&killed), numbers(&whole));
     assert!(
-        resumed.1.contains("\"n\":60") && resumed.1.contains("\"e\":60"),
+        resumed.1.contains("\"n\":150") && resumed.1.contains("\"e\":150"),
         "{resumed:?}"
     );
     assert_eq!(resumed, straight);
