@@ -210,6 +210,35 @@ mod tests {
         assert_eq!(analysed, whole);
     }
 
+    /// Row MNIST: the per-epoch shuffle, the learning-rate schedule and the per-epoch test.
+    #[test]
+    fn a_resumed_row_mnist_run_gives_the_same_numbers() {
+        let mut cfg = crate::sas::tests::small_row(3, 16, 2, 100);
+        cfg.optimizer.halve_every = 1;
+        if let ensweep_core::config::sas_rnn::SasTask::RowMnist(t) = &mut cfg.task {
+            t.batch_size = 32;
+            t.test_every = 1;
+        }
+        let whole = without_timings(train(&cfg, &mut Recorder::default()).unwrap());
+        assert!(
+            whole
+                .epochs
+                .iter()
+                .all(|r| r.values.contains_key("test_acc_mf"))
+        );
+        let mut cut = Recorder {
+            stop_after: Some(1),
+            ..Recorder::default()
+        };
+        assert!(train(&cfg, &mut cut).is_err());
+        let mut again = Recorder {
+            resume: Some(cut.saved.pop().unwrap().1),
+            ..Recorder::default()
+        };
+        assert_eq!(without_timings(train(&cfg, &mut again).unwrap()), whole);
+        assert_eq!(again.resumed_at, Some(1));
+    }
+
     #[test]
     fn a_checkpoint_that_does_not_fit_is_ignored() {
         let cfg = small_msi();

@@ -54,6 +54,32 @@ pub(crate) mod tests {
         cfg
     }
 
+    /// The row-MNIST file's recipe on the test subset: `epochs`, `n_hidden` units, at most
+    /// `batches` per epoch, `test_size` test images, no test during training, the smallest
+    /// evaluation (no removal or damage curves).
+    pub(crate) fn small_row(
+        epochs: u32,
+        n_hidden: usize,
+        batches: usize,
+        test_size: usize,
+    ) -> SasRnnConfig {
+        let mut cfg = experiment("pre2023_smnist_row.toml");
+        cfg.epochs = epochs;
+        cfg.n_hidden = n_hidden;
+        if let ensweep_core::config::sas_rnn::SasTask::RowMnist(t) = &mut cfg.task {
+            t.data_dir = Some(mnist_dir());
+            t.batches_per_epoch = batches;
+            t.test_size = test_size;
+            t.test_every = 0;
+        }
+        cfg.eval.mean_field_draws = 1;
+        cfg.eval.sampled_nets = 1;
+        cfg.eval.removal_fractions = vec![];
+        cfg.eval.damage_fractions = vec![];
+        cfg.eval.probe_trials = 2;
+        cfg
+    }
+
     #[test]
     fn msi_protocol_learns_and_fills_every_analysis() {
         let cfg = small_msi(60, 60, 3);
@@ -141,21 +167,8 @@ pub(crate) mod tests {
 
     #[test]
     fn row_mnist_learns_above_chance_in_a_few_batches() {
-        let mut cfg = experiment("pre2023_smnist_row.toml");
         // The 1,000-image test subset gives 8 batches of 128 per epoch: 8 epochs are 64 updates.
-        cfg.epochs = 8;
-        cfg.n_hidden = 48;
-        if let ensweep_core::config::sas_rnn::SasTask::RowMnist(t) = &mut cfg.task {
-            t.data_dir = Some(mnist_dir());
-            t.batches_per_epoch = 30;
-            t.test_size = 500;
-            t.test_every = 0;
-        }
-        cfg.eval.mean_field_draws = 1;
-        cfg.eval.sampled_nets = 1;
-        cfg.eval.removal_fractions = vec![];
-        cfg.eval.damage_fractions = vec![];
-        cfg.eval.probe_trials = 2;
+        let cfg = small_row(8, 48, 30, 500);
         let out = train_sas_rnn(&cfg, &RunSeed::from_u64(1), &mut NullSink).unwrap();
         let s = &out.scalars;
         // Chance is 0.1; ~60 updates of a small net get well above it (full runs: docs/RNN.md).
