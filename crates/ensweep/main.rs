@@ -87,11 +87,15 @@ fn exit_quietly_on_closed_pipe() {
     }
 }
 
+/// Log filter without `RUST_LOG`: warnings, and the one event a user should see that is not
+/// one: a cell resuming from its checkpoint (docs/CHECKPOINTS.md).
+const DEFAULT_LOG: &str = "warn,ensweep_worker::attempt=info";
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .init();

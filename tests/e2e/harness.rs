@@ -117,7 +117,11 @@ pub fn worker_with(
 /// Runs `ensweep <args>` to completion, failing the test if it outlives [`DEADLINE`].
 pub fn ensweep(args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(bin());
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // The binary's own default log filter, whatever the test runner's environment says.
+    cmd.args(args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
