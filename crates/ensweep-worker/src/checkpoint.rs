@@ -27,9 +27,9 @@ const MAX_FILE_BYTES: u64 = 1 << 30;
 pub struct CheckpointPolicy {
     /// The directory of the checkpoint files (created on the first save).
     pub dir: PathBuf,
-    /// Least time between two saves of one cell. A save after every epoch of a row-MNIST
-    /// cell (seconds per epoch) would cost more than it saves; once a minute loses at most a
-    /// minute and an epoch.
+    /// Least time between two saves of one cell. A row-MNIST epoch takes seconds: saving
+    /// after each would write and sync a file every few seconds per slot (on a cluster's shared
+    /// filesystem); once a minute loses at most a minute and an epoch.
     pub every: Duration,
 }
 
