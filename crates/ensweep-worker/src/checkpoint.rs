@@ -13,6 +13,7 @@
 use ensweep_core::spec::Cell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// First bytes of every checkpoint file (and of its format: bump with the header's layout).
@@ -111,8 +112,12 @@ impl CellCheckpoint {
 fn write_atomic(path: &Path, header: &[u8], state: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
+    // Unique per save: two attempts at one cell (a lease that expired while its slot still
+    // ran) may save at once, in one process or two.
+    static SAVES: AtomicU64 = AtomicU64::new(0);
+    let n = SAVES.fetch_add(1, Ordering::Relaxed);
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
+    tmp.push(format!(".tmp{}-{n}", std::process::id()));
     let tmp = PathBuf::from(tmp);
     let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
