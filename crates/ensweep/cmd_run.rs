@@ -237,7 +237,7 @@ async fn follow(
         let Some(current) = snap.sweeps.iter().find(|s| s.name == name).cloned() else {
             anyhow::bail!("sweep `{name}` vanished from the coordinator");
         };
-        progress.update(&current);
+        progress.update(&current, &snap.running);
         if current.finished() {
             return Ok((current, false));
         }

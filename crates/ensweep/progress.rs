@@ -9,10 +9,14 @@
 //!
 //! The ETA is the mean wall time of the cells finished in this run times the cells left,
 //! divided by the slots those cells can use; it counts down between finished cells. Before the
-//! first cell finishes there is no basis, and none is shown.
+//! first cell finishes there is no basis, and none is shown, unless every cell left is running
+//! and reports its epochs (a long one-cell study): then the slowest cell's epochs per second
+//! since it was first seen give it. Running cells that report epochs show them
+//! (`running 1 (epoch 23/200)`).
 
-use ensweep_coordinator::{CellEvent, SweepStatus};
+use ensweep_coordinator::{CellEvent, CellProgress, SweepStatus};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -184,8 +188,74 @@ pub struct Progress {
     /// The last ETA and when it was computed; it counts down from there.
     eta: Option<(Instant, Duration)>,
     counts: Option<Counts>,
+    epochs: Epochs,
     every: Duration,
     last_summary: Instant,
+}
+
+/// Epochs of this sweep's running cells, as their workers last reported them.
+#[derive(Debug, Default)]
+struct Epochs {
+    /// (cell key, done, total) of each running cell that reported.
+    now: Vec<(String, u32, u32)>,
+    /// When each was first seen, and its epochs then.
+    first: HashMap<String, (Instant, u32)>,
+}
+
+impl Epochs {
+    /// The running cells of `sweep` in `running`.
+    fn set(&mut self, sweep: &str, running: &[CellProgress]) {
+        self.now = running
+            .iter()
+            .filter(|p| p.sweep == sweep)
+            .map(|p| (p.cell_key.clone(), p.epochs_done, p.epochs_total))
+            .collect();
+        let now = &self.now;
+        self.first
+            .retain(|k, _| now.iter().any(|(key, ..)| key == k));
+        for (key, done, _) in now {
+            self.first
+                .entry(key.clone())
+                .or_insert((Instant::now(), *done));
+        }
+    }
+
+    /// ` (epoch 23/200)`, ` (epochs 23/200, 5/200, +2 more)`, or nothing.
+    fn text(&self) -> String {
+        let shown: Vec<String> = self
+            .now
+            .iter()
+            .take(3)
+            .map(|(_, d, t)| {
+                if *t > 0 {
+                    format!("{d}/{t}")
+                } else {
+                    d.to_string()
+                }
+            })
+            .collect();
+        let more = self.now.len().saturating_sub(3);
+        match (shown.len(), more) {
+            (0, _) => String::new(),
+            (1, _) => format!(" (epoch {})", shown[0]),
+            (_, 0) => format!(" (epochs {})", shown.join(", ")),
+            (_, m) => format!(" (epochs {}, +{m} more)", shown.join(", ")),
+        }
+    }
+
+    /// The time the slowest running cell needs for its remaining epochs, at the rate seen since
+    /// it was first seen; `None` until every cell has a total and has moved.
+    fn eta(&self) -> Option<Duration> {
+        let mut longest = Duration::ZERO;
+        for (key, done, total) in &self.now {
+            let (since, first) = self.first.get(key)?;
+            let moved = done.checked_sub(*first).filter(|m| *m > 0 && *total > 0)?;
+            let per_epoch = since.elapsed().as_secs_f64() / f64::from(moved);
+            let left = f64::from(total.saturating_sub(*done)) * per_epoch;
+            longest = longest.max(Duration::from_secs_f64(left));
+        }
+        (!self.now.is_empty()).then_some(longest)
+    }
 }
 
 impl Progress {
@@ -215,6 +285,7 @@ impl Progress {
             started: now,
             eta: None,
             counts: None,
+            epochs: Epochs::default(),
             every,
             last_summary: now,
         }
@@ -272,8 +343,10 @@ impl Progress {
         }
     }
 
-    /// The sweep's counts changed (or time passed: call it on a timer too).
-    pub fn update(&mut self, s: &SweepStatus) {
+    /// The sweep's counts changed (or time passed: call it on a timer too); `running` holds
+    /// the epochs of running cells (of every sweep: this one's are picked).
+    pub fn update(&mut self, s: &SweepStatus, running: &[CellProgress]) {
+        self.epochs.set(&self.sweep, running);
         let counts = Counts::of(s, self.slots);
         if self.counts != Some(counts) {
             self.eta = self
@@ -290,10 +363,11 @@ impl Progress {
             n => format!("cancelled {n} | "),
         };
         self.bar.set_message(format!(
-            "done {} | failed {} | {cancelled}running {} | queued {} | ETA {}",
+            "done {} | failed {} | {cancelled}running {}{} | queued {} | ETA {}",
             counts.done,
             counts.failed,
             counts.running,
+            self.epochs.text(),
             counts.queued,
             self.eta_text()
         ));
@@ -315,7 +389,9 @@ impl Progress {
     }
 
     fn eta_now(&self) -> Option<Duration> {
-        self.eta.map(|(at, d)| d.saturating_sub(at.elapsed()))
+        let from_cells = self.eta.map(|(at, d)| d.saturating_sub(at.elapsed()));
+        let all_running = self.counts.is_some_and(|c| c.queued == 0);
+        from_cells.or_else(|| self.epochs.eta().filter(|_| all_running))
     }
 
     fn eta_text(&self) -> String {
@@ -337,10 +413,13 @@ impl Progress {
                 "failed": c.failed, "cancelled": c.cancelled, "running": c.running,
                 "queued": c.queued, "elapsed_s": elapsed.as_secs_f64(),
                 "eta_s": self.eta_now().map(|d| d.as_secs_f64()),
+                "epochs": self.epochs.now.iter().map(|(k, d, t)| serde_json::json!({
+                    "key": k, "done": d, "total": t,
+                })).collect::<Vec<_>>(),
             })),
             Mode::Lines => {
                 let line = format!(
-                    "{event} {}: {}/{} done, {} failed, {} cancelled, {} running, {} queued; \
+                    "{event} {}: {}/{} done, {} failed, {} cancelled, {} running{}, {} queued; \
                      elapsed {}, ETA {}",
                     self.sweep,
                     c.done,
@@ -348,6 +427,7 @@ impl Progress {
                     c.failed,
                     c.cancelled,
                     c.running,
+                    self.epochs.text(),
                     c.queued,
                     human(elapsed),
                     self.eta_text()
@@ -411,6 +491,41 @@ mod tests {
             eta_at_rate(4, Duration::from_secs(60), 10),
             Some(Duration::from_secs(150))
         );
+    }
+
+    #[test]
+    fn running_epochs_are_shown_and_give_an_eta_once_they_move() {
+        let cell = |key: &str, done, total| CellProgress {
+            sweep: "s".into(),
+            cell_key: key.into(),
+            epochs_done: done,
+            epochs_total: total,
+        };
+        let mut e = Epochs::default();
+        e.set("s", &[cell("a", 3, 200), cell("b", 0, 0)]);
+        assert_eq!(e.text(), " (epochs 3/200, 0)");
+        assert_eq!(e.eta(), None, "b has no total yet");
+        e.set("s", &[cell("a", 3, 200)]);
+        assert_eq!(e.text(), " (epoch 3/200)");
+        assert_eq!(e.eta(), None, "a has not moved since it was first seen");
+        let other = CellProgress {
+            sweep: "other".into(),
+            ..cell("x", 1, 2)
+        };
+        e.set("s", &[cell("a", 5, 200), other]);
+        assert_eq!(
+            e.text(),
+            " (epoch 5/200)",
+            "another sweep's cell is not shown"
+        );
+        let eta = e.eta().expect("a moved 2 epochs");
+        assert!(
+            eta > Duration::ZERO && eta < Duration::from_secs(1),
+            "{eta:?}"
+        );
+        e.set("s", &[]);
+        assert_eq!((e.text(), e.eta()), (String::new(), None));
+        assert!(e.first.is_empty(), "finished cells are forgotten");
     }
 
     #[test]

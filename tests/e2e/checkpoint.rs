@@ -1,5 +1,5 @@
 //! A long cell killed mid-training resumes from its checkpoint in the next `ensweep run`, and
-//! gives the numbers of a run that was never killed.
+//! gives the numbers of a run that was never killed; while it runs, its epochs show.
 
 use crate::harness::{DEADLINE, Proc, bin, ensweep, ensweep_ok};
 use std::io::{BufRead, BufReader};
@@ -21,7 +21,7 @@ const SETS: &[&str] = &[
     "eval.probe_trials=2",
 ];
 
-fn run_args(dir: &Path) -> Vec<String> {
+fn run_args(dir: &Path, progress: &[&str]) -> Vec<String> {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/pre2023_msi.toml");
     let mut args: Vec<String> = vec!["run".into(), file.display().to_string()];
     for s in SETS {
@@ -30,12 +30,12 @@ fn run_args(dir: &Path) -> Vec<String> {
     args.extend([
         "--dir".into(),
         dir.display().to_string(),
-        "--no-progress".into(),
         "--slots".into(),
         "1".into(),
         "--checkpoint-every".into(),
         "0".into(),
     ]);
+    args.extend(progress.iter().map(|s| s.to_string()));
     args
 }
 
@@ -62,7 +62,7 @@ fn a_killed_cell_resumes_from_its_checkpoint_with_the_same_numbers() {
     // Kill the first run (SIGKILL, as a crash) once it logged its first checkpoint.
     let log = tmp.path().join("first.log");
     let mut child = Command::new(bin())
-        .args(run_args(&killed))
+        .args(run_args(&killed, &["--no-progress"]))
         .env("RUST_LOG", "ensweep_worker=debug")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -91,7 +91,7 @@ fn a_killed_cell_resumes_from_its_checkpoint_with_the_same_numbers() {
     assert!(ckpts.len() == 1 && ckpts[0].ends_with(".ckpt"), "{ckpts:?}");
 
     // The second run resumes the leased cell from there and finishes it.
-    let args = run_args(&killed);
+    let args = run_args(&killed, &["--no-progress"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     // The default log filter shows the resumption.
     let out = ensweep(&args, &[]);
@@ -106,13 +106,22 @@ fn a_killed_cell_resumes_from_its_checkpoint_with_the_same_numbers() {
         "the checkpoint is removed once the cell has its result"
     );
 
-    let args = run_args(&whole);
+    // Uninterrupted, with a summary line at every change and a heartbeat every 100 ms: the
+    // running cell's epochs show in the progress lines.
+    let lines = ["--progress-every", "0", "--lease-ttl-ms", "400"];
+    let args = run_args(&whole, &lines);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = ensweep(&args, &[]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("1 running (epoch ") && l.contains("/150)")),
+        "{log}"
     );
 
     let (resumed, straight) = (numbers(&killed), numbers(&whole));

@@ -36,6 +36,8 @@ pub enum Event {
         worker: Caller,
         /// Fences held.
         fences: Vec<u64>,
+        /// (fence, epochs done, epochs total) of running cells, validated.
+        progress: Vec<(u64, u32, u32)>,
         /// Revoked fences.
         reply: oneshot::Sender<Result<Vec<u64>, CoordError>>,
     },

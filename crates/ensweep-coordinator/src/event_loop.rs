@@ -333,11 +333,15 @@ impl LoopState {
             Event::Heartbeat {
                 worker,
                 fences,
+                progress,
                 reply,
             } => {
                 let res = m
                     .authenticate(worker.id, &worker.session, now)
                     .and_then(|()| m.heartbeat(worker.id, &fences, now));
+                if res.is_ok() {
+                    m.record_progress(worker.id, &progress);
+                }
                 push(replies, reply, res);
             }
             Event::Complete {

@@ -27,5 +27,5 @@ pub use error::CoordError;
 pub use event::{Caller, Event};
 pub use event_loop::{Coordinator, CoordinatorConfig, Handle, now_ms, wall_ms};
 pub use service::{ServeOptions, serve, serve_with};
-pub use status::{FailureCounts, Snapshot, SweepStatus};
+pub use status::{CellProgress, FailureCounts, Snapshot, SweepStatus};
 pub use tls::ServerTls;

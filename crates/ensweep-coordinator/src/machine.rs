@@ -28,7 +28,7 @@ mod sweeps;
 mod tests;
 mod workers;
 
-use crate::status::{FailureCounts, Snapshot};
+use crate::status::{CellProgress, FailureCounts, Snapshot};
 use leases::LeaseEntry;
 use std::collections::{HashMap, VecDeque};
 
@@ -130,9 +130,25 @@ impl Machine {
 
     /// Counters of every sweep.
     pub fn snapshot(&self) -> Snapshot {
+        let mut running: Vec<CellProgress> = self
+            .leases
+            .values()
+            .filter_map(|l| {
+                let (epochs_done, epochs_total) = l.progress?;
+                let cell = &self.cells[l.cell as usize];
+                Some(CellProgress {
+                    sweep: self.sweeps[cell.sweep].name.clone(),
+                    cell_key: cell.key.to_string(),
+                    epochs_done,
+                    epochs_total,
+                })
+            })
+            .collect();
+        running.sort_by(|a, b| (&a.sweep, &a.cell_key).cmp(&(&b.sweep, &b.cell_key)));
         Snapshot {
             sweeps: self.sweeps.iter().map(|s| s.status.clone()).collect(),
             workers: self.n_workers(),
+            running,
         }
     }
 

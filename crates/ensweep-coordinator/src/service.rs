@@ -247,6 +247,7 @@ impl CoordinatorRpc for Service {
         let r = req.into_inner();
         bounds::session(&r.session)?;
         bounds::items("fences", r.fences.len())?;
+        let progress = bounds::progress(&r.progress, r.fences.len())?;
         let revoked = self
             .handle
             .call(|reply| Event::Heartbeat {
@@ -255,6 +256,7 @@ impl CoordinatorRpc for Service {
                     session: r.session,
                 },
                 fences: r.fences,
+                progress,
                 reply,
             })
             .await

@@ -60,4 +60,19 @@ pub struct Snapshot {
     pub sweeps: Vec<SweepStatus>,
     /// Registered workers.
     pub workers: u32,
+    /// Running cells that reported their epochs, by sweep and key.
+    pub running: Vec<CellProgress>,
+}
+
+/// How far one running cell is, as its worker last reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CellProgress {
+    /// Sweep name.
+    pub sweep: String,
+    /// Cell key.
+    pub cell_key: String,
+    /// Epochs finished.
+    pub epochs_done: u32,
+    /// Epochs the config asks for (0: not known yet).
+    pub epochs_total: u32,
 }

@@ -1,7 +1,7 @@
 //! One leased cell: wait for a slot, train it on a blocking thread under a cancel flag and its
 //! time limit, and turn how it ended into the outcome the sender task reports.
 
-use super::{Outcome, Shared};
+use super::{Outcome, Progress, Shared};
 use crate::checkpoint::CellCheckpoint;
 use ensweep_core::output::{EpochRow, TrainSink};
 use ensweep_core::spec::Cell;
@@ -20,6 +20,18 @@ struct FlagSink {
     deadline: Option<Instant>,
     checkpoint: Option<CellCheckpoint>,
     cell_key: String,
+    /// Where the heartbeat reads this cell's epochs, under its fence.
+    progress: Progress,
+    fence: u64,
+}
+
+impl FlagSink {
+    fn report(&self, done: u32, total: u32) {
+        self.progress
+            .lock()
+            .expect("progress")
+            .insert(self.fence, (done, total));
+    }
 }
 
 impl FlagSink {
@@ -29,7 +41,9 @@ impl FlagSink {
 }
 
 impl TrainSink for FlagSink {
-    fn on_epoch(&mut self, _row: &EpochRow, _epochs_total: u32) {}
+    fn on_epoch(&mut self, row: &EpochRow, epochs_total: u32) {
+        self.report(row.epoch.saturating_add(1).min(epochs_total), epochs_total);
+    }
     fn cancelled(&self) -> bool {
         self.flag.load(Ordering::Relaxed) || self.timed_out()
     }
@@ -37,6 +51,7 @@ impl TrainSink for FlagSink {
         self.checkpoint.as_ref()?.load()
     }
     fn resumed(&mut self, epochs_done: u32) {
+        self.report(epochs_done, 0);
         tracing::info!(cell = %self.cell_key, epochs_done, "resuming from checkpoint");
     }
     fn checkpoint_due(&mut self) -> bool {
@@ -63,7 +78,9 @@ pub(super) async fn run_cell(
     flag: Arc<AtomicBool>,
     out: mpsc::UnboundedSender<Outcome>,
 ) {
+    let fence = lease.fence;
     let outcome = attempt(&shared, lease, flag).await;
+    shared.progress.lock().expect("progress").remove(&fence);
     let _ = out.send(outcome);
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     shared.freed.notify_one();
@@ -96,6 +113,7 @@ async fn attempt(shared: &Shared, lease: pb::Lease, flag: Arc<AtomicBool>) -> Ou
         axes,
     };
     let checkpoints = shared.config.checkpoints.clone();
+    let progress = shared.progress.clone();
     let joined = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let started = Instant::now();
@@ -104,6 +122,8 @@ async fn attempt(shared: &Shared, lease: pb::Lease, flag: Arc<AtomicBool>) -> Ou
             deadline: limit.map(|l| started + l),
             checkpoint: checkpoints.and_then(|p| CellCheckpoint::new(&p, &cell)),
             cell_key: cell.key.clone(),
+            progress,
+            fence,
         };
         let res = trainers.train(&cell, &mut sink);
         let wall = started.elapsed().as_secs_f64();

@@ -130,7 +130,13 @@ struct Shared {
     slots: Arc<Semaphore>,
     /// Held while registering again, so concurrent refused calls register only once.
     reregister: tokio::sync::Mutex<()>,
+    /// Epochs (done, total) of running cells by fence, sent with every heartbeat.
+    progress: Progress,
 }
+
+/// Epochs (done, total) of the running cells by fence; written by the training threads,
+/// read by the heartbeat.
+type Progress = Arc<Mutex<HashMap<u64, (u32, u32)>>>;
 
 impl Shared {
     fn session(&self) -> String {
@@ -155,6 +161,7 @@ pub async fn run(
         in_flight: AtomicUsize::new(0),
         freed: Notify::new(),
         reregister: tokio::sync::Mutex::new(()),
+        progress: Progress::default(),
     });
     tokio::pin!(shutdown);
     let heartbeat_ms = tokio::select! {

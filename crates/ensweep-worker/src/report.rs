@@ -103,10 +103,25 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>, interval_ms: u64) {
         if fences.is_empty() {
             continue;
         }
+        let progress = {
+            let p = shared.progress.lock().expect("progress");
+            fences
+                .iter()
+                .filter_map(|f| {
+                    let &(epochs_done, epochs_total) = p.get(f)?;
+                    Some(pb::CellProgress {
+                        fence: *f,
+                        epochs_done,
+                        epochs_total,
+                    })
+                })
+                .collect()
+        };
         let req = pb::HeartbeatRequest {
             worker_id: shared.worker_id.load(Ordering::SeqCst),
             fences,
             session: shared.session(),
+            progress,
         };
         let stale = req.worker_id;
         let mut c = shared.client.clone();

@@ -39,6 +39,9 @@ pub(super) struct LeaseEntry {
     /// Name of the owning worker (registrations are unique per name).
     pub(super) worker: String,
     pub(super) deadline: u64,
+    /// Epochs done and asked for, as the worker last reported them (not in the ledger: a
+    /// restarted coordinator learns them again from the next heartbeat).
+    pub(super) progress: Option<(u32, u32)>,
 }
 
 impl Machine {
@@ -83,6 +86,7 @@ impl Machine {
                         cell: id,
                         worker: name.clone(),
                         deadline: now.saturating_add(self.config.lease_ttl_ms),
+                        progress: None,
                     },
                 );
                 self.ops.push(Op::Grant {
@@ -128,6 +132,17 @@ impl Machine {
             }
         }
         Ok(revoked)
+    }
+
+    /// Notes how far the worker's running cells are: `(fence, epochs done, epochs total)`.
+    /// Entries for leases the worker does not own are ignored, like their heartbeats.
+    pub fn record_progress(&mut self, worker: u64, progress: &[(u64, u32, u32)]) {
+        let name = self.worker_name(worker);
+        for &(fence, done, total) in progress {
+            if let Some(l) = self.leases.get_mut(&fence).filter(|l| l.worker == name) {
+                l.progress = Some((done, total));
+            }
+        }
     }
 
     /// Accepts a result. Returns `true` when it was kept as an orphan (fenced off).

@@ -72,6 +72,7 @@ impl Machine {
                         cell: id,
                         worker,
                         deadline: now + self.config.lease_ttl_ms,
+                        progress: None,
                     },
                 );
             }

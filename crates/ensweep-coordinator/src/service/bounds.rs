@@ -64,6 +64,36 @@ pub fn session(session: &str) -> Result<(), Status> {
     Ok(())
 }
 
+/// Most epochs a progress report may name: far above any trainer's config limit.
+pub const MAX_EPOCHS: u32 = 100_000_000;
+
+/// Checks a heartbeat's progress entries (at most one per fence, done <= total where the
+/// total is known, both bounded) and returns them as (fence, done, total).
+pub fn progress(
+    entries: &[ensweep_proto::v1::CellProgress],
+    fences: usize,
+) -> Result<Vec<(u64, u32, u32)>, Status> {
+    if entries.len() > fences {
+        return Err(Status::invalid_argument(format!(
+            "{} progress entries for {fences} fences",
+            entries.len()
+        )));
+    }
+    entries
+        .iter()
+        .map(|p| {
+            let (done, total) = (p.epochs_done, p.epochs_total);
+            if done > MAX_EPOCHS || total > MAX_EPOCHS || (total > 0 && done > total) {
+                return Err(Status::invalid_argument(format!(
+                    "progress of fence {}: {done} of {total} epochs",
+                    p.fence
+                )));
+            }
+            Ok((p.fence, done, total))
+        })
+        .collect()
+}
+
 /// Checks the number of fences, results or failures in one request.
 pub fn items(what: &str, n: usize) -> Result<(), Status> {
     if n > MAX_ITEMS {

@@ -112,6 +112,13 @@ async fn one(c: &mut CoordinatorClient<Channel>, rng: &mut Rng, id: u64, session
                     worker_id,
                     fences: (0..rng.below(8)).map(|_| rng.num()).collect(),
                     session,
+                    progress: (0..rng.below(3))
+                        .map(|_| pb::CellProgress {
+                            fence: rng.num(),
+                            epochs_done: rng.num() as u32,
+                            epochs_total: rng.num() as u32,
+                        })
+                        .collect(),
                 }
             })
             .await

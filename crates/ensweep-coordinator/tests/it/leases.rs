@@ -106,6 +106,14 @@ fn fail(w: &(u64, String), fence: u64, kind: pb::FailureKind) -> pb::FailCellsRe
     }
 }
 
+fn progress(fence: u64, epochs_done: u32, epochs_total: u32) -> pb::CellProgress {
+    pb::CellProgress {
+        fence,
+        epochs_done,
+        epochs_total,
+    }
+}
+
 #[tokio::test]
 async fn another_workers_lease_cannot_be_completed_failed_released_or_revoked() {
     let s = server(1).await;
@@ -120,6 +128,7 @@ async fn another_workers_lease_cannot_be_completed_failed_released_or_revoked() 
             worker_id: thief.0,
             fences: fences.clone(),
             session: thief.1.clone(),
+            progress: vec![progress(fences[0], 7, 9)],
         })
         .await
         .unwrap()
@@ -163,17 +172,33 @@ async fn another_workers_lease_cannot_be_completed_failed_released_or_revoked() 
     let snap = wait_for(&s, |_| true).await;
     let t = &snap.sweeps[0];
     assert_eq!((t.leased, t.done, t.failed, t.pending), (4, 0, 0, 0));
-    // The owner still holds and finishes every lease.
+    assert!(snap.running.is_empty(), "no progress for another's lease");
+    // The owner still holds every lease; its progress shows, an impossible one is refused.
+    let heartbeat = |progress| pb::HeartbeatRequest {
+        worker_id: owner.0,
+        fences: fences.clone(),
+        session: owner.1.clone(),
+        progress,
+    };
+    let err = c
+        .heartbeat(heartbeat(vec![progress(fences[0], 10, 9)]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
     let hb = c
-        .heartbeat(pb::HeartbeatRequest {
-            worker_id: owner.0,
-            fences: fences.clone(),
-            session: owner.1.clone(),
-        })
+        .heartbeat(heartbeat(vec![progress(fences[0], 3, 9)]))
         .await
         .unwrap()
         .into_inner();
     assert!(hb.revoked.is_empty());
+    let snap = wait_for(&s, |s| !s.running.is_empty()).await;
+    assert_eq!(
+        snap.running
+            .iter()
+            .map(|p| (p.epochs_done, p.epochs_total))
+            .collect::<Vec<_>>(),
+        [(3, 9)]
+    );
     c.complete_cells(pb::CompleteCellsRequest {
         worker_id: owner.0,
         results: fences
