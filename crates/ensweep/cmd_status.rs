@@ -45,6 +45,9 @@ fn json(s: &pb::SweepStatus, workers: u32, eta: Option<std::time::Duration>) -> 
         "pending": s.pending, "leased": s.leased, "done": s.done, "failed": s.failed,
         "cancelled": s.cancelled, "exported": s.exported, "orphaned": s.orphaned,
         "finished": s.finished, "workers": workers, "eta_s": eta.map(|d| d.as_secs_f64()),
+        "running": s.running.iter().map(|r| serde_json::json!({
+            "key": r.cell_key, "epochs_done": r.epochs_done, "epochs_total": r.epochs_total,
+        })).collect::<Vec<_>>(),
         "failures": {
             "crashed": f.crashed, "timed_out": f.timed_out, "lease_expired": f.lease_expired,
             "preempted": f.preempted, "user_error": f.user_error, "refused": f.refused,
@@ -75,7 +78,25 @@ pub fn line(s: &pb::SweepStatus) -> String {
         f.user_error,
         f.refused,
         if s.finished { " [finished]" } else { "" }
-    )
+    ) + &running_epochs(&s.running)
+}
+
+/// `; running: 5d874459 epoch 23/200, ...`, or nothing when no running cell reported.
+fn running_epochs(running: &[pb::RunningCell]) -> String {
+    if running.is_empty() {
+        return String::new();
+    }
+    let cells: Vec<String> = running
+        .iter()
+        .map(|r| {
+            let key = r.cell_key.get(..8).unwrap_or(&r.cell_key);
+            match r.epochs_total {
+                0 => format!("{key} epoch {}", r.epochs_done),
+                t => format!("{key} epoch {}/{t}", r.epochs_done),
+            }
+        })
+        .collect();
+    format!("; running: {}", cells.join(", "))
 }
 
 /// Runs `ensweep status`.
@@ -135,5 +156,24 @@ fn print(
     }
     if args.sweep.is_none() && !args.json {
         println!("workers: {}", msg.workers);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_cells_show_their_epochs_in_the_status_line() {
+        let cell = |key: &str, done, total| pb::RunningCell {
+            cell_key: key.into(),
+            epochs_done: done,
+            epochs_total: total,
+        };
+        assert_eq!(running_epochs(&[]), "");
+        assert_eq!(
+            running_epochs(&[cell("5d87445937e706eb", 23, 200), cell("ab", 4, 0)]),
+            "; running: 5d874459 epoch 23/200, ab epoch 4"
+        );
     }
 }

@@ -10,7 +10,7 @@ use crate::error::CoordError;
 use crate::event::{Caller, Event};
 use crate::event_loop::Handle;
 use crate::machine::{FailureKind, Grant, Registration};
-use crate::status::{Snapshot, SweepStatus};
+use crate::status::{CellProgress, Snapshot, SweepStatus};
 use crate::tls::ServerTls;
 use ensweep_core::spec::Spec;
 use ensweep_proto::v1 as pb;
@@ -134,7 +134,7 @@ fn new_session() -> Result<String, Status> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn sweep_pb(s: &SweepStatus, dir: &Path) -> pb::SweepStatus {
+fn sweep_pb(s: &SweepStatus, running: &[CellProgress], dir: &Path) -> pb::SweepStatus {
     let f = &s.failures;
     pb::SweepStatus {
         name: s.name.clone(),
@@ -158,6 +158,15 @@ fn sweep_pb(s: &SweepStatus, dir: &Path) -> pb::SweepStatus {
         }),
         finished: s.finished(),
         results_dir: dir.join(&s.name).display().to_string(),
+        running: running
+            .iter()
+            .filter(|p| p.sweep == s.name)
+            .map(|p| pb::RunningCell {
+                cell_key: p.cell_key.clone(),
+                epochs_done: p.epochs_done,
+                epochs_total: p.epochs_total,
+            })
+            .collect(),
     }
 }
 
@@ -167,7 +176,7 @@ fn status_pb(snap: &Snapshot, sweep: &str, dir: &Path) -> pb::WatchStatusRespons
             .sweeps
             .iter()
             .filter(|s| sweep.is_empty() || s.name == sweep)
-            .map(|s| sweep_pb(s, dir))
+            .map(|s| sweep_pb(s, &snap.running, dir))
             .collect(),
         workers: snap.workers,
     }

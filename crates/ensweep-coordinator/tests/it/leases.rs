@@ -199,6 +199,19 @@ async fn another_workers_lease_cannot_be_completed_failed_released_or_revoked() 
             .collect::<Vec<_>>(),
         [(3, 9)]
     );
+    // Clients see it too (`ensweep status`).
+    let mut watch = c
+        .watch_status(pb::WatchStatusRequest {
+            sweep: String::new(),
+            follow: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let seen = watch.message().await.unwrap().expect("one snapshot");
+    let running = &seen.sweeps[0].running;
+    assert_eq!(running.len(), 1);
+    assert_eq!((running[0].epochs_done, running[0].epochs_total), (3, 9));
     c.complete_cells(pb::CompleteCellsRequest {
         worker_id: owner.0,
         results: fences
