@@ -61,7 +61,7 @@ use toml::Spanned;
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     /// The file could not be read.
-    #[error("cannot read sweep file {path}: {source}")]
+    #[error("cannot read sweep file {path}")]
     Io {
         /// File.
         path: PathBuf,
