@@ -106,9 +106,9 @@ fn a_killed_cell_resumes_from_its_checkpoint_with_the_same_numbers() {
         "the checkpoint is removed once the cell has its result"
     );
 
-    // Uninterrupted, with a summary line at every change and a heartbeat every 100 ms: the
+    // Uninterrupted, with a summary line at every change and a heartbeat every 250 ms: the
     // running cell's epochs show in the progress lines.
-    let lines = ["--progress-every", "0", "--lease-ttl-ms", "400"];
+    let lines = ["--progress-every", "0", "--lease-ttl-ms", "1000"];
     let args = run_args(&whole, &lines);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = ensweep(&args, &[]);
