@@ -7,6 +7,7 @@
 //! threads; a worker runs one cell per core, single-threaded (only benchmarks use threads).
 #![warn(missing_docs)]
 
+mod checkpoint;
 pub mod cost;
 mod experiments;
 pub mod kernel;

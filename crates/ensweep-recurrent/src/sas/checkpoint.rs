@@ -9,7 +9,7 @@
 
 use super::layer::SasLayer;
 use super::model::SasNet;
-use ensweep_core::output::EpochRow;
+use crate::checkpoint::Position;
 use ensweep_trainkit::arrays::{std_mut, std_slice};
 use ensweep_trainkit::optim::{Optimizer, OptimizerState};
 use serde::{Deserialize, Serialize};
@@ -18,21 +18,13 @@ use serde::{Deserialize, Serialize};
 /// (the cell starts afresh), never misread.
 const FORMAT: u32 = 1;
 
-/// Largest checkpoint decoded (bytes): far above the largest net a config can ask for that
-/// trains in reasonable time, far below what would exhaust a worker's memory.
-const DECODE_LIMIT: usize = 1 << 30;
-
 /// What a run has after `epochs_done` epochs.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub(super) struct Checkpoint {
     format: u32,
-    /// Epochs finished; the run goes on with epoch `epochs_done`.
-    pub epochs_done: u32,
-    /// Training seconds spent before the checkpoint, so `train_seconds` and the epochs'
-    /// `seconds` keep counting the whole run's training time.
-    pub seconds: f64,
-    /// The learning-curve rows of the finished epochs.
-    pub rows: Vec<EpochRow>,
+    /// Epochs, seconds and rows so far (the same bytes as the three fields it replaced in
+    /// format 1: bincode does not frame structs).
+    pub position: Position,
     /// `in`, `rec`, `out`: (pi, m, Xi) of each, row-major.
     layers: Vec<[Vec<f32>; 3]>,
     /// The optimisers, in the trainer's order.
@@ -41,13 +33,7 @@ pub(super) struct Checkpoint {
 
 impl Checkpoint {
     /// The state of `net` and `optimisers` after `epochs_done` epochs.
-    pub fn capture(
-        net: &SasNet,
-        optimisers: &[Optimizer],
-        epochs_done: u32,
-        seconds: f64,
-        rows: &[EpochRow],
-    ) -> Self {
+    pub fn capture(net: &SasNet, optimisers: &[Optimizer], position: Position) -> Self {
         let layer = |l: &SasLayer| {
             [
                 std_slice(&l.pi).to_vec(),
@@ -57,32 +43,32 @@ impl Checkpoint {
         };
         Checkpoint {
             format: FORMAT,
-            epochs_done,
-            seconds,
-            rows: rows.to_vec(),
+            position,
             layers: vec![layer(&net.input), layer(&net.rec), layer(&net.out)],
             optimisers: optimisers.iter().map(Optimizer::state).collect(),
         }
     }
 
-    /// The checkpoint as bytes (bincode; f32 and f64 values bit for bit, NaN included).
+    /// The checkpoint as bytes.
     pub fn encode(&self) -> Vec<u8> {
-        bincode::serde::encode_to_vec(self, bincode::config::standard())
-            .expect("plain data encodes")
+        crate::checkpoint::encode(self)
     }
 
     /// A checkpoint read back, or `None` for bytes that are not one of this format.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
-        let (ckpt, read): (Checkpoint, usize) =
-            bincode::serde::decode_from_slice(bytes, config).ok()?;
-        (ckpt.format == FORMAT && read == bytes.len()).then_some(ckpt)
+        crate::checkpoint::decode::<Checkpoint>(bytes).filter(|c| c.format == FORMAT)
     }
 
     /// Puts the parameters and moments into a freshly initialised `net` and `optimisers` of the
-    /// same config. Checks every length first and changes nothing (returning `false`) if one
-    /// differs: a checkpoint of another shape is ignored, not half applied.
-    pub fn restore(self, net: &mut SasNet, optimisers: &mut [Optimizer]) -> bool {
+    /// same config and returns where the run is. Checks every length (and that a run of
+    /// `epochs` can go on) first, and changes nothing (returning `None`) if one differs: a
+    /// checkpoint of another shape is ignored, not half applied.
+    pub fn restore(
+        self,
+        net: &mut SasNet,
+        optimisers: &mut [Optimizer],
+        epochs: u32,
+    ) -> Option<Position> {
         let fits_layer =
             |l: &SasLayer, saved: &[Vec<f32>; 3]| saved.iter().all(|v| v.len() == l.rows * l.cols);
         let fits = self.layers.len() == 3
@@ -95,9 +81,9 @@ impl Checkpoint {
                 .iter()
                 .zip(optimisers.iter())
                 .all(|(s, o)| o.fits(s))
-            && self.rows.len() == self.epochs_done as usize;
+            && self.position.fits(epochs);
         if !fits {
-            return false;
+            return None;
         }
         let layers = [&mut net.input, &mut net.rec, &mut net.out];
         for (layer, [pi, m, xi]) in layers.into_iter().zip(self.layers) {
@@ -108,61 +94,22 @@ impl Checkpoint {
         for (o, s) in optimisers.iter_mut().zip(self.optimisers) {
             o.restore(s).expect("lengths checked above");
         }
-        true
+        Some(self.position)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkpoint::testing::{Recorder, without_timings};
     use crate::sas::train::train_sas_rnn;
     use ensweep_core::config::SasRnnConfig;
-    use ensweep_core::output::{RunOutput, TrainSink};
+    use ensweep_core::output::RunOutput;
     use ensweep_core::seed::RunSeed;
-
-    /// Saves a checkpoint after every epoch, stops after `stop_after` epochs, offers `resume`.
-    #[derive(Default)]
-    struct Recorder {
-        saved: Vec<(u32, Vec<u8>)>,
-        epochs_seen: usize,
-        stop_after: Option<usize>,
-        resume: Option<Vec<u8>>,
-        resumed_at: Option<u32>,
-    }
-
-    impl TrainSink for Recorder {
-        fn on_epoch(&mut self, _row: &EpochRow, _epochs_total: u32) {
-            self.epochs_seen += 1;
-        }
-        fn cancelled(&self) -> bool {
-            self.stop_after.is_some_and(|n| self.epochs_seen >= n)
-        }
-        fn resume_state(&mut self) -> Option<Vec<u8>> {
-            self.resume.take()
-        }
-        fn resumed(&mut self, epochs_done: u32) {
-            self.resumed_at = Some(epochs_done);
-        }
-        fn checkpoint_due(&mut self) -> bool {
-            true
-        }
-        fn save_checkpoint(&mut self, epochs_done: u32, state: Vec<u8>) {
-            self.saved.push((epochs_done, state));
-        }
-    }
 
     /// A small MSI net: no data files, a second to train.
     fn small_msi() -> SasRnnConfig {
         crate::sas::tests::small_msi(4, 24, 2)
-    }
-
-    /// The output without its wall-clock values, the only ones a resumed run may change.
-    fn without_timings(mut out: RunOutput) -> RunOutput {
-        out.scalars.retain(|k, _| !k.contains("seconds"));
-        for row in &mut out.epochs {
-            row.values.retain(|k, _| !k.contains("seconds"));
-        }
-        out
     }
 
     fn train(cfg: &SasRnnConfig, sink: &mut Recorder) -> Result<RunOutput, crate::RnnError> {
@@ -274,14 +221,19 @@ mod tests {
     fn encoding_keeps_every_bit() {
         let cfg = small_msi();
         let net = crate::sas::train::init_net(&cfg, 5, 3, &RunSeed::from_u64(2));
-        let mut row = EpochRow::default();
+        let mut row = ensweep_core::output::EpochRow::default();
         row.values.insert("train_loss".into(), f64::NAN);
         let opt = Optimizer::new(&cfg.optimizer, 4);
-        let ckpt = Checkpoint::capture(&net, &[opt], 1, 2.5, &[row]);
+        let position = Position {
+            epochs_done: 1,
+            seconds: 2.5,
+            rows: vec![row],
+        };
+        let ckpt = Checkpoint::capture(&net, &[opt], position);
         let back = Checkpoint::decode(&ckpt.encode()).unwrap();
-        assert!(back.rows[0].values["train_loss"].is_nan());
+        assert!(back.position.rows[0].values["train_loss"].is_nan());
         assert_eq!(back.layers, ckpt.layers);
         assert_eq!(back.optimisers, ckpt.optimisers);
-        assert_eq!((back.epochs_done, back.seconds), (1, 2.5));
+        assert_eq!((back.position.epochs_done, back.position.seconds), (1, 2.5));
     }
 }

@@ -9,6 +9,7 @@ use super::eval::{self, Mode};
 use super::layer::SasLayer;
 use super::model::{Forward, LossKind, NetMoments, SasNet, forward_train, loss};
 use crate::RnnError;
+use crate::checkpoint::Position;
 use crate::linalg::spectral_norm;
 use crate::tasks::msi::{self, Msi};
 use crate::tasks::{Batch, Trial};
@@ -321,12 +322,12 @@ pub fn train_sas_rnn_threads(
     // Training seconds of earlier attempts (a resumed checkpoint's).
     let mut earlier_secs = 0.0;
     let mut first_epoch = 0;
-    if let Some(ckpt) = sink.resume_state().and_then(|b| Checkpoint::decode(&b)) {
-        let (epochs_done, secs, rows) = (ckpt.epochs_done, ckpt.seconds, ckpt.rows.clone());
-        if epochs_done <= cfg.epochs && ckpt.restore(&mut run.net, &mut run.opt.0) {
-            (first_epoch, earlier_secs, out.epochs) = (epochs_done, secs, rows);
-            sink.resumed(epochs_done);
-        }
+    let resumed = (sink.resume_state())
+        .and_then(|b| Checkpoint::decode(&b))
+        .and_then(|c| c.restore(&mut run.net, &mut run.opt.0, cfg.epochs));
+    if let Some(p) = resumed {
+        (first_epoch, earlier_secs, out.epochs) = (p.epochs_done, p.seconds, p.rows);
+        sink.resumed(first_epoch);
     }
     let last_loss = out.epochs.last().and_then(|r| r.values.get("train_loss"));
     let mut last_loss = last_loss.copied().unwrap_or(f64::NAN);
@@ -355,8 +356,12 @@ pub fn train_sas_rnn_threads(
         }
         // Also after the last epoch: the analysis that follows can take minutes.
         if sink.checkpoint_due() {
-            let secs = earlier_secs + secs_since(start);
-            let ckpt = Checkpoint::capture(&run.net, &run.opt.0, epochs_run, secs, &out.epochs);
+            let position = Position {
+                epochs_done: epochs_run,
+                seconds: earlier_secs + secs_since(start),
+                rows: out.epochs.clone(),
+            };
+            let ckpt = Checkpoint::capture(&run.net, &run.opt.0, position);
             sink.save_checkpoint(epochs_run, ckpt.encode());
         }
     }

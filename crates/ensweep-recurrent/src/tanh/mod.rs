@@ -2,6 +2,7 @@
 //! point for either ([`mup`]), W_h penalties ([`reg`]), training and evaluation ([`train`]), the
 //! tangent-kernel alignment between initial and trained parameters ([`ntk`]).
 
+mod checkpoint;
 pub mod kernels;
 pub mod model;
 pub mod mup;
@@ -10,7 +11,7 @@ pub mod reg;
 pub mod train;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::train::{StopRule, keras_time_decay, train_tanh_rnn};
     use ensweep_core::config::TanhRnnConfig;
     use ensweep_core::output::{NullSink, RunOutput};
@@ -305,7 +306,8 @@ mod tests {
         assert_eq!(run(Simd::Portable), best, "portable differs");
     }
 
-    fn small_path_integration(extra: &str) -> TanhRnnConfig {
+    /// A 12-unit path-integration net, 3 epochs, `extra` keys at the top level.
+    pub(crate) fn small_path_integration(extra: &str) -> TanhRnnConfig {
         toml::from_str(&format!(
             r#"
             n_hidden = 12

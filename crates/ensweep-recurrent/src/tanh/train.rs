@@ -3,11 +3,13 @@
 //! per-network metrics (distances, OOD, spectra, dynamics class, weight statistics, NTK
 //! alignment, damage curves, probe trajectories).
 
+use super::checkpoint::{Checkpoint, Shape};
 use super::model::{Backward, Forward, Layout, LearnBias, loss};
 use super::mup::Param;
 use super::ntk;
 use super::reg;
 use crate::RnnError;
+use crate::checkpoint::Position;
 use crate::linalg::orthogonal;
 use crate::metrics::{self, Prune};
 use crate::tasks::{Batch, TaskGen, Trial, tanh_task};
@@ -117,6 +119,14 @@ impl StopRule {
         }
     }
 
+    /// The rule of a resumed run, which first went below the threshold at `reached_at`.
+    pub fn resumed(threshold: f64, patience: u32, reached_at: Option<u32>) -> Self {
+        StopRule {
+            reached_at,
+            ..StopRule::new(threshold, patience)
+        }
+    }
+
     /// Records the mean loss of `epoch`; true when training should stop after it.
     pub fn observe(&mut self, epoch: u32, loss: f64) -> bool {
         if self.reached_at.is_none() && self.threshold > 0.0 && loss < self.threshold {
@@ -154,6 +164,21 @@ impl Plateau {
             bad_epochs: 0,
             scale: 1.0,
         }
+    }
+
+    /// The schedule of a resumed run: its [`Plateau::state`] at the checkpoint.
+    pub fn resumed(cfg: LrPlateau, (best, bad_epochs, scale): (f64, u32, f64)) -> Self {
+        Plateau {
+            cfg,
+            best,
+            bad_epochs,
+            scale,
+        }
+    }
+
+    /// Best loss, epochs without improvement, scale: what a checkpoint keeps.
+    pub fn state(&self) -> (f64, u32, f64) {
+        (self.best, self.bad_epochs, self.scale)
     }
 
     /// Records an epoch's loss (a NaN never improves, as in PyTorch's comparison).
@@ -223,7 +248,34 @@ pub fn train_tanh_rnn(
     let regularized = !cfg.regularization.is_off();
     let mut epochs_run = 0;
     let mut order: Vec<usize> = (0..train.len()).collect();
-    for epoch in 0..cfg.epochs {
+    // Training seconds of earlier attempts (a resumed checkpoint's).
+    let mut earlier_secs = 0.0;
+    let shape = Shape {
+        params: p.len(),
+        optimizer: &opt,
+        trials: train.len(),
+        epochs: cfg.epochs,
+    };
+    if let Some(c) = sink
+        .resume_state()
+        .and_then(|b| Checkpoint::decode(&b, &shape))
+    {
+        order = c.order();
+        opt.restore(c.optimizer).expect("checked by decode");
+        p = c.params;
+        k_updates = c.updates;
+        stop = StopRule::resumed(cfg.loss_threshold, cfg.patience, c.reached_at);
+        plateau = Plateau::resumed(cfg.lr_plateau, c.plateau);
+        epochs_run = c.position.epochs_done;
+        earlier_secs = c.position.seconds;
+        out.epochs = c.position.rows;
+        last_loss = (out.epochs.last())
+            .and_then(|r| r.values.get("train_loss").copied())
+            .unwrap_or(f64::NAN);
+        sink.resumed(epochs_run);
+    }
+    let first_epoch = epochs_run;
+    for epoch in first_epoch..cfg.epochs {
         if sink.cancelled() {
             return Err(RnnError::Cancelled);
         }
@@ -264,7 +316,10 @@ pub fn train_tanh_rnn(
         }
         plateau.observe(last_loss);
         values.insert("lr".into(), lr_at(epoch, k_updates, plateau.scale()));
-        values.insert("seconds".into(), start.elapsed().as_secs_f64());
+        values.insert(
+            "seconds".into(),
+            earlier_secs + start.elapsed().as_secs_f64(),
+        );
         let row = EpochRow { epoch, values };
         sink.on_epoch(&row, cfg.epochs);
         out.epochs.push(row);
@@ -278,8 +333,26 @@ pub fn train_tanh_rnn(
             stopped_early = true;
             break;
         }
+        // Also after the last epoch: the evaluation that follows takes a while at N = 500.
+        if sink.checkpoint_due() {
+            let position = Position {
+                epochs_done: epochs_run,
+                seconds: earlier_secs + start.elapsed().as_secs_f64(),
+                rows: out.epochs.clone(),
+            };
+            let ckpt = Checkpoint::new(
+                position,
+                &p,
+                &opt,
+                k_updates,
+                &order,
+                stop.reached_at(),
+                plateau.state(),
+            );
+            sink.save_checkpoint(epochs_run, ckpt.encode());
+        }
     }
-    let train_secs = start.elapsed().as_secs_f64();
+    let train_secs = earlier_secs + start.elapsed().as_secs_f64();
     let s = &mut out.scalars;
     s.insert("train_loss".into(), last_loss);
     s.insert("epochs_run".into(), epochs_run as f64);
