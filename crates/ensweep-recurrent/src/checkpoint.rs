@@ -5,6 +5,35 @@
 use ensweep_core::output::EpochRow;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Training time of a run that may have resumed: the seconds its earlier attempts spent (from
+/// the checkpoint) plus this attempt's, so `train_seconds` and the epochs' `seconds` count the
+/// whole run.
+pub(crate) struct TrainClock {
+    earlier: f64,
+    start: Instant,
+}
+
+impl TrainClock {
+    /// Starts counting this attempt, with no earlier time.
+    pub fn start() -> Self {
+        TrainClock {
+            earlier: 0.0,
+            start: Instant::now(),
+        }
+    }
+
+    /// Adds the seconds of the attempts before a checkpoint.
+    pub fn resume_at(&mut self, earlier: f64) {
+        self.earlier = earlier;
+    }
+
+    /// Training seconds so far, earlier attempts included.
+    pub fn seconds(&self) -> f64 {
+        self.earlier + self.start.elapsed().as_secs_f64()
+    }
+}
 
 /// Where a run is, in every trainer's checkpoint: its finished epochs.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use super::eval::{self, Mode};
 use super::layer::SasLayer;
 use super::model::{Forward, LossKind, NetMoments, SasNet, forward_train, loss};
 use crate::RnnError;
-use crate::checkpoint::Position;
+use crate::checkpoint::{Position, TrainClock};
 use crate::linalg::spectral_norm;
 use crate::tasks::msi::{self, Msi};
 use crate::tasks::{Batch, Trial};
@@ -318,15 +318,14 @@ pub fn train_sas_rnn_threads(
         parts: Vec::new(),
     };
     let mut out = RunOutput::default();
-    let start = Instant::now();
-    // Training seconds of earlier attempts (a resumed checkpoint's).
-    let mut earlier_secs = 0.0;
+    let mut clock = TrainClock::start();
     let mut first_epoch = 0;
     let resumed = (sink.resume_state())
         .and_then(|b| Checkpoint::decode(&b))
         .and_then(|c| c.restore(&mut run.net, &mut run.opt.0, cfg.epochs));
     if let Some(p) = resumed {
-        (first_epoch, earlier_secs, out.epochs) = (p.epochs_done, p.seconds, p.rows);
+        clock.resume_at(p.seconds);
+        (first_epoch, out.epochs) = (p.epochs_done, p.rows);
         sink.resumed(first_epoch);
     }
     let last_loss = out.epochs.last().and_then(|r| r.values.get("train_loss"));
@@ -342,7 +341,7 @@ pub fn train_sas_rnn_threads(
         let sums = run.epoch(epoch);
         last_loss = sums.loss / sums.trials.max(1) as f64;
         epochs_run = epoch + 1;
-        let row = run.epoch_row(epoch, &sums, ep_start, earlier_secs + secs_since(start));
+        let row = run.epoch_row(epoch, &sums, ep_start, clock.seconds());
         sink.on_epoch(&row, cfg.epochs);
         out.epochs.push(row);
         if !last_loss.is_finite() {
@@ -358,14 +357,14 @@ pub fn train_sas_rnn_threads(
         if sink.checkpoint_due() {
             let position = Position {
                 epochs_done: epochs_run,
-                seconds: earlier_secs + secs_since(start),
+                seconds: clock.seconds(),
                 rows: out.epochs.clone(),
             };
             let ckpt = Checkpoint::capture(&run.net, &run.opt.0, position);
             sink.save_checkpoint(epochs_run, ckpt.encode());
         }
     }
-    let secs = earlier_secs + secs_since(start);
+    let secs = clock.seconds();
     let s = &mut out.scalars;
     s.insert("train_loss".into(), last_loss);
     s.insert("epochs_run".into(), epochs_run as f64);
@@ -530,10 +529,6 @@ impl Run<'_> {
         }
         EpochRow { epoch, values: v }
     }
-}
-
-fn secs_since(start: Instant) -> f64 {
-    start.elapsed().as_secs_f64()
 }
 
 /// The epoch's mini-batches, from the batch stream: MNIST image indices in shuffled order

@@ -9,7 +9,7 @@ use super::mup::Param;
 use super::ntk;
 use super::reg;
 use crate::RnnError;
-use crate::checkpoint::Position;
+use crate::checkpoint::{Position, TrainClock};
 use crate::linalg::orthogonal;
 use crate::metrics::{self, Prune};
 use crate::tasks::{Batch, TaskGen, Trial, tanh_task};
@@ -24,7 +24,6 @@ use ndarray::s;
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
-use std::time::Instant;
 
 /// The probe set is drawn from this fixed root, so every replicate sees the same probes.
 pub const PROBE_ROOT: u64 = 0x5eed_0f90_be00;
@@ -226,7 +225,7 @@ pub fn train_tanh_rnn(
     let mut out = RunOutput::default();
     let (mut fwd, mut bws) = (Forward::default(), Backward::default());
     let mut g = vec![0.0f32; l.len()];
-    let start = Instant::now();
+    let mut clock = TrainClock::start();
     let mut k_updates = 0u64;
     let mut last_loss = f64::NAN;
     let mut stop = StopRule::new(cfg.loss_threshold, cfg.patience);
@@ -248,8 +247,6 @@ pub fn train_tanh_rnn(
     let regularized = !cfg.regularization.is_off();
     let mut epochs_run = 0;
     let mut order: Vec<usize> = (0..train.len()).collect();
-    // Training seconds of earlier attempts (a resumed checkpoint's).
-    let mut earlier_secs = 0.0;
     let shape = Shape {
         params: p.len(),
         optimizer: &opt,
@@ -267,7 +264,7 @@ pub fn train_tanh_rnn(
         stop = StopRule::resumed(cfg.loss_threshold, cfg.patience, c.reached_at);
         plateau = Plateau::resumed(cfg.lr_plateau, c.plateau);
         epochs_run = c.position.epochs_done;
-        earlier_secs = c.position.seconds;
+        clock.resume_at(c.position.seconds);
         out.epochs = c.position.rows;
         last_loss = (out.epochs.last())
             .and_then(|r| r.values.get("train_loss").copied())
@@ -316,10 +313,7 @@ pub fn train_tanh_rnn(
         }
         plateau.observe(last_loss);
         values.insert("lr".into(), lr_at(epoch, k_updates, plateau.scale()));
-        values.insert(
-            "seconds".into(),
-            earlier_secs + start.elapsed().as_secs_f64(),
-        );
+        values.insert("seconds".into(), clock.seconds());
         let row = EpochRow { epoch, values };
         sink.on_epoch(&row, cfg.epochs);
         out.epochs.push(row);
@@ -337,7 +331,7 @@ pub fn train_tanh_rnn(
         if sink.checkpoint_due() {
             let position = Position {
                 epochs_done: epochs_run,
-                seconds: earlier_secs + start.elapsed().as_secs_f64(),
+                seconds: clock.seconds(),
                 rows: out.epochs.clone(),
             };
             let ckpt = Checkpoint::new(
@@ -352,7 +346,7 @@ pub fn train_tanh_rnn(
             sink.save_checkpoint(epochs_run, ckpt.encode());
         }
     }
-    let train_secs = earlier_secs + start.elapsed().as_secs_f64();
+    let train_secs = clock.seconds();
     let s = &mut out.scalars;
     s.insert("train_loss".into(), last_loss);
     s.insert("epochs_run".into(), epochs_run as f64);
