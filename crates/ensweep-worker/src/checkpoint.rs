@@ -95,15 +95,39 @@ impl CellCheckpoint {
         }
     }
 
-    /// Deletes the checkpoint once the cell has a result (or failed for good).
+    /// Deletes the checkpoint once the cell has a result (or failed for good), with any
+    /// temporary file of it that a killed attempt left mid-save (a later save uses a new name,
+    /// so nothing else would ever remove one). Unlinking a temporary file another live attempt
+    /// is still writing only fails that attempt's rename, which is logged and harmless: the
+    /// cell already has its result.
     pub(crate) fn remove(&self) {
-        match std::fs::remove_file(&self.path) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => {
-                tracing::warn!(path = %self.path.display(), %err, "could not remove checkpoint")
+        remove_quietly(&self.path);
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return;
+        };
+        let mut prefix = name.to_owned();
+        prefix.push(TMP_INFIX);
+        let prefix = prefix.to_string_lossy().into_owned();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                remove_quietly(&entry.path());
             }
         }
+    }
+}
+
+/// What follows a checkpoint's file name in its temporary files' names.
+const TMP_INFIX: &str = ".tmp";
+
+/// Removes `path`; one already gone is fine, another failure is logged.
+fn remove_quietly(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => tracing::warn!(path = %path.display(), %err, "could not remove checkpoint"),
     }
 }
 
@@ -117,7 +141,7 @@ fn write_atomic(path: &Path, header: &[u8], state: &[u8]) -> std::io::Result<()>
     static SAVES: AtomicU64 = AtomicU64::new(0);
     let n = SAVES.fetch_add(1, Ordering::Relaxed);
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}-{n}", std::process::id()));
+    tmp.push(format!("{TMP_INFIX}{}-{n}", std::process::id()));
     let tmp = PathBuf::from(tmp);
     let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -151,6 +175,16 @@ mod tests {
         }
     }
 
+    /// The names of the files in `dir`, sorted.
+    fn file_names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
     fn policy(dir: &Path) -> CheckpointPolicy {
         CheckpointPolicy {
             dir: dir.join("ckpt"),
@@ -166,14 +200,29 @@ mod tests {
         c.save(3, b"state three");
         c.save(4, b"state four");
         assert_eq!(c.load().as_deref(), Some(&b"state four"[..]));
-        let names: Vec<_> = std::fs::read_dir(tmp.path().join("ckpt"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert_eq!(names, ["ab12.ckpt"], "no temporary file left behind");
+        assert_eq!(
+            file_names(&tmp.path().join("ckpt")),
+            ["ab12.ckpt"],
+            "no temporary file left behind"
+        );
         c.remove();
         assert_eq!(c.load(), None);
         c.remove(); // removing twice is fine
+    }
+
+    #[test]
+    fn removal_takes_the_temporary_files_a_killed_save_left() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = policy(tmp.path());
+        let mut c = CellCheckpoint::new(&p, &cell("ab12")).unwrap();
+        c.save(1, b"state");
+        // A process killed between creating its temporary file and renaming it.
+        std::fs::write(p.dir.join("ab12.ckpt.tmp4069-1"), b"half").unwrap();
+        // Another cell's checkpoint and temporary file stay.
+        std::fs::write(p.dir.join("cd34.ckpt"), b"other").unwrap();
+        std::fs::write(p.dir.join("cd34.ckpt.tmp1-0"), b"other").unwrap();
+        c.remove();
+        assert_eq!(file_names(&p.dir), ["cd34.ckpt", "cd34.ckpt.tmp1-0"]);
     }
 
     #[test]
