@@ -87,10 +87,22 @@ pub fn sas_rnn_epoch_flops(cfg: &SasRnnConfig) -> f64 {
     SasShape::of(cfg).epoch_flops()
 }
 
+/// The work of one `sas_rnn` cell, all epochs run (no early stop), in two parts because they
+/// run at different rates: an evaluation pass also draws the ensemble noise of every unit at
+/// every step and copies the net it damages, which the counted products leave out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SasRnnWork {
+    /// Training: forward, backward and weight-gradient products of every epoch.
+    pub train_flops: f64,
+    /// Evaluation: the mean-field forward products of every test pass (during training, after
+    /// it, and along the removal and damage curves).
+    pub eval_flops: f64,
+}
+
 /// Training and evaluation of one `sas_rnn` cell, all epochs run (no early stop).
-pub fn sas_rnn_flops(cfg: &SasRnnConfig) -> f64 {
+pub fn sas_rnn_work(cfg: &SasRnnConfig) -> SasRnnWork {
     let s = SasShape::of(cfg);
-    let train = f64::from(cfg.epochs) * s.epoch_flops();
+    let train_flops = f64::from(cfg.epochs) * s.epoch_flops();
     // A test pass: the forward mean and variance products over the test trials (MSI: 20
     // repeats of the 24 conditions and 6 catch trials, at the test trials' length).
     let (test_trials, test_steps, test_every) = match &cfg.task {
@@ -102,19 +114,26 @@ pub fn sas_rnn_flops(cfg: &SasRnnConfig) -> f64 {
     let pass = test_steps * 2.0 * 2.0 * test_trials * (s.k + s.n) * s.n;
     let ev = &cfg.eval;
     let during = f64::from(cfg.epochs.checked_div(test_every).unwrap_or(0));
-    let removal = ev.removal_fractions.len() as f64 * f64::from(ev.removal_repeats.max(1)) * 3.0;
     let passes = during
         + f64::from(ev.mean_field_draws.max(1))
         + f64::from(ev.sampled_nets)
         + f64::from(ev.per_step_draws);
-    // The removal and damage curves run at `eval.analysis_dt_ms` when it is set (MSI): the
-    // same trials over dt / analysis_dt times the steps (0.5 ms: 40x).
+    // The passes of `sas::eval::removal_curve`: the important set and as many random others
+    // at each removal fraction, `removal_repeats` times; at each damage fraction one
+    // magnitude pass (deterministic) and `removal_repeats` random ones.
+    let repeats = f64::from(ev.removal_repeats.max(1));
+    let curves = ev.removal_fractions.len() as f64 * 2.0 * repeats
+        + ev.damage_fractions.len() as f64 * (1.0 + repeats);
+    // The curves run at `eval.analysis_dt_ms` when it is set (MSI): the same trials over
+    // dt / analysis_dt times the steps (0.5 ms: 40x).
     let fine = match (&cfg.task, ev.analysis_dt_ms) {
         (SasTask::Msi(m), Some(dt)) if dt > 0.0 => m.dt_ms / dt,
         _ => 1.0,
     };
-    let curves = removal + ev.damage_fractions.len() as f64;
-    train + (passes + fine * curves) * pass
+    SasRnnWork {
+        train_flops,
+        eval_flops: (passes + fine * curves) * pass,
+    }
 }
 
 /// Training and evaluation of one `tanh_rnn` cell, all epochs run (no early stop).
@@ -160,7 +179,9 @@ mod tests {
         // The documented 101 GFLOP per row-MNIST epoch (N = 100, B = 128, 200 batches).
         let epoch = SasShape::of(&cfg).epoch_flops();
         assert!((epoch / 1e9 - 101.0).abs() < 1.0, "{epoch}");
-        assert!(sas_rnn_flops(&cfg) > f64::from(cfg.epochs) * epoch);
+        let work = sas_rnn_work(&cfg);
+        assert_eq!(work.train_flops, f64::from(cfg.epochs) * epoch);
+        assert!(work.eval_flops > 0.0);
 
         // MSI's removal curves at the reference's 0.5 ms cost 40x their 20 ms passes.
         let msi = SasRnn
@@ -169,7 +190,9 @@ mod tests {
         assert_eq!(msi.eval.analysis_dt_ms, Some(0.5));
         let mut coarse = msi.clone();
         coarse.eval.analysis_dt_ms = None;
-        assert!(sas_rnn_flops(&msi) > 5.0 * sas_rnn_flops(&coarse));
+        let (fine, coarse) = (sas_rnn_work(&msi), sas_rnn_work(&coarse));
+        assert_eq!(fine.train_flops, coarse.train_flops);
+        assert!(fine.eval_flops > 5.0 * coarse.eval_flops);
 
         let cfg = TanhRnn
             .config_of(&first_cell("experiments/jarne_laje_and_damage.toml"))

@@ -6,9 +6,14 @@ use ensweep_core::output::{RunOutput, TrainSink};
 use ensweep_core::spec::Cell;
 use ensweep_core::trainer::{InvalidConfig, TrainError, Trainer};
 
-/// Sustained FLOP/s of one `sas_rnn` cell on one core (row-MNIST epochs of 101 GFLOP in
-/// 2.35 s single-threaded on the 2-core host, docs/PERFORMANCE.md).
-const SAS_RNN_RATE: f64 = 40e9;
+/// Sustained FLOP/s of `sas_rnn` training on one core while the other core trains too, as in
+/// a sweep: row-MNIST epochs of 101 GFLOP in 3.2-3.3 s on the 2-core host (2.35 s with the
+/// other core idle), docs/PERFORMANCE.md "Plan estimates".
+const SAS_RNN_TRAIN_RATE: f64 = 31e9;
+/// The same for `sas_rnn` evaluation passes, counted by their mean-field products: a
+/// row-MNIST test pass of 14.3 GFLOP takes 0.67 s (the noise drawn per unit and step, and the
+/// damaged copies of the net, are not counted).
+const SAS_RNN_EVAL_RATE: f64 = 21e9;
 /// Sustained FLOP/s of one `tanh_rnn` cell on one core (the `tanh_rnn/3` kernels; calibrated on
 /// whole cells of the main job, docs/PERFORMANCE.md "Plan estimates").
 const TANH_RNN_RATE: f64 = 90e9;
@@ -33,7 +38,8 @@ impl Trainer for SasRnn {
     }
 
     fn cost_seconds(&self, config: &SasRnnConfig) -> f64 {
-        cost::sas_rnn_flops(config) / SAS_RNN_RATE
+        let work = cost::sas_rnn_work(config);
+        work.train_flops / SAS_RNN_TRAIN_RATE + work.eval_flops / SAS_RNN_EVAL_RATE
     }
 }
 
