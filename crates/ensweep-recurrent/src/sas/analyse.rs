@@ -49,6 +49,7 @@ fn evaluation_modes(
     out: &mut RunOutput,
 ) -> Vec<Score> {
     let ev = &cfg.eval;
+    let mut buffers = Forward::default();
     let mut mf: Vec<Score> = Vec::new();
     for d in 0..ev.mean_field_draws.max(1) {
         mf.push(eval::score(
@@ -56,6 +57,7 @@ fn evaluation_modes(
             data,
             Mode::MeanField,
             &mut seed.rng_indexed("eval_mf", d as u64),
+            &mut buffers,
         ));
     }
     let sampled_mode = if ev.sampled_private_noise {
@@ -70,6 +72,7 @@ fn evaluation_modes(
                 data,
                 sampled_mode,
                 &mut seed.rng_indexed("eval_net", d as u64),
+                &mut buffers,
             )
             .accuracy
         })
@@ -81,6 +84,7 @@ fn evaluation_modes(
                 data,
                 Mode::PerStep,
                 &mut seed.rng_indexed("eval_step", d as u64),
+                &mut buffers,
             )
             .accuracy
         })

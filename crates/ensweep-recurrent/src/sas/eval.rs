@@ -95,13 +95,21 @@ fn run(
     }
 }
 
-/// One evaluation pass over the test data.
-pub fn score(net: &SasNet, data: &TaskData, mode: Mode, rng: &mut Pcg64Mcg) -> Score {
+/// One evaluation pass over the test data. `f` holds the pass's buffers: a caller that scores
+/// many times passes the same one, so that each pass reuses the memory of the last instead of
+/// faulting in fresh pages (an MSI pass at dt 0.5 ms fills ~5 GB; fresh buffers made page
+/// faults 40 % of such a run's CPU time, docs/PERFORMANCE.md). The numbers do not depend on it.
+pub fn score(
+    net: &SasNet,
+    data: &TaskData,
+    mode: Mode,
+    rng: &mut Pcg64Mcg,
+    f: &mut Forward,
+) -> Score {
     let mut mom = NetMoments::default();
     if matches!(mode, Mode::SampledNet | Mode::SampledNetPrivateNoise) {
         net.sample(rng, &mut mom);
     }
-    let mut f = Forward::default();
     match data {
         TaskData::Mnist { test, row, .. } => {
             let chunk = if *row { 1000 } else { 100 };
@@ -109,7 +117,7 @@ pub fn score(net: &SasNet, data: &TaskData, mode: Mode, rng: &mut Pcg64Mcg) -> S
             let mut correct = 0;
             for c in idx.chunks(chunk) {
                 let batch = mnist_batch(test, c, *row);
-                run(net, &batch, mode, rng, &mut mom, &mut f);
+                run(net, &batch, mode, rng, &mut mom, f);
                 correct += correct_last(&batch, &f.y);
             }
             Score {
@@ -117,7 +125,7 @@ pub fn score(net: &SasNet, data: &TaskData, mode: Mode, rng: &mut Pcg64Mcg) -> S
                 ..Score::default()
             }
         }
-        TaskData::Msi { test, .. } => msi_score(net, test, mode, rng, &mut mom, &mut f),
+        TaskData::Msi { test, .. } => msi_score(net, test, mode, rng, &mut mom, f),
     }
 }
 
@@ -274,6 +282,7 @@ pub fn removal_curve(
     let mut rows = Vec::new();
     let mut mom = NetMoments::default();
     net.moments(&mut mom);
+    let mut buffers = Forward::default();
     let total = net.rec.m.len();
     let reps = repeats.max(1);
     for (ci, crit) in ["important", "important_random", "magnitude", "random"]
@@ -314,7 +323,8 @@ pub fn removal_curve(
                 };
                 let mut damaged = net.clone();
                 remove(&mut damaged, &sel);
-                accs.push(score(&damaged, data, Mode::MeanField, &mut rng).accuracy);
+                let scored = score(&damaged, data, Mode::MeanField, &mut rng, &mut buffers);
+                accs.push(scored.accuracy);
                 if ci == 2 {
                     break; // deterministic selection: one repeat
                 }

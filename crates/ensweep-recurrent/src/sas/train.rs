@@ -524,7 +524,14 @@ impl Run<'_> {
             let mut r = self.seed.rng_indexed("test_noise", epoch as u64);
             v.insert(
                 "test_acc_mf".into(),
-                eval::score(&self.net, self.data, Mode::MeanField, &mut r).accuracy,
+                eval::score(
+                    &self.net,
+                    self.data,
+                    Mode::MeanField,
+                    &mut r,
+                    &mut Forward::default(),
+                )
+                .accuracy,
             );
         }
         EpochRow { epoch, values: v }
