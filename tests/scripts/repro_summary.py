@@ -64,7 +64,17 @@ def main():
     head = ["group", "nets", "successful"] + [f"{m} mean [95% CI]" for m in a.metrics] + ["dynamics classes"]
     print("| " + " | ".join(head) + " |")
     print("|" + " --- |" * len(head))
-    for key in sorted(groups):
+    def order(key):
+        # Numbers in numeric order (N = 50 before 400), other values by name.
+        out = []
+        for v in key:
+            try:
+                out.append((0, float(v), ""))
+            except ValueError:
+                out.append((1, 0.0, v))
+        return out
+
+    for key in sorted(groups, key=order):
         rs = groups[key]
         ok = [r for r in rs if r["success"]] if has_success else rs
         use = ok if a.only_success else rs
