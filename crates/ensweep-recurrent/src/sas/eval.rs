@@ -376,3 +376,52 @@ pub fn probe_batch(data: &TaskData, n: usize) -> (Option<Batch>, usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sas::tests::small_msi;
+    use crate::sas::train::init_net;
+
+    /// A pass's score does not depend on the buffers it is handed: the same draws give the same
+    /// bits in fresh buffers and in buffers another mode (another noise layout) just used.
+    #[test]
+    fn reused_buffers_score_as_fresh_ones() {
+        let cfg = small_msi(1, 20, 0);
+        let data = TaskData::load(&cfg).unwrap();
+        let (n_in, n_out) = data.dims();
+        let seed = RunSeed::from_u64(5);
+        let net = init_net(&cfg, n_in, n_out, &seed);
+        let modes = [
+            Mode::MeanField,
+            Mode::SampledNet,
+            Mode::PerStep,
+            Mode::SampledNetPrivateNoise,
+        ];
+        let bits = |s: &Score| {
+            let psy = s.psychometric.unwrap_or_default();
+            let mut v = vec![
+                s.accuracy.to_bits(),
+                s.catch_output.unwrap_or(-1.0).to_bits(),
+            ];
+            v.extend(psy.iter().flatten().map(|p| p.to_bits()));
+            v
+        };
+        let mut reused = Forward::default();
+        for (i, &mode) in modes.iter().enumerate() {
+            let stream = |d: u64| seed.rng_indexed("eval_test", d);
+            let fresh = score(
+                &net,
+                &data,
+                mode,
+                &mut stream(i as u64),
+                &mut Forward::default(),
+            );
+            // The buffers last held another mode's pass over other draws.
+            let other = modes[(i + 1) % modes.len()];
+            score(&net, &data, other, &mut stream(99), &mut reused);
+            let again = score(&net, &data, mode, &mut stream(i as u64), &mut reused);
+            assert_eq!(bits(&fresh), bits(&again), "{mode:?}");
+        }
+    }
+}
