@@ -19,7 +19,7 @@ amplitude 0 or 1 at 50-70 ms, target 0.045 with a 20 ms bump (box convolved with
 gaussian of 20 samples, std 12) from 70 + interval ms, noise 0.03 on input and target, 300 steps.
 
 Prints one line per epoch (loss, seconds) and a JSON summary line. CI does not run this; it
-needs numpy, scipy-free code and `pip install torch`:
+needs `pip install numpy torch` (scipy's two windows are re-implemented here):
   python3 tests/scripts/pulse_size_torch.py --hidden 450 --seed 0
 """
 
