@@ -103,6 +103,11 @@ impl Counts {
     }
 }
 
+/// `n` and `noun`, plural unless `n` is 1 ("1 slot", "2 slots").
+fn counted(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// The ETA's basis: wall times of cells finished in this run.
 #[derive(Clone, Debug, Default)]
 pub struct Rate {
@@ -300,8 +305,10 @@ impl Progress {
                 "already_done": total - to_run, "slots": self.slots,
             })),
             Mode::Lines => self.print(&format!(
-                "start {}: {total} cells, {to_run} to run, on {} slots",
-                self.sweep, self.slots
+                "start {}: {}, {to_run} to run, on {}",
+                self.sweep,
+                counted(total, "cell"),
+                counted(self.slots, "slot")
             )),
         }
     }
@@ -469,6 +476,13 @@ mod tests {
             c.done + c.failed + c.cancelled + c.running + c.queued,
             c.total
         );
+    }
+
+    #[test]
+    fn counts_of_one_are_singular() {
+        assert_eq!(counted(1, "slot"), "1 slot");
+        assert_eq!(counted(0, "cell"), "0 cells");
+        assert_eq!(counted(2, "slot"), "2 slots");
     }
 
     #[test]
