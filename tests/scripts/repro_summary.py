@@ -35,6 +35,29 @@ def bootstrap(values, resamples=10_000, seed=0):
     return statistics.fmean(values), means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
 
 
+def ranks(values):
+    """Ranks 1..n, ties sharing their mean rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def spearman(pairs):
+    """Spearman's rho: Pearson's correlation of the ranks (nan for fewer than 3 pairs)."""
+    if len(pairs) < 3:
+        return float("nan")
+    rx, ry = ranks([p[0] for p in pairs]), ranks([p[1] for p in pairs])
+    return statistics.correlation(rx, ry)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("sweep")
@@ -44,13 +67,18 @@ def main():
     ap.add_argument("--table", default="runs",
                     help="runs, or a per-cell table joined to runs (layers, pruning); --where filters it")
     ap.add_argument("--where", default=None, help="Python expression over a row `r`, e.g. r['layer'] == 1")
+    ap.add_argument("--runs-columns", nargs="+", default=[],
+                    help="columns of `runs` to join to a per-cell --table row (e.g. important_frac)")
+    ap.add_argument("--spearman", nargs=2, metavar=("X", "Y"),
+                    help="also print Spearman's rank correlation of X and Y over the rows of each group")
     ap.add_argument("--only-success", action="store_true",
                     help="metrics over successful nets only (counts always cover all)")
     a = ap.parse_args()
     if a.table == "runs":
         sql = "SELECT * FROM runs"
     else:
-        keys = "".join(', r."%s"' % g for g in a.group if g.startswith("cfg."))
+        joined = [g for g in a.group if g.startswith("cfg.")] + a.runs_columns
+        keys = "".join(', r."%s"' % c for c in joined)
         sql = f"SELECT t.*{keys} FROM {a.table} t JOIN runs r ON r.cell_key = t.cell_key"
     rows = query(a.ensweep, a.sweep, sql)
     has_success = bool(rows) and "success" in rows[0]
@@ -90,6 +118,10 @@ def main():
             counts[name] = counts.get(name, 0) + 1
         cells.append(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "-")
         print("| " + " | ".join(cells) + " |")
+        if a.spearman:
+            x, y = a.spearman
+            pairs = [(float(r[x]), float(r[y])) for r in use if r[x] is not None and r[y] is not None]
+            print(f"  {', '.join(key)}: Spearman({x}, {y}) = {spearman(pairs):.3f} over {len(pairs)} rows")
 
 
 if __name__ == "__main__":
