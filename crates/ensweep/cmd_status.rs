@@ -6,9 +6,11 @@
 //! (the rate seen since then); `--json` prints one JSON object per sweep and update.
 
 use crate::progress::{Throughput, human};
+use anyhow::Context;
 use clap::Args;
 use ensweep_proto::v1 as pb;
 use std::collections::HashMap;
+use std::io::Write;
 
 /// Arguments of `ensweep status`.
 #[derive(Args)]
@@ -123,7 +125,12 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
                 _ => true,
             };
             if args.follow || !waiting || reached {
-                print(&args, &msg, &mut rates);
+                match print(&args, &msg, &mut rates) {
+                    // The reader went away (`ensweep status | grep -q ...`): nothing more to
+                    // say, and not an error of ours.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                    other => other.context("writing the status to stdout")?,
+                }
             }
             if reached && !args.follow {
                 return Ok(());
@@ -133,12 +140,15 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Prints one update: a line (or JSON object) per sweep, and the workers.
+/// Prints one update: a line (or JSON object) per sweep, and the workers. Returns write errors
+/// rather than panicking as `println!` does: `status` keeps Rust's ignored SIGPIPE (it owns a
+/// socket, `exit_quietly_on_closed_pipe` in main.rs), so a closed stdout shows up here.
 fn print(
     args: &StatusArgs,
     msg: &pb::WatchStatusResponse,
     rates: &mut HashMap<String, Throughput>,
-) {
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     for s in &msg.sweeps {
         let rate = rates
             .entry(s.name.clone())
@@ -147,16 +157,17 @@ fn print(
             .then(|| rate.eta(finished_cells(s), s.pending + s.leased))
             .flatten();
         if args.json {
-            println!("{}", json(s, msg.workers, eta));
+            writeln!(out, "{}", json(s, msg.workers, eta))?;
         } else if let Some(eta) = eta.filter(|_| args.follow) {
-            println!("{}; ETA {}", line(s), human(eta));
+            writeln!(out, "{}; ETA {}", line(s), human(eta))?;
         } else {
-            println!("{}", line(s));
+            writeln!(out, "{}", line(s))?;
         }
     }
     if args.sweep.is_none() && !args.json {
-        println!("workers: {}", msg.workers);
+        writeln!(out, "workers: {}", msg.workers)?;
     }
+    out.flush()
 }
 
 #[cfg(test)]

@@ -103,3 +103,24 @@ fn coordinator_killed_and_restarted_resumes() {
         "cells trained more than once: {repeated:?}"
     );
 }
+
+/// `ensweep status | grep -q ...`: once the reader has gone, `status` ends quietly with
+/// success instead of panicking in `println!` (it keeps Rust's ignored SIGPIPE, since it owns
+/// a socket, so the closed pipe reaches it as a write error).
+#[test]
+fn status_into_a_closed_pipe_ends_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_coord, addr) = coordinator(tmp.path(), "127.0.0.1:0", "coordinator.log");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(crate::harness::bin())
+        .args(["status", "--coordinator", &format!("http://{addr}")])
+        .env_remove("RUST_LOG")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
