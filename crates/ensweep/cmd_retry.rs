@@ -35,7 +35,9 @@ pub fn run(args: RetryArgs) -> anyhow::Result<()> {
             .map_err(|s| args.remote.error(&s))
             .with_context(|| format!("retrying the failed cells of `{}`", args.sweep))?
             .into_inner();
-        println!("{}: {} failed cells re-queued", args.sweep, resp.requeued);
-        Ok(())
+        crate::answer::print(format_args!(
+            "{}: {} failed cells re-queued",
+            args.sweep, resp.requeued
+        ))
     })
 }

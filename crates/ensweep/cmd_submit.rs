@@ -59,7 +59,6 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
             .map_err(|s| args.remote.error(&s))
             .with_context(|| format!("submitting sweep `{}`", spec.name))?
             .into_inner();
-        println!("{}", describe(&resp));
-        Ok(())
+        crate::answer::print(describe(&resp))
     })
 }

@@ -5,6 +5,7 @@
 //! failure, found from the errors' types). Library crates return typed errors; here they
 //! become `anyhow` errors with context.
 
+mod answer;
 mod bench;
 mod cmd_bench;
 mod cmd_coordinator;
