@@ -1,5 +1,6 @@
 //! `ensweep report`: a self-contained HTML page with figures and statistics for a sweep.
 
+use crate::exit::CliError;
 use anyhow::Context;
 use clap::Args;
 use ensweep_results::report::{ReferenceCurve, ReportOptions, write_report};
@@ -52,8 +53,38 @@ fn default_metric(dir: &Path) -> anyhow::Result<String> {
     Ok(trainer.default_metric().to_owned())
 }
 
+/// `report` reads one sweep's tables, but `run --dir D` makes `D` a folder of sweeps (and
+/// `query D` accepts it). Given such a folder, name the sweeps in it rather than report "no
+/// parts", which reads like damaged results.
+fn check_sweep_dir(dir: &Path) -> Result<(), CliError> {
+    if dir.join("runs").is_dir() {
+        return Ok(());
+    }
+    let mut sweeps: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", dir.display())))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.join("runs").is_dir())
+        .map(|path| path.display().to_string())
+        .collect();
+    sweeps.sort();
+    Err(CliError::Usage(if sweeps.is_empty() {
+        format!(
+            "{} holds no sweep's results (no `runs/` folder): name a sweep directory, \
+             `<run --dir>/<sweep name>`",
+            dir.display()
+        )
+    } else {
+        format!(
+            "{} is a folder of sweeps, not one sweep: report on one of {}",
+            dir.display(),
+            sweeps.join(", ")
+        )
+    }))
+}
+
 /// Runs `ensweep report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    check_sweep_dir(&args.dir)?;
     let references = args
         .reference
         .iter()

@@ -89,8 +89,10 @@ fn exit_quietly_on_closed_pipe() {
 }
 
 /// Log filter without `RUST_LOG`: warnings, and the one event a user should see that is not
-/// one: a cell resuming from its checkpoint (docs/CHECKPOINTS.md).
-const DEFAULT_LOG: &str = "warn,ensweep_worker::attempt=info";
+/// one: a cell resuming from its checkpoint (docs/CHECKPOINTS.md). The SVG rasteriser (usvg)
+/// warns of every zero-height bar (`height="0"`, valid SVG that draws nothing: a value that
+/// rounds to no pixel) while `report` renders figures; only its errors are worth a user's eye.
+const DEFAULT_LOG: &str = "warn,usvg=error,ensweep_worker::attempt=info";
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()

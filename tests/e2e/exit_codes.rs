@@ -48,6 +48,19 @@ fn mistakes_in_the_command_or_the_sweep_file_exit_64() {
     assert_eq!(code, Some(64), "{err}");
     let (code, err) = status(&["plan", &good]);
     assert_eq!(code, Some(0), "{err}");
+
+    // `report` on the `--dir` of `run` (a folder of sweeps) names the sweeps in it.
+    let sweeps = tmp.path().join("sweeps");
+    std::fs::create_dir_all(sweeps.join("good/runs")).unwrap();
+    let (code, err) = status(&["report", sweeps.to_str().unwrap()]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(
+        err.contains("report on one of") && err.contains("good"),
+        "{err}"
+    );
+    let (code, err) = status(&["report", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("no `runs/` folder"), "{err}");
 }
 
 #[test]
