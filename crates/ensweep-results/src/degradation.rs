@@ -3,6 +3,11 @@
 //!
 //! Each seed is pruned by every criterion, so criteria are compared *within* a seed (Wilcoxon
 //! signed-rank on AUC differences): seed-to-seed variation in the trained network cancels out.
+//!
+//! A criterion `X` whose sweep also has `X_random` ([`matched_control`]) is compared with that
+//! control instead: its fractions count a set of its own (sas_rnn's `important`: fractions of
+//! the important set, `random`: of the layer), and `X_random` removes as many random
+//! connections at each fraction, so only the two of them share an axis.
 
 use crate::frames::{self, Group};
 use crate::selection::{GroupSelection, Include, select_groups};
@@ -104,7 +109,7 @@ pub struct Comparison {
     pub layer: String,
     /// Criterion.
     pub criterion: String,
-    /// Baseline criterion.
+    /// Baseline criterion: the criterion's matched control where measured, else the option's.
     pub baseline: String,
     /// Seeds with both curves.
     pub n_pairs: usize,
@@ -137,6 +142,22 @@ pub struct Degradation {
     pub comparisons: Vec<Comparison>,
     /// Per group, how many nets' curves were used and how many left out (and why).
     pub selection: Vec<GroupSelection>,
+}
+
+/// Name suffix of a matched random control (`important` -> `important_random`).
+pub const CONTROL_SUFFIX: &str = "_random";
+
+/// The matched control of `criterion` if the sweep (`has`) measured one: `X_random` for `X`.
+pub fn matched_control(criterion: &str, has: impl Fn(&str) -> bool) -> Option<String> {
+    let control = format!("{criterion}{CONTROL_SUFFIX}");
+    has(&control).then_some(control)
+}
+
+/// Whether `criterion` is itself the matched control of another measured criterion.
+pub fn is_matched_control(criterion: &str, has: impl Fn(&str) -> bool) -> bool {
+    criterion
+        .strip_suffix(CONTROL_SUFFIX)
+        .is_some_and(|of| !of.is_empty() && has(of))
 }
 
 /// Trapezoidal area under `(x, y)` sorted by x.
@@ -305,13 +326,16 @@ fn compare(seeds: &[SeedCurve], opts: &DegradationOptions) -> Result<Vec<Compari
     }
     let mut out = Vec::new();
     for ((group, layer), by_crit) in &auc_of {
-        let Some(base) = by_crit.get(opts.baseline.as_str()) else {
-            continue;
-        };
+        let has = |c: &str| by_crit.contains_key(c);
         for (crit, aucs) in by_crit {
-            if *crit == opts.baseline {
+            // A control's fractions count its criterion's set, not the baseline's.
+            if *crit == opts.baseline || is_matched_control(crit, has) {
                 continue;
             }
+            let baseline = matched_control(crit, has).unwrap_or_else(|| opts.baseline.clone());
+            let Some(base) = by_crit.get(baseline.as_str()) else {
+                continue;
+            };
             let (x, y): (Vec<f64>, Vec<f64>) = aucs
                 .iter()
                 .filter_map(|(r, a)| base.get(r).map(|b| (*a, *b)))
@@ -329,7 +353,7 @@ fn compare(seeds: &[SeedCurve], opts: &DegradationOptions) -> Result<Vec<Compari
                 group: group.to_string(),
                 layer: layer.to_string(),
                 criterion: crit.to_string(),
-                baseline: opts.baseline.clone(),
+                baseline,
                 n_pairs: x.len(),
                 mean_diff: mean(&diffs),
                 low: iv.low,
@@ -403,6 +427,7 @@ impl Degradation {
 mod tests {
     use super::*;
     use crate::tables::write_part;
+    use ensweep_core::output::PruningRow;
 
     #[test]
     fn direction_of_metrics() {
@@ -449,5 +474,42 @@ mod tests {
         let vip = d.seeds.iter().find(|s| s.criterion == "vip").unwrap();
         assert!(vip.crossing > 0.0 && vip.crossing < 1.0, "{vip:?}");
         assert_eq!(d.comparisons_frame().unwrap().height(), 4);
+    }
+
+    /// `vip_random` (as many random connections as `vip` removes at each fraction) is the
+    /// baseline of `vip`, and is not itself compared with `random`, whose fractions count
+    /// another set; `magnitude` keeps `random`.
+    #[test]
+    fn a_criterion_with_a_matched_control_is_compared_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs: Vec<_> = crate::synthetic::sweep("s", &[("a", 0.8)], 6, 4)
+            .into_iter()
+            .map(|(mut r, _)| {
+                let control: Vec<_> = r
+                    .output
+                    .pruning
+                    .iter()
+                    .filter(|p| p.criterion == "random")
+                    .map(|p| PruningRow {
+                        criterion: "vip_random".into(),
+                        count: p.count / 2,
+                        ..p.clone()
+                    })
+                    .collect();
+                r.output.pruning.extend(control);
+                r
+            })
+            .collect();
+        write_part(dir.path(), 0, &runs).unwrap();
+        let d = analyse(dir.path(), &DegradationOptions::default()).unwrap();
+        let pairs: Vec<(&str, &str)> = d
+            .comparisons
+            .iter()
+            .map(|c| (c.criterion.as_str(), c.baseline.as_str()))
+            .collect();
+        assert_eq!(pairs, [("magnitude", "random"), ("vip", "vip_random")]);
+        assert!(is_matched_control("vip_random", |c| c == "vip"));
+        assert!(!is_matched_control("random", |_| true));
+        assert!(!is_matched_control("x_random", |c| c == "vip"));
     }
 }

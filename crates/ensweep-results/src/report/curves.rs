@@ -231,39 +231,46 @@ pub(super) fn pruning(b: &mut Builder) -> Result<(), ReportError> {
             .push(p);
     }
     for (li, (layer, groups)) in by_layer.iter().enumerate() {
-        let panels = groups
-            .iter()
-            .map(|(g, criteria)| Panel {
-                title: g.to_string(),
-                lines: criteria
-                    .iter()
-                    .map(|(c, pts)| Line {
-                        name: c.clone(),
-                        points: pts.iter().map(|p| (p.fraction, p.mean)).collect(),
-                        band: pts.iter().map(|p| (p.fraction, p.low, p.high)).collect(),
-                        runs: Vec::new(),
-                    })
-                    .collect(),
-            })
-            .collect();
-        let fig = LineFigure {
-            title: format!("{} under pruning of {layer}", d.metric),
-            x_desc: "fraction removed".into(),
-            y_desc: d.metric.clone(),
-            panels,
-            ..Default::default()
-        };
-        b.figure(
-            &mut sec,
-            &format!("pruning_{li}_{}", html::slug(layer)),
-            plots::lines(&fig),
-            "One panel per group, shared axes; mean over seeds with 95% bootstrap bands per pruning criterion.",
-        )?;
+        for (family, x_desc) in criterion_families(groups.values().flat_map(|c| c.keys())) {
+            let panels = groups
+                .iter()
+                .map(|(g, criteria)| Panel {
+                    title: g.to_string(),
+                    lines: criteria
+                        .iter()
+                        .filter(|(c, _)| family.contains(c))
+                        .map(|(c, pts)| Line {
+                            name: c.clone(),
+                            points: pts.iter().map(|p| (p.fraction, p.mean)).collect(),
+                            band: pts.iter().map(|p| (p.fraction, p.low, p.high)).collect(),
+                            runs: Vec::new(),
+                        })
+                        .collect(),
+                })
+                .collect();
+            let fig = LineFigure {
+                title: format!("{} under pruning of {layer}", d.metric),
+                x_desc,
+                y_desc: d.metric.clone(),
+                panels,
+                ..Default::default()
+            };
+            let mut name = format!("pruning_{li}_{}", html::slug(layer));
+            if family.len() == 2 && family[1].ends_with(degradation::CONTROL_SUFFIX) {
+                name = format!("{name}_{}", html::slug(&family[0]));
+            }
+            b.figure(
+                &mut sec,
+                &name,
+                plots::lines(&fig),
+                "One panel per group, shared axes; mean over seeds with 95% bootstrap bands per pruning criterion.",
+            )?;
+        }
     }
     let cmp = b.store("degradation_comparisons", d.comparisons_frame()?)?;
     b.store("degradation_curves", d.curves_frame()?)?;
     b.store("degradation_seeds", d.seeds_frame()?)?;
-    sec.text(&format!("Paired by seed: AUC(criterion) - AUC({}) of <code>{}</code>, Wilcoxon signed-rank, Holm-adjusted over all rows.", html::escape(&DegradationOptions::default().baseline), html::escape(&d.metric)));
+    sec.text(&format!("Paired by seed: AUC(criterion) - AUC(baseline) of <code>{}</code>, Wilcoxon signed-rank, Holm-adjusted over all rows. The baseline is the criterion's matched control <code>X{}</code> where the trainer measured one (as many random connections at each fraction of X's set), else <code>{}</code>.", html::escape(&d.metric), degradation::CONTROL_SUFFIX, html::escape(&DegradationOptions::default().baseline)));
     sec.frame(&cmp);
     crossing_table(b, &mut sec, &d, opts.drop);
     b.findings.push(format!(
@@ -275,6 +282,36 @@ pub(super) fn pruning(b: &mut Builder) -> Result<(), ReportError> {
 }
 
 /// Median crossing fraction per group / layer / criterion.
+/// The criteria of one layer split by what their fractions count: each criterion `X` with a
+/// matched control `X_random` gets a figure of its own with it (fractions of `X`'s set, e.g.
+/// sas_rnn's important set), the rest share one (fractions of the layer, or of the criterion's
+/// own reference set as the trainer defines it). Drawing `important` at "0.2" beside `random`
+/// at "0.2" would put 694 removed connections beside 2,000.
+fn criterion_families<'a>(
+    criteria: impl Iterator<Item = &'a String>,
+) -> Vec<(Vec<String>, String)> {
+    let all: std::collections::BTreeSet<&str> = criteria.map(String::as_str).collect();
+    let has = |c: &str| all.contains(c);
+    let mut rest = Vec::new();
+    let mut families = Vec::new();
+    for c in &all {
+        if degradation::is_matched_control(c, has) {
+            continue;
+        }
+        match degradation::matched_control(c, has) {
+            Some(control) => families.push((
+                vec![c.to_string(), control],
+                format!("fraction of the `{c}` set removed"),
+            )),
+            None => rest.push(c.to_string()),
+        }
+    }
+    if !rest.is_empty() {
+        families.insert(0, (rest, "fraction removed".into()));
+    }
+    families
+}
+
 fn crossing_table(b: &Builder, sec: &mut Section, d: &degradation::Degradation, drop: f64) {
     let mut cross: BTreeMap<(String, String, String), Vec<f64>> = BTreeMap::new();
     for s in &d.seeds {
