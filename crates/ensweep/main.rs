@@ -8,6 +8,7 @@
 mod answer;
 mod bench;
 mod cmd_bench;
+mod cmd_checkpoint;
 mod cmd_coordinator;
 mod cmd_plan;
 mod cmd_query;
@@ -52,6 +53,8 @@ enum Command {
     Status(cmd_status::StatusArgs),
     /// Re-queue a sweep's failed cells after fixing the cause.
     Retry(cmd_retry::RetryArgs),
+    /// Print the learning curve so far of a running or cut-off cell from its checkpoint file.
+    Checkpoint(cmd_checkpoint::CheckpointArgs),
     /// Run SQL over the result tables of one or many sweeps.
     Query(cmd_query::QueryArgs),
     /// Write an HTML report with figures and statistics for a sweep directory.
@@ -69,6 +72,7 @@ impl Command {
             Command::Train(_)
                 | Command::Plan(_)
                 | Command::Query(_)
+                | Command::Checkpoint(_)
                 | Command::Report(_)
                 | Command::Bench(_)
         )
@@ -129,6 +133,7 @@ fn main() -> std::process::ExitCode {
         Command::Submit(a) => cmd_submit::run(a),
         Command::Status(a) => cmd_status::run(a),
         Command::Retry(a) => cmd_retry::run(a),
+        Command::Checkpoint(a) => cmd_checkpoint::run(a),
         Command::Query(a) => cmd_query::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Bench(a) => cmd_bench::run(a),

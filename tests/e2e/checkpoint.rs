@@ -96,6 +96,19 @@ fn a_killed_cell_resumes_from_its_checkpoint_with_the_same_numbers() {
         ckpts.iter().all(|n| n.starts_with(complete[0].as_str())),
         "{ckpts:?}"
     );
+    // `ensweep checkpoint` shows the learning curve the killed cell had reached.
+    let file = killed.join("checkpoints").join(complete[0]);
+    let shown = ensweep_ok(&["checkpoint", file.to_str().unwrap()], &[]);
+    let key = complete[0].trim_end_matches(".ckpt");
+    assert!(
+        shown.starts_with(&format!("cell {key} (sas_rnn, sas_rnn/"))
+            && shown.contains("epochs done"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("epoch") && shown.contains("train_loss"),
+        "{shown}"
+    );
 
     // The second run resumes the leased cell from there and finishes it.
     let args = run_args(&killed, &["--no-progress"]);

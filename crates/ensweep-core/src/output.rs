@@ -72,6 +72,19 @@ pub struct EpochRow {
     pub values: Values,
 }
 
+/// Where a checkpointed run stands, read back from its checkpoint: a long cell writes its
+/// learning curve to the tables only when it ends, but its checkpoint holds every finished
+/// epoch's row (`ensweep checkpoint`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckpointCurve {
+    /// Epochs finished.
+    pub epochs_done: u32,
+    /// Training seconds of the run so far, every attempt included.
+    pub seconds: f64,
+    /// The finished epochs' rows.
+    pub rows: Vec<EpochRow>,
+}
+
 /// Statistics of one weight layer (`l1`, `l2`, ... for MLPs; `in`, `rec`, `out` for RNNs).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LayerRow {

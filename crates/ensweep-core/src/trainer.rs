@@ -12,7 +12,7 @@
 //! Nothing here runs a trainer by itself: the trait only declares `train`; the I/O and the
 //! numerics are in the implementations.
 
-use crate::output::{RunOutput, TrainSink};
+use crate::output::{CheckpointCurve, RunOutput, TrainSink};
 use crate::spec::Cell;
 use crate::spec::{DecodeError, keypath::decode_table};
 use serde::Serialize;
@@ -56,6 +56,14 @@ pub trait Trainer: Send + Sync + 'static {
     /// loaded), calibrated on measured runs: `ensweep plan` adds these up. It needs to be
     /// right within a factor of two, to tell a ten-minute sweep from a ten-hour one.
     fn cost_seconds(&self, config: &Self::Config) -> f64;
+
+    /// The learning curve in one of this trainer's checkpoints (the state it gave its sink to
+    /// save), so `ensweep checkpoint` shows a running cell's progress through the trainer's own
+    /// decoder rather than a second reader of its format. `None`: the trainer does not
+    /// checkpoint, or the bytes are not one of its checkpoints.
+    fn checkpoint_curve(&self, _state: &[u8]) -> Option<CheckpointCurve> {
+        None
+    }
 
     /// The typed config of a cell of this kind (for tools that adjust a config before
     /// training it directly, like `ensweep bench`).
@@ -110,6 +118,8 @@ pub trait DynTrainer: Send + Sync {
     fn train_cell(&self, cell: &Cell, sink: &mut dyn TrainSink) -> Result<RunOutput, TrainError>;
     /// Decodes the cell's config and estimates its seconds.
     fn cell_cost_seconds(&self, cell: &Cell) -> Result<f64, ConfigError>;
+    /// [`Trainer::checkpoint_curve`].
+    fn checkpoint_curve(&self, state: &[u8]) -> Option<CheckpointCurve>;
 }
 
 impl<T: Trainer> DynTrainer for T {
@@ -138,6 +148,10 @@ impl<T: Trainer> DynTrainer for T {
 
     fn cell_cost_seconds(&self, cell: &Cell) -> Result<f64, ConfigError> {
         Ok(self.cost_seconds(&self.config_of(cell)?))
+    }
+
+    fn checkpoint_curve(&self, state: &[u8]) -> Option<CheckpointCurve> {
+        Trainer::checkpoint_curve(self, state)
     }
 }
 

@@ -2,7 +2,7 @@
 //! `tanh::checkpoint`): bincode, which keeps every f32 and f64 bit for bit, NaN included, and
 //! a size limit so a damaged file cannot ask for more memory than a real checkpoint takes.
 
-use ensweep_core::output::EpochRow;
+use ensweep_core::output::{CheckpointCurve, EpochRow};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -68,6 +68,21 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
     let (value, read): (T, usize) = bincode::serde::decode_from_slice(bytes, config).ok()?;
     (read == bytes.len()).then_some(value)
+}
+
+/// The learning curve at the head of a checkpoint of `format`: every recurrent trainer's
+/// checkpoint starts with its format number and the [`Position`] (bincode does not frame
+/// structs, so those two fields decode alone and the parameters after them are not read).
+pub(crate) fn curve(bytes: &[u8], format: u32) -> Option<CheckpointCurve> {
+    let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
+    let ((found, position), _read): ((u32, Position), usize) =
+        bincode::serde::decode_from_slice(bytes, config).ok()?;
+    let whole = position.rows.len() == position.epochs_done as usize;
+    (found == format && whole).then_some(CheckpointCurve {
+        epochs_done: position.epochs_done,
+        seconds: position.seconds,
+        rows: position.rows,
+    })
 }
 
 /// What the trainers' checkpoint tests share.

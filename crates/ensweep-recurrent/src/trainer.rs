@@ -2,7 +2,7 @@
 
 use crate::{RnnError, cost};
 use ensweep_core::config::{SasRnnConfig, TanhRnnConfig, sas_rnn, tanh_rnn};
-use ensweep_core::output::{RunOutput, TrainSink};
+use ensweep_core::output::{CheckpointCurve, RunOutput, TrainSink};
 use ensweep_core::spec::Cell;
 use ensweep_core::trainer::{InvalidConfig, TrainError, Trainer};
 
@@ -41,6 +41,10 @@ impl Trainer for SasRnn {
         let work = cost::sas_rnn_work(config);
         work.train_flops / SAS_RNN_TRAIN_RATE + work.eval_flops / SAS_RNN_EVAL_RATE
     }
+
+    fn checkpoint_curve(&self, state: &[u8]) -> Option<CheckpointCurve> {
+        crate::sas::checkpoint::curve(state)
+    }
 }
 
 /// The task-trained tanh RNN (`[tanh_rnn]`).
@@ -68,6 +72,10 @@ impl Trainer for TanhRnn {
 
     fn cost_seconds(&self, config: &TanhRnnConfig) -> f64 {
         cost::tanh_rnn_flops(config) / TANH_RNN_RATE
+    }
+
+    fn checkpoint_curve(&self, state: &[u8]) -> Option<CheckpointCurve> {
+        crate::tanh::checkpoint::curve(state)
     }
 }
 

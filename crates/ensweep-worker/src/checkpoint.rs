@@ -23,6 +23,76 @@ const MAGIC: &[u8] = b"ensweep-checkpoint 1\n";
 /// a stray huge file in the directory from being read into memory.
 const MAX_FILE_BYTES: u64 = 1 << 30;
 
+/// A checkpoint file read for a person (`ensweep checkpoint`): the cell its header names and
+/// the trainer's bytes after it.
+#[derive(Debug)]
+pub struct CheckpointFile {
+    /// Cell key.
+    pub key: String,
+    /// Trainer kind (`sas_rnn`, `tanh_rnn`).
+    pub kind: String,
+    /// Trainer version that wrote it.
+    pub trainer_version: String,
+    /// The trainer's bytes.
+    pub state: Vec<u8>,
+}
+
+/// Why a file is not a readable checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointFileError {
+    /// The file could not be read.
+    #[error("reading {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The file does not start with a checkpoint header, or is larger than any checkpoint.
+    #[error("{path}: not an ensweep checkpoint ({why})")]
+    NotACheckpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+}
+
+/// Reads the checkpoint file at `path`: its header line (`<key> <kind> <version>`) and the
+/// trainer's bytes, which only the trainer that wrote them decodes.
+pub fn read_checkpoint_file(path: &Path) -> Result<CheckpointFile, CheckpointFileError> {
+    let io = |source| CheckpointFileError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let not = |why| CheckpointFileError::NotACheckpoint {
+        path: path.to_owned(),
+        why,
+    };
+    if std::fs::metadata(path).map_err(io)?.len() > MAX_FILE_BYTES {
+        return Err(not("larger than any checkpoint"));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    let rest = bytes
+        .strip_prefix(MAGIC)
+        .ok_or(not("no `ensweep-checkpoint 1` header"))?;
+    let end = rest
+        .iter()
+        .take(512)
+        .position(|&b| b == b'\n')
+        .ok_or(not("no header line"))?;
+    let line = std::str::from_utf8(&rest[..end]).map_err(|_| not("header is not UTF-8"))?;
+    let [key, kind, version] = line.split(' ').collect::<Vec<_>>()[..] else {
+        return Err(not("header is not `<key> <kind> <version>`"));
+    };
+    Ok(CheckpointFile {
+        key: key.to_owned(),
+        kind: kind.to_owned(),
+        trainer_version: version.to_owned(),
+        state: rest[end + 1..].to_vec(),
+    })
+}
+
 /// Where checkpoints go and how often: a worker's setting.
 #[derive(Clone, Debug)]
 pub struct CheckpointPolicy {
@@ -241,6 +311,38 @@ mod tests {
         // A truncated file.
         std::fs::write(p.dir.join("ab12.ckpt"), &MAGIC[..5]).unwrap();
         assert_eq!(a.load(), None);
+    }
+
+    #[test]
+    fn a_saved_file_reads_back_with_its_header_and_a_foreign_one_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = policy(tmp.path());
+        let mut c = CellCheckpoint::new(&p, &cell("ab12")).unwrap();
+        c.save(2, b"state\ntwo");
+        let f = read_checkpoint_file(&p.dir.join("ab12.ckpt")).unwrap();
+        assert_eq!(
+            (f.key.as_str(), f.kind.as_str(), f.trainer_version.as_str()),
+            ("ab12", "sas_rnn", "sas_rnn/9")
+        );
+        assert_eq!(f.state, b"state\ntwo");
+        let foreign = tmp.path().join("x.ckpt");
+        for bytes in [
+            &b"PAR1 not a checkpoint"[..],
+            MAGIC,
+            &[MAGIC, b"ab12 sas_rnn\n"].concat(),
+        ] {
+            std::fs::write(&foreign, bytes).unwrap();
+            let err = read_checkpoint_file(&foreign).unwrap_err();
+            assert!(
+                matches!(err, CheckpointFileError::NotACheckpoint { .. }),
+                "{err}"
+            );
+        }
+        let missing = read_checkpoint_file(&tmp.path().join("missing.ckpt")).unwrap_err();
+        assert!(
+            matches!(missing, CheckpointFileError::Io { .. }),
+            "{missing}"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod rpc;
 mod session;
 mod trainers;
 
-pub use checkpoint::CheckpointPolicy;
+pub use checkpoint::{CheckpointFile, CheckpointFileError, CheckpointPolicy, read_checkpoint_file};
 pub use trainers::{SYNTHETIC_LOG_ENV, Synthetic, TRAINERS};
 
 use attempt::run_cell;

@@ -18,6 +18,11 @@ use serde::{Deserialize, Serialize};
 /// (the cell starts afresh), never misread.
 const FORMAT: u32 = 1;
 
+/// The learning curve in a checkpoint of this format (`ensweep checkpoint`).
+pub(crate) fn curve(bytes: &[u8]) -> Option<ensweep_core::output::CheckpointCurve> {
+    crate::checkpoint::curve(bytes, FORMAT)
+}
+
 /// What a run has after `epochs_done` epochs.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub(super) struct Checkpoint {
@@ -184,6 +189,23 @@ mod tests {
         };
         assert_eq!(without_timings(train(&cfg, &mut again).unwrap()), whole);
         assert_eq!(again.resumed_at, Some(1));
+    }
+
+    /// `ensweep checkpoint` reads the learning curve from the head of every saved checkpoint
+    /// and refuses bytes of another format.
+    #[test]
+    fn the_learning_curve_reads_from_the_head_of_a_checkpoint() {
+        let mut rec = Recorder::default();
+        let out = train(&small_msi(), &mut rec).unwrap();
+        for (epochs_done, state) in &rec.saved {
+            let c = super::curve(state).expect("a checkpoint of this format");
+            assert_eq!(c.epochs_done, *epochs_done);
+            assert_eq!(c.rows[..], out.epochs[..*epochs_done as usize]);
+        }
+        let mut other = rec.saved[0].1.clone();
+        other[0] = 2; // the format number, a one-byte varint
+        assert_eq!(super::curve(&other), None);
+        assert_eq!(super::curve(b"not a checkpoint"), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 mod analyse;
 pub mod backward;
-mod checkpoint;
+pub(crate) mod checkpoint;
 pub mod data;
 pub mod eval;
 pub mod layer;

@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 /// Bumped whenever [`Checkpoint`]'s layout changes: a checkpoint of another format is ignored.
 const FORMAT: u32 = 1;
 
+/// The learning curve in a checkpoint of this format (`ensweep checkpoint`).
+pub(crate) fn curve(bytes: &[u8]) -> Option<ensweep_core::output::CheckpointCurve> {
+    crate::checkpoint::curve(bytes, FORMAT)
+}
+
 /// What a run has after `epochs_done` epochs.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub(super) struct Checkpoint {
@@ -114,6 +119,20 @@ mod tests {
             "loss_threshold = 0.5\npatience = 2\nlr_time_decay = 1e-3\n\
              lr_plateau = { factor = 0.5, patience = 0 }",
         )
+    }
+
+    /// The learning curve at the head of each saved checkpoint (`ensweep checkpoint`).
+    #[test]
+    fn the_learning_curve_reads_from_the_head_of_a_checkpoint() {
+        let mut rec = Recorder::default();
+        let out = train_tanh_rnn(&small(), &RunSeed::from_u64(5), &mut rec).unwrap();
+        assert!(!rec.saved.is_empty());
+        for (epochs_done, state) in &rec.saved {
+            let c = super::curve(state).expect("a checkpoint of this format");
+            assert_eq!(c.epochs_done, *epochs_done);
+            assert_eq!(c.rows[..], out.epochs[..*epochs_done as usize]);
+        }
+        assert_eq!(super::curve(&rec.saved[0].1[..3]), None, "truncated");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! point for either ([`mup`]), W_h penalties ([`reg`]), training and evaluation ([`train`]), the
 //! tangent-kernel alignment between initial and trained parameters ([`ntk`]).
 
-mod checkpoint;
+pub(crate) mod checkpoint;
 pub mod kernels;
 pub mod model;
 pub mod mup;
