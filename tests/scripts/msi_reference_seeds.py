@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""The authors' own MSI training script (Zou, Li & Huang, PRE 2023: `RNN_SaS_cogni.py` of
+ZouWenXuan/Spike-and-Slab-RNN) run over several seeds, to compare ensweep's spread of early-stop
+steps and important-set sizes with the reference's own spread (docs/REPRODUCTIONS.md section 2).
+
+Why: the reference script seeds nothing, and the one re-run we had (seed 0) stopped at step 304,
+below ensweep's 10 nets (305-500). One run cannot tell whether the recipes differ or the seed
+does; the reference recipe over many seeds can.
+
+What it runs: the script's own code, unchanged, except that the per-epoch dump of every parameter
+to `para_*.txt` (record_net, ~100 MB of text per run, no effect on training) is removed. Each seed
+calls `np.random.seed(seed)` first; seed 0 reproduces the earlier re-run (stop at index 304).
+Per seed it prints one JSON line: `epochs_run` (the stopping epoch index + 1, ensweep's count),
+the last training MSE, the important recurrent fraction (pi <= 0.1, Xi < 0.1, |m| > 0.08, the
+rule of the analysis script), seconds. Then a summary, and with `--ours` (ensweep's
+`epochs_run` per net, comma-separated) a Mann-Whitney U test (normal approximation with tie
+correction) and a bootstrap interval of the difference of means.
+
+CI does not run this; it needs numpy and the reference file (`fetch` the repository):
+  python3 tests/scripts/msi_reference_seeds.py RNN_SaS_cogni.py --seeds 20 \\
+      --ours 342,433,366,305,306,500,327,309,416,356
+"""
+
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+
+
+def run_seed(source, seed):
+    src = source.replace("create_netfile()\nrecord_net(net1)\n", "")
+    src = src.replace("    record_net(net1)\n", "")
+    if "record_net(net1)" in src:
+        raise SystemExit("unexpected reference script: record_net calls left")
+    np.random.seed(seed)
+    start = time.time()
+    scope = {"__name__": "__main__"}
+    exec(compile(src, "RNN_SaS_cogni.py", "exec"), scope)
+    net = scope["net1"]
+    important = (
+        (net.pi_rec <= 0.1) & (net.pi_rec >= 0) & (net.xi_rec < 0.1) & (np.abs(net.m_rec) > 0.08)
+    )
+    return {
+        "seed": seed,
+        "epochs_run": int(scope["epoch"]) + 1,
+        "train_mse": float(scope["L"]),
+        "important_frac": float(important.mean()),
+        "seconds": round(time.time() - start, 1),
+    }
+
+
+def bootstrap_mean(x, rng, resamples=10000):
+    x = np.asarray(x, float)
+    means = rng.choice(x, (resamples, len(x))).mean(axis=1)
+    return x.mean(), np.percentile(means, 2.5), np.percentile(means, 97.5)
+
+
+def mann_whitney(a, b):
+    """Two-sided U test, normal approximation with the tie correction."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    both = np.concatenate([a, b])
+    order = both.argsort()
+    ranks = np.empty(len(both))
+    ranks[order] = np.arange(1, len(both) + 1)
+    for v in np.unique(both):  # midranks for ties
+        ranks[both == v] = ranks[both == v].mean()
+    n1, n2, n = len(a), len(b), len(both)
+    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2
+    _, counts = np.unique(both, return_counts=True)
+    var = n1 * n2 / 12 * ((n + 1) - (counts**3 - counts).sum() / (n * (n - 1)))
+    z = (u - n1 * n2 / 2) / math.sqrt(var)
+    return u, 2 * (1 - 0.5 * (1 + math.erf(abs(z) / math.sqrt(2))))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("script", help="path to the reference RNN_SaS_cogni.py")
+    ap.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1")
+    ap.add_argument("--ours", help="ensweep's epochs_run per net, comma-separated")
+    args = ap.parse_args()
+    source = open(args.script).read()
+    rows = []
+    for seed in range(args.seeds):
+        row = run_seed(source, seed)
+        print("\n" + json.dumps(row), flush=True)
+        rows.append(row)
+    rng = np.random.default_rng(0)
+    steps = [r["epochs_run"] for r in rows]
+    imp = [r["important_frac"] for r in rows]
+    m, lo, hi = bootstrap_mean(steps, rng)
+    print(f"reference epochs_run: mean {m:.1f} [{lo:.1f}, {hi:.1f}], "
+          f"median {np.median(steps):.0f}, range {min(steps)}-{max(steps)} (n = {len(steps)})")
+    m, lo, hi = bootstrap_mean(imp, rng)
+    print(f"reference important_frac: mean {100 * m:.2f} % [{100 * lo:.2f}, {100 * hi:.2f}], "
+          f"range {100 * min(imp):.2f}-{100 * max(imp):.2f} %")
+    if args.ours:
+        ours = [float(v) for v in args.ours.split(",")]
+        u, p = mann_whitney(ours, steps)
+        diffs = [rng.choice(ours, len(ours)).mean() - rng.choice(steps, len(steps)).mean()
+                 for _ in range(10000)]
+        print(f"ours - reference, mean epochs_run: {np.mean(ours) - np.mean(steps):+.1f} "
+              f"[{np.percentile(diffs, 2.5):+.1f}, {np.percentile(diffs, 97.5):+.1f}]; "
+              f"Mann-Whitney U = {u:.1f}, p = {p:.3f} (n = {len(ours)}, {len(steps)})")
+
+
+if __name__ == "__main__":
+    main()
