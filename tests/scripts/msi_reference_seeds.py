@@ -16,9 +16,16 @@ rule of the analysis script), seconds. Then a summary, and with `--ours` (enswee
 `epochs_run` per net, comma-separated) a Mann-Whitney U test (normal approximation with tie
 correction) and a bootstrap interval of the difference of means.
 
-CI does not run this; it needs numpy and the reference file (`fetch` the repository):
+With `--removal sub_tasks.py` (the authors' analysis script, same folder of their repository)
+each trained net also gets the analysis script's target-removal test at its dt of 0.5 ms: the
+script's own `RNN` class, `test_accuracy` (20 test batches of 24 trials) and `accuracy`, run on
+the intact net, with pi := 1 on the whole important set, and with pi := 1 on as many uniformly
+random recurrent connections (the script takes the first k indices; we sample, as our trainer
+does). Prints `acc_intact`, `acc_removed`, `acc_random`.
+
+CI does not run this; it needs numpy and the reference files (`fetch` the repository):
   python3 tests/scripts/msi_reference_seeds.py RNN_SaS_cogni.py --seeds 20 \\
-      --ours 342,433,366,305,306,500,327,309,416,356
+      --ours 342,433,366,305,306,500,327,309,416,356 [--removal sub_tasks.py]
 """
 
 import argparse
@@ -29,7 +36,7 @@ import time
 import numpy as np
 
 
-def run_seed(source, seed):
+def run_seed(source, seed, analysis=None):
     src = source.replace("create_netfile()\nrecord_net(net1)\n", "")
     src = src.replace("    record_net(net1)\n", "")
     if "record_net(net1)" in src:
@@ -42,13 +49,48 @@ def run_seed(source, seed):
     important = (
         (net.pi_rec <= 0.1) & (net.pi_rec >= 0) & (net.xi_rec < 0.1) & (np.abs(net.m_rec) > 0.08)
     )
-    return {
+    row = {
         "seed": seed,
         "epochs_run": int(scope["epoch"]) + 1,
         "train_mse": float(scope["L"]),
         "important_frac": float(important.mean()),
-        "seconds": round(time.time() - start, 1),
     }
+    if analysis is not None:
+        row.update(removal_test(analysis, net, important))
+    row["seconds"] = round(time.time() - start, 1)
+    return row
+
+
+def between(text, start, end):
+    i = text.index(start)
+    return text[i:text.index(end, i)]
+
+
+def removal_test(analysis, trained, important):
+    """The analysis script's target-removal test on `trained` (its definitions, its dt 0.5 ms)."""
+    scope = {"__name__": "sub_tasks"}
+    # Definitions only: the part before its data loading, then its test and accuracy functions.
+    code = analysis[: analysis.index("#%% data load")]
+    code += between(analysis, "batch = 20\ndef test_accuracy", "def target_removal")
+    code += between(analysis, "def accuracy(p_matrix):", "target_remove_accuracy = np.zeros")
+    exec(compile(code, "sub_tasks.py", "exec"), scope)
+    net = scope["RNN"](scope["Nin"], scope["Nrec"], scope["Nout"], scope["tau_m"])
+    for name in ["m_in", "pi_in", "xi_in", "m_rec", "pi_rec", "xi_rec", "m_out", "pi_out", "xi_out"]:
+        setattr(net, name, getattr(trained, name).copy())
+    scope["net1"] = net  # its test_accuracy runs the global net1
+    pi_rec = trained.pi_rec.flatten()
+    k = int(important.sum())
+
+    def score(pi):
+        net.pi_rec = pi.reshape(trained.pi_rec.shape)
+        acc, _ = scope["accuracy"](scope["test_accuracy"](net, scope["batch"], 0.5, scope["tau_m"]))
+        return float(acc)
+
+    removed = pi_rec.copy()
+    removed[important.flatten()] = 1
+    random = pi_rec.copy()
+    random[np.random.permutation(pi_rec.size)[:k]] = 1
+    return {"acc_intact": score(pi_rec), "acc_removed": score(removed), "acc_random": score(random)}
 
 
 def bootstrap_mean(x, rng, resamples=10000):
@@ -79,11 +121,13 @@ def main():
     ap.add_argument("script", help="path to the reference RNN_SaS_cogni.py")
     ap.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1")
     ap.add_argument("--ours", help="ensweep's epochs_run per net, comma-separated")
+    ap.add_argument("--removal", metavar="SUB_TASKS_PY", help="also run the removal test")
     args = ap.parse_args()
     source = open(args.script).read()
+    analysis = open(args.removal).read() if args.removal else None
     rows = []
     for seed in range(args.seeds):
-        row = run_seed(source, seed)
+        row = run_seed(source, seed, analysis)
         print("\n" + json.dumps(row), flush=True)
         rows.append(row)
     rng = np.random.default_rng(0)
@@ -95,6 +139,13 @@ def main():
     m, lo, hi = bootstrap_mean(imp, rng)
     print(f"reference important_frac: mean {100 * m:.2f} % [{100 * lo:.2f}, {100 * hi:.2f}], "
           f"range {100 * min(imp):.2f}-{100 * max(imp):.2f} %")
+    if analysis is not None:
+        for key in ["acc_intact", "acc_removed", "acc_random"]:
+            m, lo, hi = bootstrap_mean([r[key] for r in rows], rng)
+            print(f"reference {key}: mean {m:.3f} [{lo:.3f}, {hi:.3f}], "
+                  f"range {min(r[key] for r in rows):.3f}-{max(r[key] for r in rows):.3f}")
+        near = sum(r["acc_removed"] < 0.6 for r in rows)
+        print(f"reference nets below 0.6 after removal: {near} of {len(rows)}")
     if args.ours:
         ours = [float(v) for v in args.ours.split(",")]
         u, p = mann_whitney(ours, steps)
