@@ -25,7 +25,9 @@ does). Prints `acc_intact`, `acc_removed`, `acc_random`.
 
 CI does not run this; it needs numpy and the reference files (`fetch` the repository):
   python3 tests/scripts/msi_reference_seeds.py RNN_SaS_cogni.py --seeds 20 \\
-      --ours 342,433,366,305,306,500,327,309,416,356 [--removal sub_tasks.py]
+      --ours 342,433,366,305,306,500,327,309,416,356 [--removal sub_tasks.py \\
+      --ours-removal 0.897,0.892,0.905,0.730,0.852,0.739,0.737,0.549,0.650,0.555] > ref.log
+  python3 tests/scripts/msi_reference_seeds.py - --rows ref.log --ours ...   # summary again
 """
 
 import argparse
@@ -99,17 +101,22 @@ def bootstrap_mean(x, rng, resamples=10000):
     return x.mean(), np.percentile(means, 2.5), np.percentile(means, 97.5)
 
 
+def ranks(x):
+    """Ranks from 1, ties sharing their mean rank."""
+    x = np.asarray(x, float)
+    out = np.empty(len(x))
+    out[x.argsort()] = np.arange(1, len(x) + 1)
+    for v in np.unique(x):
+        out[x == v] = out[x == v].mean()
+    return out
+
+
 def mann_whitney(a, b):
     """Two-sided U test, normal approximation with the tie correction."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     both = np.concatenate([a, b])
-    order = both.argsort()
-    ranks = np.empty(len(both))
-    ranks[order] = np.arange(1, len(both) + 1)
-    for v in np.unique(both):  # midranks for ties
-        ranks[both == v] = ranks[both == v].mean()
     n1, n2, n = len(a), len(b), len(both)
-    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2
+    u = ranks(both)[:n1].sum() - n1 * (n1 + 1) / 2
     _, counts = np.unique(both, return_counts=True)
     var = n1 * n2 / 12 * ((n + 1) - (counts**3 - counts).sum() / (n * (n - 1)))
     z = (u - n1 * n2 / 2) / math.sqrt(var)
@@ -122,14 +129,22 @@ def main():
     ap.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1")
     ap.add_argument("--ours", help="ensweep's epochs_run per net, comma-separated")
     ap.add_argument("--removal", metavar="SUB_TASKS_PY", help="also run the removal test")
+    ap.add_argument("--ours-removal", help="ensweep's accuracy after removal per net, comma-separated")
+    ap.add_argument("--rows", metavar="LOG", help="summarise the JSON lines of an earlier run's "
+                    "output instead of training (SCRIPT is then not read)")
     args = ap.parse_args()
-    source = open(args.script).read()
-    analysis = open(args.removal).read() if args.removal else None
-    rows = []
-    for seed in range(args.seeds):
-        row = run_seed(source, seed, analysis)
-        print("\n" + json.dumps(row), flush=True)
-        rows.append(row)
+    if args.rows:
+        text = open(args.rows, errors="replace").read().replace("\r", "\n")
+        rows = [json.loads(line) for line in text.splitlines() if line.startswith('{"seed"')]
+        analysis = "" if rows and "acc_removed" in rows[0] else None
+    else:
+        source = open(args.script).read()
+        analysis = open(args.removal).read() if args.removal else None
+        rows = []
+        for seed in range(args.seeds):
+            row = run_seed(source, seed, analysis)
+            print("\n" + json.dumps(row), flush=True)
+            rows.append(row)
     rng = np.random.default_rng(0)
     steps = [r["epochs_run"] for r in rows]
     imp = [r["important_frac"] for r in rows]
@@ -144,16 +159,27 @@ def main():
             m, lo, hi = bootstrap_mean([r[key] for r in rows], rng)
             print(f"reference {key}: mean {m:.3f} [{lo:.3f}, {hi:.3f}], "
                   f"range {min(r[key] for r in rows):.3f}-{max(r[key] for r in rows):.3f}")
+        rho = np.corrcoef(ranks([r["important_frac"] for r in rows]),
+                          ranks([r["acc_removed"] for r in rows]))[0, 1]
+        print(f"reference Spearman rho (important_frac, acc_removed): {rho:.2f}")
         near = sum(r["acc_removed"] < 0.6 for r in rows)
         print(f"reference nets below 0.6 after removal: {near} of {len(rows)}")
     if args.ours:
-        ours = [float(v) for v in args.ours.split(",")]
-        u, p = mann_whitney(ours, steps)
-        diffs = [rng.choice(ours, len(ours)).mean() - rng.choice(steps, len(steps)).mean()
-                 for _ in range(10000)]
-        print(f"ours - reference, mean epochs_run: {np.mean(ours) - np.mean(steps):+.1f} "
-              f"[{np.percentile(diffs, 2.5):+.1f}, {np.percentile(diffs, 97.5):+.1f}]; "
-              f"Mann-Whitney U = {u:.1f}, p = {p:.3f} (n = {len(ours)}, {len(steps)})")
+        compare("epochs_run", [float(v) for v in args.ours.split(",")], steps, rng, 1)
+    if args.ours_removal and analysis is not None:
+        ours = [float(v) for v in args.ours_removal.split(",")]
+        compare("acc_removed", ours, [r["acc_removed"] for r in rows], rng, 3)
+
+
+def compare(name, ours, reference, rng, digits):
+    """Difference of means with a bootstrap interval, and the U test."""
+    u, p = mann_whitney(ours, reference)
+    diffs = [rng.choice(ours, len(ours)).mean() - rng.choice(reference, len(reference)).mean()
+             for _ in range(10000)]
+    lo, hi = np.percentile(diffs, 2.5), np.percentile(diffs, 97.5)
+    print(f"ours - reference, mean {name}: {np.mean(ours) - np.mean(reference):+.{digits}f} "
+          f"[{lo:+.{digits}f}, {hi:+.{digits}f}]; Mann-Whitney U = {u:.1f}, p = {p:.3f} "
+          f"(n = {len(ours)}, {len(reference)})")
 
 
 if __name__ == "__main__":
