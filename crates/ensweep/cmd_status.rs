@@ -6,7 +6,6 @@
 //! (the rate seen since then); `--json` prints one JSON object per sweep and update.
 
 use crate::progress::{Throughput, human};
-use anyhow::Context;
 use clap::Args;
 use ensweep_proto::v1 as pb;
 use std::collections::HashMap;
@@ -125,11 +124,10 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
                 _ => true,
             };
             if args.follow || !waiting || reached {
-                match print(&args, &msg, &mut rates) {
-                    // The reader went away (`ensweep status | grep -q ...`): nothing more to
-                    // say, and not an error of ours.
-                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-                    other => other.context("writing the status to stdout")?,
+                // The reader went away (`ensweep status | grep -q ...`): nothing more to say.
+                let written = print(&args, &msg, &mut rates);
+                if !crate::answer::reader_present(written, "writing the status to stdout")? {
+                    return Ok(());
                 }
             }
             if reached && !args.follow {

@@ -65,18 +65,21 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// A value read back from all of `bytes`, or `None` for bytes that are not exactly one.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
-    let (value, read): (T, usize) = bincode::serde::decode_from_slice(bytes, config).ok()?;
+    let (value, read) = decode_head::<T>(bytes)?;
     (read == bytes.len()).then_some(value)
+}
+
+/// A value read back from the start of `bytes`, and how many bytes it took.
+fn decode_head<T: DeserializeOwned>(bytes: &[u8]) -> Option<(T, usize)> {
+    let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
+    bincode::serde::decode_from_slice(bytes, config).ok()
 }
 
 /// The learning curve at the head of a checkpoint of `format`: every recurrent trainer's
 /// checkpoint starts with its format number and the [`Position`] (bincode does not frame
 /// structs, so those two fields decode alone and the parameters after them are not read).
 pub(crate) fn curve(bytes: &[u8], format: u32) -> Option<CheckpointCurve> {
-    let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
-    let ((found, position), _read): ((u32, Position), usize) =
-        bincode::serde::decode_from_slice(bytes, config).ok()?;
+    let ((found, position), _read) = decode_head::<(u32, Position)>(bytes)?;
     let whole = position.rows.len() == position.epochs_done as usize;
     (found == format && whole).then_some(CheckpointCurve {
         epochs_done: position.epochs_done,
